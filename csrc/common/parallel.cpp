@@ -1,0 +1,16 @@
+#include "common/parallel.h"
+
+#include <atomic>
+
+namespace pynn {
+namespace {
+std::atomic<int> g_threads{1};
+}
+
+int get_num_threads() { return g_threads.load(std::memory_order_relaxed); }
+
+void set_num_threads(int n) { g_threads.store(n < 1 ? 1 : n, std::memory_order_relaxed); }
+
+bool have_openmp() { return PYNN_HAVE_OPENMP != 0; }
+
+}  // namespace pynn

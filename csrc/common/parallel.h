@@ -1,0 +1,65 @@
+// The one place pynn's kernels get their threads from.
+//
+// A single OpenMP team, sized by set_num_threads() (Python: pynn.set_num_threads). Work is always split by
+// output, in chunks fixed by the shape, so that a result never depends on the number of threads.
+// Without OpenMP everything runs serially on the calling thread.
+#pragma once
+
+#include <cstdint>
+
+#if PYNN_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+namespace pynn {
+
+int get_num_threads();
+void set_num_threads(int n);
+bool have_openmp();
+
+// Run body(thread_id, num_threads) on a team of `threads` threads (the calling thread included).
+template <class Body>
+void parallel_region(int threads, Body&& body) {
+#if PYNN_HAVE_OPENMP
+  if (threads > 1) {
+#pragma omp parallel num_threads(threads)
+    body(omp_get_thread_num(), omp_get_num_threads());
+    return;
+  }
+#endif
+  (void)threads;
+  body(0, 1);
+}
+
+// Call body(begin, end) over [0, count) cut into contiguous chunks of at least `grain` items, one chunk
+// per thread at most. Uses fewer threads when there is not enough work to pay for waking them.
+template <class Body>
+void parallel_for(int64_t count, int64_t grain, Body&& body) {
+  if (count <= 0) return;
+  if (grain < 1) grain = 1;
+  int64_t threads = get_num_threads();
+  const int64_t max_useful = (count + grain - 1) / grain;
+  if (threads > max_useful) threads = max_useful;
+  if (threads <= 1) {
+    body(int64_t{0}, count);
+    return;
+  }
+  parallel_region(static_cast<int>(threads), [&](int tid, int nt) {
+    const int64_t begin = count * tid / nt;
+    const int64_t end = count * (tid + 1) / nt;
+    if (begin < end) body(begin, end);
+  });
+}
+
+}  // namespace pynn
+
+namespace pynn {
+
+// A barrier for the team of the enclosing parallel_region (a no-op on one thread).
+inline void team_barrier() {
+#if PYNN_HAVE_OPENMP
+#pragma omp barrier
+#endif
+}
+
+}  // namespace pynn

@@ -1,0 +1,14 @@
+// Reusable 64-byte aligned scratch memory, one set per thread, that grows and is never freed until the
+// thread ends: kernels that pack their operands allocate nothing in the steady state.
+#pragma once
+
+#include <cstddef>
+
+namespace pynn {
+
+// A pointer to at least `bytes` bytes of this thread's scratch slot `slot` (0 .. kScratchSlots-1). The
+// memory stays valid until the same thread asks for the same slot again. Throws std::bad_alloc.
+constexpr int kScratchSlots = 4;
+void* thread_scratch(int slot, std::size_t bytes);
+
+}  // namespace pynn

@@ -1,0 +1,241 @@
+// The portable GEMM driver: BLIS's five loops around a per-ISA register tile (gemm_kernels.h).
+//
+//   for jc in n, step NC            (columns of C and B)
+//     for pc in k, step KC          (never split across threads: fixes the order of every sum)
+//       pack B[pc:pc+KC, jc:jc+NC] into NR-wide panels (shared by the team), unless B is read in place
+//       for ic in this thread's rows, step MC
+//         pack A[ic:ic+MC, pc:pc+KC] into MR-tall panels (private to the thread, stays in its L2)
+//         for jr in this thread's NR panels:  for ir in MR panels:  tile kernel
+//
+// Small problems whose B is not transposed skip packing B: the kernel streams B's rows in place, which is
+// what a batch-32 training step needs (packing a 784x128 weight matrix would cost as much as the multiply).
+// Threads split C into a grid of row blocks x column panels; how a C entry is summed depends only on the
+// shape, so results are bit-identical for any thread count.
+#include "gemm/gemm.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/parallel.h"
+#include "common/scratch.h"
+#include "gemm/gemm_kernels.h"
+
+namespace pynn {
+namespace {
+
+template <class T>
+const GemmKernel<T>& kernel_for(Isa isa);
+
+template <>
+const GemmKernel<float>& kernel_for<float>(Isa isa) {
+#if defined(PYNN_X86)
+  if (isa == Isa::avx512) return gemm_kernel_avx512_f32;
+  if (isa == Isa::avx2) return gemm_kernel_avx2_f32;
+#endif
+  (void)isa;
+  return gemm_kernel_generic_f32;
+}
+
+template <>
+const GemmKernel<double>& kernel_for<double>(Isa isa) {
+#if defined(PYNN_X86)
+  if (isa == Isa::avx512) return gemm_kernel_avx512_f64;
+  if (isa == Isa::avx2) return gemm_kernel_avx2_f64;
+#endif
+  (void)isa;
+  return gemm_kernel_generic_f64;
+}
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Pack rows [i0, i0+rows) x columns [k0, k0+kc) of op(A) into MR-tall panels: panel p holds, for each k,
+// its MR row values side by side. Rows past the end are zero.
+template <class T>
+void pack_a(const T* a, int64_t lda, bool trans, int64_t i0, int64_t rows, int64_t k0, int64_t kc, int mr,
+            T* dst) {
+  for (int64_t p = 0; p < rows; p += mr) {
+    const int r = static_cast<int>(std::min<int64_t>(mr, rows - p));
+    T* d = dst + p * kc;
+    if (!trans) {
+      for (int i = 0; i < r; ++i) {
+        const T* src = a + (i0 + p + i) * lda + k0;
+        for (int64_t kk = 0; kk < kc; ++kk) d[kk * mr + i] = src[kk];
+      }
+    } else {
+      for (int64_t kk = 0; kk < kc; ++kk) {
+        const T* src = a + (k0 + kk) * lda + i0 + p;
+        for (int i = 0; i < r; ++i) d[kk * mr + i] = src[i];
+      }
+    }
+    if (r < mr)
+      for (int64_t kk = 0; kk < kc; ++kk)
+        for (int i = r; i < mr; ++i) d[kk * mr + i] = T(0);
+  }
+}
+
+// Pack columns [j0, j0+cols) x rows [k0, k0+kc) of op(B) into one NR-wide panel (zero past the end).
+template <class T>
+void pack_b_panel(const T* b, int64_t ldb, bool trans, int64_t j0, int cols, int64_t k0, int64_t kc, int nr,
+                  T* dst) {
+  if (!trans) {
+    for (int64_t kk = 0; kk < kc; ++kk) {
+      const T* src = b + (k0 + kk) * ldb + j0;
+      T* d = dst + kk * nr;
+      std::memcpy(d, src, sizeof(T) * cols);
+      for (int j = cols; j < nr; ++j) d[j] = T(0);
+    }
+  } else {
+    for (int j = 0; j < cols; ++j) {
+      const T* src = b + (j0 + j) * ldb + k0;
+      for (int64_t kk = 0; kk < kc; ++kk) dst[kk * nr + j] = src[kk];
+    }
+    for (int64_t kk = 0; kk < kc; ++kk)
+      for (int j = cols; j < nr; ++j) dst[kk * nr + j] = T(0);
+  }
+}
+
+// C = beta * C (+ bias, activation): the whole product when k == 0 or alpha == 0.
+template <class T>
+void scale_only(const GemmParams& p, T* c, const GemmEpilogue<T>& e) {
+  const T beta = static_cast<T>(p.beta);
+  parallel_for(p.m, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, p.n)), [&](int64_t r0, int64_t r1) {
+    for (int64_t i = r0; i < r1; ++i) {
+      T* row = c + i * p.ldc;
+      for (int64_t j = 0; j < p.n; ++j) {
+        T v = beta == T(0) ? T(0) : beta * row[j];
+        if (e.bias) v += e.bias[j];
+        row[j] = v;
+      }
+      if (e.activation) activation_forward_serial(*e.activation, row, row, p.n);
+    }
+  });
+}
+
+// Below this many multiply-adds a second thread costs more to wake than it saves.
+constexpr int64_t kMinWorkPerThread = 1 << 18;
+
+template <class T>
+void gemm_impl(const GemmParams& p, const T* a, const T* b, T* c, const GemmEpilogue<T>& e) {
+  const int64_t m = p.m, n = p.n, k = p.k;
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0 || p.alpha == 0.0) {
+    scale_only(p, c, e);
+    return;
+  }
+  const GemmKernel<T>& kr = kernel_for<T>(active_isa());
+  const int mr = kr.mr, nr = kr.nr;
+  const int64_t KC = kr.kc, NC = kr.nc;
+  // Read B in place when few row panels reuse it, or when it is small enough to stay in cache anyway.
+  const bool pack_b = p.trans_b || (m > 4 * mr && k * n * static_cast<int64_t>(sizeof(T)) > (256 << 10));
+  const bool has_act = e.activation && e.activation->kind != Activation::linear;
+
+  // Thread grid: tm row groups x tn column groups.
+  const int64_t row_panels = ceil_div(m, mr);
+  const int64_t work = m * n * k;
+  int threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(get_num_threads(), work / kMinWorkPerThread)));
+  const bool split_rows = row_panels >= 8 * threads || ceil_div(std::min(n, NC), nr) < threads;
+
+  const int64_t nc_max = std::min(n, NC);
+  const int64_t b_panel_elems = ceil_div(nc_max, nr) * nr * std::min(k, KC);
+  T* bbuf = pack_b ? static_cast<T*>(thread_scratch(0, sizeof(T) * b_panel_elems)) : nullptr;
+  const T alpha = static_cast<T>(p.alpha);
+
+  parallel_region(threads, [&](int tid, int nt) {
+    const int tm = split_rows ? nt : 1, tn = split_rows ? 1 : nt;
+    const int gm = tid % tm, gn = tid / tm;
+    // This thread's rows: a contiguous range of MR panels, blocked by MC (rounded so the blocks are even).
+    const int64_t rp0 = row_panels * gm / tm, rp1 = row_panels * (gm + 1) / tm;
+    const int64_t row0 = rp0 * mr, row1 = std::min(m, rp1 * mr);
+    const int64_t my_rows = row1 - row0;
+    const int64_t nblocks = ceil_div(my_rows, kr.mc);
+    const int64_t mc = nblocks > 0 ? ceil_div(ceil_div(my_rows, nblocks), mr) * mr : mr;
+    T* abuf = static_cast<T*>(thread_scratch(1, sizeof(T) * mc * std::min(k, KC)));
+
+    for (int64_t jc = 0; jc < n; jc += NC) {
+      const int64_t ncur = std::min(NC, n - jc);
+      const int64_t panels = ceil_div(ncur, nr);
+      const int64_t jp0 = panels * gn / tn, jp1 = panels * (gn + 1) / tn;
+      for (int64_t pc = 0; pc < k; pc += KC) {
+        const int64_t kc = std::min(KC, k - pc);
+        if (pack_b) {
+          for (int64_t jp = tid; jp < panels; jp += nt) {
+            const int cols = static_cast<int>(std::min<int64_t>(nr, ncur - jp * nr));
+            pack_b_panel(b, p.ldb, p.trans_b, jc + jp * nr, cols, pc, kc, nr, bbuf + jp * nr * kc);
+          }
+          team_barrier();
+        }
+        const bool first = pc == 0, last = pc + kc == k;
+        GemmTile<T> t;
+        t.k = kc;
+        t.ldc = p.ldc;
+        t.alpha = alpha;
+        t.beta = first ? static_cast<T>(p.beta) : T(1);
+        for (int64_t ic = row0; ic < row1; ic += mc) {
+          const int64_t mcur = std::min(mc, row1 - ic);
+          pack_a(a, p.lda, p.trans_a, ic, mcur, pc, kc, mr, abuf);
+          for (int64_t jp = jp0; jp < jp1; ++jp) {
+            const int64_t j = jc + jp * nr;
+            t.cols = static_cast<int>(std::min<int64_t>(nr, n - j));
+            if (pack_b) {
+              t.b = bbuf + jp * nr * kc;
+              t.b_stride = nr;
+              t.b_cols = nr;
+            } else {
+              t.b = b + pc * p.ldb + j;
+              t.b_stride = p.ldb;
+              t.b_cols = t.cols;
+            }
+            t.bias = (last && e.bias) ? e.bias + j : nullptr;
+            for (int64_t ir = 0; ir < mcur; ir += mr) {
+              t.a = abuf + ir * kc;
+              t.rows = static_cast<int>(std::min<int64_t>(mr, mcur - ir));
+              t.c = c + (ic + ir) * p.ldc + j;
+              kr.tile(t);
+              if (last && has_act)
+                for (int i = 0; i < t.rows; ++i)
+                  activation_forward_serial(*e.activation, t.c + i * p.ldc, t.c + i * p.ldc, t.cols);
+            }
+          }
+        }
+        if (pack_b) team_barrier();
+      }
+    }
+  });
+}
+
+template <class T>
+void gemm_reference_impl(const GemmParams& p, const T* a, const T* b, T* c, const GemmEpilogue<T>& e) {
+  for (int64_t i = 0; i < p.m; ++i) {
+    for (int64_t j = 0; j < p.n; ++j) {
+      T sum = 0;
+      for (int64_t kk = 0; kk < p.k; ++kk) {
+        const T av = p.trans_a ? a[kk * p.lda + i] : a[i * p.lda + kk];
+        const T bv = p.trans_b ? b[j * p.ldb + kk] : b[kk * p.ldb + j];
+        sum += av * bv;
+      }
+      T v = static_cast<T>(p.alpha) * sum;
+      if (p.beta != 0.0) v += static_cast<T>(p.beta) * c[i * p.ldc + j];
+      if (e.bias) v += e.bias[j];
+      c[i * p.ldc + j] = v;
+    }
+    if (e.activation) activation_forward_serial(*e.activation, c + i * p.ldc, c + i * p.ldc, p.n);
+  }
+}
+
+}  // namespace
+
+void gemm(const GemmParams& p, const float* a, const float* b, float* c, const GemmEpilogue<float>& e) {
+  gemm_impl(p, a, b, c, e);
+}
+void gemm(const GemmParams& p, const double* a, const double* b, double* c, const GemmEpilogue<double>& e) {
+  gemm_impl(p, a, b, c, e);
+}
+void gemm_reference(const GemmParams& p, const float* a, const float* b, float* c, const GemmEpilogue<float>& e) {
+  gemm_reference_impl(p, a, b, c, e);
+}
+void gemm_reference(const GemmParams& p, const double* a, const double* b, double* c,
+                    const GemmEpilogue<double>& e) {
+  gemm_reference_impl(p, a, b, c, e);
+}
+
+}  // namespace pynn

@@ -1,0 +1,49 @@
+// The interface between the portable GEMM driver (gemm.cpp) and the per-ISA register-tile kernels
+// (gemm_kernels_{generic,avx2,avx512}.cpp), after BLIS's split of frame/ and kernels/.
+#pragma once
+
+#include <cstdint>
+
+#include "common/cpu.h"
+
+namespace pynn {
+
+// One MR x NR tile of C over k steps: C[0:rows, 0:cols] = alpha * A_panel * B_panel + beta * C (+ bias).
+// a: packed, MR values per k step (rows beyond `rows` are zero). b: B(kk, j) = b[kk * b_stride + j]; only
+// j < b_cols is read (a packed panel has b_cols == NR, a panel read in place from the user's B has the real
+// width). beta == 0 never reads C. bias: nullptr, or the bias of this tile's first column.
+template <class T>
+struct GemmTile {
+  int64_t k;
+  const T* a;
+  const T* b;
+  int64_t b_stride;
+  int b_cols;
+  T* c;
+  int64_t ldc;
+  int rows, cols;
+  T alpha, beta;
+  const T* bias;
+};
+
+template <class T>
+using GemmTileFn = void (*)(const GemmTile<T>&);
+
+// A kernel and the block sizes that suit it (MC a multiple of MR, NC of NR).
+template <class T>
+struct GemmKernel {
+  int mr, nr;
+  int mc, kc, nc;
+  GemmTileFn<T> tile;
+};
+
+extern const GemmKernel<float> gemm_kernel_generic_f32;
+extern const GemmKernel<double> gemm_kernel_generic_f64;
+#if defined(PYNN_X86)
+extern const GemmKernel<float> gemm_kernel_avx2_f32;
+extern const GemmKernel<double> gemm_kernel_avx2_f64;
+extern const GemmKernel<float> gemm_kernel_avx512_f32;
+extern const GemmKernel<double> gemm_kernel_avx512_f64;
+#endif
+
+}  // namespace pynn

@@ -1,0 +1,42 @@
+// Baseline x86-64 (or any CPU) register tile: 4 x 8 of C in plain arrays, which the compiler keeps in
+// SSE2 registers. The path every CPU can run, and the one PYNN_ISA=generic selects.
+#include "gemm/gemm_kernels.h"
+
+namespace pynn {
+namespace {
+
+constexpr int kMR = 4;
+constexpr int kNR = 8;
+
+template <class T>
+void generic_tile(const GemmTile<T>& t) {
+  T acc[kMR][kNR] = {};
+  const T* a = t.a;
+  const T* b = t.b;
+  const int bc = t.b_cols < kNR ? t.b_cols : kNR;
+  if (bc == kNR) {
+    for (int64_t kk = 0; kk < t.k; ++kk, a += kMR, b += t.b_stride)
+      for (int i = 0; i < kMR; ++i)
+        for (int j = 0; j < kNR; ++j) acc[i][j] += a[i] * b[j];
+  } else {
+    for (int64_t kk = 0; kk < t.k; ++kk, a += kMR, b += t.b_stride)
+      for (int i = 0; i < kMR; ++i)
+        for (int j = 0; j < bc; ++j) acc[i][j] += a[i] * b[j];
+  }
+  for (int i = 0; i < t.rows; ++i) {
+    T* crow = t.c + i * t.ldc;
+    for (int j = 0; j < t.cols; ++j) {
+      T r = t.alpha * acc[i][j];
+      if (t.beta != 0) r += t.beta * crow[j];
+      if (t.bias) r += t.bias[j];
+      crow[j] = r;
+    }
+  }
+}
+
+}  // namespace
+
+const GemmKernel<float> gemm_kernel_generic_f32 = {kMR, kNR, 256, 256, 2048, &generic_tile<float>};
+const GemmKernel<double> gemm_kernel_generic_f64 = {kMR, kNR, 128, 256, 2048, &generic_tile<double>};
+
+}  // namespace pynn

@@ -1,0 +1,15 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""pynn._C: the Cython bindings of the C++ kernel library (csrc/).
+
+Only pynn.ops imports this module. Each function checks its arguments (shape, dtype, contiguity, aliasing),
+releases the GIL and makes one call into C++. One include per kernel family, in _cython/.
+"""
+cimport numpy as cnp
+from libc.stdint cimport int64_t, uintptr_t
+
+cnp.import_array()
+
+include "_cython/checks.pxi"
+include "_cython/core.pxi"
+include "_cython/activations.pxi"
+include "_cython/gemm.pxi"
