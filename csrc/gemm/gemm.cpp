@@ -46,6 +46,8 @@ const GemmKernel<double>& kernel_for<double>(Isa isa) {
   return gemm_kernel_generic_f64;
 }
 
+constexpr int kMaxMR = 16;
+
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Pack rows [i0, i0+rows) x columns [k0, k0+kc) of op(A) into MR-tall panels: panel p holds, for each k,
@@ -57,10 +59,11 @@ void pack_a(const T* a, int64_t lda, bool trans, int64_t i0, int64_t rows, int64
     const int r = static_cast<int>(std::min<int64_t>(mr, rows - p));
     T* d = dst + p * kc;
     if (!trans) {
-      for (int i = 0; i < r; ++i) {
-        const T* src = a + (i0 + p + i) * lda + k0;
-        for (int64_t kk = 0; kk < kc; ++kk) d[kk * mr + i] = src[kk];
-      }
+      // Row pointers first, then k-major: the writes go out in order, the reads are r streams.
+      const T* src[kMaxMR];
+      for (int i = 0; i < r; ++i) src[i] = a + (i0 + p + i) * lda + k0;
+      for (int64_t kk = 0; kk < kc; ++kk)
+        for (int i = 0; i < r; ++i) d[kk * mr + i] = src[i][kk];
     } else {
       for (int64_t kk = 0; kk < kc; ++kk) {
         const T* src = a + (k0 + kk) * lda + i0 + p;
@@ -112,7 +115,7 @@ void scale_only(const GemmParams& p, T* c, const GemmEpilogue<T>& e) {
 }
 
 // Below this many multiply-adds a second thread costs more to wake than it saves.
-constexpr int64_t kMinWorkPerThread = 1 << 18;
+constexpr int64_t kMinWorkPerThread = 1 << 15;
 
 template <class T>
 void gemm_impl(const GemmParams& p, const T* a, const T* b, T* c, const GemmEpilogue<T>& e) {
@@ -172,7 +175,10 @@ void gemm_impl(const GemmParams& p, const T* a, const T* b, T* c, const GemmEpil
         t.beta = first ? static_cast<T>(p.beta) : T(1);
         for (int64_t ic = row0; ic < row1; ic += mc) {
           const int64_t mcur = std::min(mc, row1 - ic);
-          pack_a(a, p.lda, p.trans_a, ic, mcur, pc, kc, mr, abuf);
+          // On the small path full row panels are read in place; only a ragged last panel is packed.
+          const int64_t direct_rows = pack_b ? 0 : mcur / mr * mr;
+          if (mcur > direct_rows)
+            pack_a(a, p.lda, p.trans_a, ic + direct_rows, mcur - direct_rows, pc, kc, mr, abuf);
           for (int64_t jp = jp0; jp < jp1; ++jp) {
             const int64_t j = jc + jp * nr;
             t.cols = static_cast<int>(std::min<int64_t>(nr, n - j));
@@ -186,15 +192,27 @@ void gemm_impl(const GemmParams& p, const T* a, const T* b, T* c, const GemmEpil
               t.b_cols = t.cols;
             }
             t.bias = (last && e.bias) ? e.bias + j : nullptr;
-            for (int64_t ir = 0; ir < mcur; ir += mr) {
-              t.a = abuf + ir * kc;
-              t.rows = static_cast<int>(std::min<int64_t>(mr, mcur - ir));
-              t.c = c + (ic + ir) * p.ldc + j;
+            if (direct_rows > 0) {  // full panels, in place
+              t.a = p.trans_a ? a + pc * p.lda + ic : a + ic * p.lda + pc;
+              t.a_row = p.trans_a ? 1 : p.lda;
+              t.a_k = p.trans_a ? p.lda : 1;
+              t.a_panel = p.trans_a ? mr : mr * p.lda;
+              t.rows = direct_rows;
+              t.c = c + ic * p.ldc + j;
               kr.tile(t);
-              if (last && has_act)
-                for (int i = 0; i < t.rows; ++i)
-                  activation_forward_serial(*e.activation, t.c + i * p.ldc, t.c + i * p.ldc, t.cols);
             }
+            if (mcur > direct_rows) {  // packed panels
+              t.a = abuf;
+              t.a_row = 1;
+              t.a_k = mr;
+              t.a_panel = mr * kc;
+              t.rows = mcur - direct_rows;
+              t.c = c + (ic + direct_rows) * p.ldc + j;
+              kr.tile(t);
+            }
+            if (last && has_act)
+              for (int64_t i = ic; i < ic + mcur; ++i)
+                activation_forward_serial(*e.activation, c + i * p.ldc + j, c + i * p.ldc + j, t.cols);
           }
         }
         if (pack_b) team_barrier();

@@ -9,28 +9,35 @@ constexpr int kMR = 4;
 constexpr int kNR = 8;
 
 template <class T>
-void generic_tile(const GemmTile<T>& t) {
+void generic_panel(const GemmTile<T>& t, const T* a, T* c, int rows) {
   T acc[kMR][kNR] = {};
-  const T* a = t.a;
   const T* b = t.b;
   const int bc = t.b_cols < kNR ? t.b_cols : kNR;
   if (bc == kNR) {
-    for (int64_t kk = 0; kk < t.k; ++kk, a += kMR, b += t.b_stride)
+    for (int64_t kk = 0; kk < t.k; ++kk, a += t.a_k, b += t.b_stride)
       for (int i = 0; i < kMR; ++i)
-        for (int j = 0; j < kNR; ++j) acc[i][j] += a[i] * b[j];
+        for (int j = 0; j < kNR; ++j) acc[i][j] += a[i * t.a_row] * b[j];
   } else {
-    for (int64_t kk = 0; kk < t.k; ++kk, a += kMR, b += t.b_stride)
+    for (int64_t kk = 0; kk < t.k; ++kk, a += t.a_k, b += t.b_stride)
       for (int i = 0; i < kMR; ++i)
-        for (int j = 0; j < bc; ++j) acc[i][j] += a[i] * b[j];
+        for (int j = 0; j < bc; ++j) acc[i][j] += a[i * t.a_row] * b[j];
   }
-  for (int i = 0; i < t.rows; ++i) {
-    T* crow = t.c + i * t.ldc;
+  for (int i = 0; i < rows; ++i) {
+    T* crow = c + i * t.ldc;
     for (int j = 0; j < t.cols; ++j) {
       T r = t.alpha * acc[i][j];
       if (t.beta != 0) r += t.beta * crow[j];
       if (t.bias) r += t.bias[j];
       crow[j] = r;
     }
+  }
+}
+
+template <class T>
+void generic_tile(const GemmTile<T>& t) {
+  for (int64_t r0 = 0; r0 < t.rows; r0 += kMR) {
+    const int rows = static_cast<int>(t.rows - r0 < kMR ? t.rows - r0 : kMR);
+    generic_panel(t, t.a + (r0 / kMR) * t.a_panel, t.c + r0 * t.ldc, rows);
   }
 }
 

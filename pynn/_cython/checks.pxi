@@ -35,6 +35,8 @@ cdef inline int64_t _row_stride(cnp.ndarray x, str name) except -1:
     cdef int64_t item = cnp.PyArray_ITEMSIZE(x)
     cdef int64_t rows = x.shape[0], cols = x.shape[1]
     cdef int64_t s0 = x.strides[0], s1 = x.strides[1]
+    if rows == 0 or cols == 0:
+        return cols if cols > 0 else 1
     if cols > 1 and s1 != item:
         raise ValueError(f"{name}: expected rows with contiguous elements, got strides {(<object>x).strides}")
     if rows <= 1:

@@ -1,0 +1,193 @@
+"""GEMM (csrc/gemm/) against NumPy on every ISA path, every transpose pair, many shapes."""
+import numpy as np
+import pytest
+
+import pynn
+from pynn import _C, ops
+
+SHAPES = [  # (m, k, n)
+    (1, 1, 1), (0, 5, 3), (4, 0, 3), (3, 5, 0), (1, 7, 1), (2, 3, 5), (13, 17, 19), (31, 1, 33),
+    (97, 61, 7), (7, 127, 101), (1, 300, 200), (300, 1, 1), (129, 131, 67), (32, 784, 128),
+    (784, 32, 128), (32, 128, 64), (600, 513, 35), (5, 1000, 1100),
+]
+
+
+def _operands(rng, m, k, n, ta, tb, dtype):
+    a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+    b = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+    return a, b
+
+
+def _expected(a, b, ta, tb, alpha=1.0, beta=0.0, c=None):
+    a64 = a.astype(np.float64).T if ta else a.astype(np.float64)
+    b64 = b.astype(np.float64).T if tb else b.astype(np.float64)
+    r = alpha * (a64 @ b64)
+    if beta != 0.0:
+        r += beta * c.astype(np.float64)
+    return r
+
+
+def _tol(dtype, k):
+    return (3e-6 if dtype == np.float32 else 1e-14) * max(1, k) ** 0.5 * 4
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+def test_gemm_matches_numpy(isa, dtype, ta, tb, rng):
+    for m, k, n in SHAPES:
+        a, b = _operands(rng, m, k, n, ta, tb, dtype)
+        c = ops.gemm(a, b, trans_a=ta, trans_b=tb)
+        assert c.shape == (m, n) and c.dtype == dtype
+        np.testing.assert_allclose(c, _expected(a, b, ta, tb), rtol=0, atol=_tol(dtype, k) * max(1, k) ** 0.5,
+                                   err_msg=f"{isa} m={m} k={k} n={n} ta={ta} tb={tb}")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_alpha_beta(isa, dtype, rng):
+    for m, k, n in [(5, 9, 3), (50, 300, 70), (200, 257, 130)]:
+        for ta, tb in [(False, False), (True, True)]:
+            a, b = _operands(rng, m, k, n, ta, tb, dtype)
+            c0 = rng.standard_normal((m, n)).astype(dtype)
+            c = c0.copy()
+            ops.gemm(a, b, c, alpha=-0.75, beta=1.5, trans_a=ta, trans_b=tb)
+            np.testing.assert_allclose(c, _expected(a, b, ta, tb, -0.75, 1.5, c0), rtol=0,
+                                       atol=_tol(dtype, k) * k ** 0.5 * 2)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_beta_zero_never_reads_c(isa, dtype, rng):
+    for m, k, n in [(3, 4, 5), (64, 700, 40), (300, 300, 300)]:
+        a, b = _operands(rng, m, k, n, False, False, dtype)
+        c = np.full((m, n), np.nan, dtype=dtype)
+        ops.gemm(a, b, c, beta=0.0)
+        assert np.isfinite(c).all()
+        np.testing.assert_allclose(c, _expected(a, b, False, False), rtol=0, atol=_tol(dtype, k) * k ** 0.5)
+
+
+def test_k_zero_and_alpha_zero_scale_c(isa, rng):
+    c0 = rng.standard_normal((4, 6)).astype(np.float32)
+    c = c0.copy()
+    ops.gemm(np.zeros((4, 0), np.float32), np.zeros((0, 6), np.float32), c, beta=2.0)
+    np.testing.assert_array_equal(c, 2 * c0)
+    a = np.full((4, 3), np.nan, np.float32)  # alpha == 0: A @ B is not computed, as in BLAS
+    c = c0.copy()
+    ops.gemm(a, np.ones((3, 6), np.float32), c, alpha=0.0, beta=0.5)
+    np.testing.assert_array_equal(c, 0.5 * c0)
+
+
+def test_reference_kernel_matches_numpy(rng):
+    for ta in (False, True):
+        for tb in (False, True):
+            a, b = _operands(rng, 23, 41, 17, ta, tb, np.float64)
+            c = np.empty((23, 17))
+            _C.gemm(a, b, c, 1.0, 0.0, ta, tb, reference=True)
+            np.testing.assert_allclose(c, _expected(a, b, ta, tb), rtol=1e-13, atol=1e-13)
+
+
+def test_leading_dimensions_and_views(isa, rng):
+    big_a = rng.standard_normal((70, 90)).astype(np.float32)
+    big_b = rng.standard_normal((80, 60)).astype(np.float32)
+    big_c = np.zeros((50, 75), np.float32)
+    a, b = big_a[3:43, 5:65], big_b[10:70, 2:37]  # row strides 90 and 60 elements
+    c = big_c[5:45, 10:45]
+    ops.gemm(a, b, c)
+    np.testing.assert_allclose(c, a.astype(np.float64) @ b, atol=1e-4)
+    assert not big_c[:5].any() and not big_c[:, :10].any() and not big_c[45:].any() and not big_c[:, 45:].any()
+
+
+def test_matmul_semantics(rng):
+    a = rng.standard_normal((37, 29))
+    b = rng.standard_normal((29, 11))
+    np.testing.assert_allclose(ops.matmul(a, b), a @ b, rtol=1e-12, atol=1e-12)
+    af, bf = np.asfortranarray(a), np.asfortranarray(b)
+    np.testing.assert_allclose(ops.matmul(af, bf), a @ b, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ops.matmul(a[:, ::2], b[::2]), a[:, ::2] @ b[::2], rtol=1e-12, atol=1e-12)
+    assert ops.matmul(a.astype(np.float32), b.astype(np.float32)).dtype == np.float32
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+def test_bit_identical_across_thread_counts(isa, threads, dtype, ta, tb, rng):
+    for m, k, n in [(32, 784, 128), (784, 32, 128), (333, 517, 1029), (1000, 300, 10)]:
+        a, b = _operands(rng, m, k, n, ta, tb, dtype)
+        threads(1)
+        c1 = ops.gemm(a, b, trans_a=ta, trans_b=tb)
+        threads(2)
+        c2 = ops.gemm(a, b, trans_a=ta, trans_b=tb)
+        threads(3)
+        c3 = ops.gemm(a, b, trans_a=ta, trans_b=tb)
+        assert np.array_equal(c1, c2) and np.array_equal(c1, c3), f"m={m} k={k} n={n}"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bias_activation_epilogue(isa, dtype, rng):
+    for m, k, n in [(1, 3, 2), (32, 784, 128), (300, 600, 70)]:
+        a, b = _operands(rng, m, k, n, False, False, dtype)
+        bias = rng.standard_normal(n).astype(dtype)
+        c = np.empty((m, n), dtype)
+        _C.gemm(a, b, c, 1.0, 0.0, False, False, bias=bias, activation="relu")
+        want = np.maximum(_expected(a, b, False, False) + bias, 0)
+        np.testing.assert_allclose(c, want, rtol=0, atol=_tol(dtype, k) * k ** 0.5)
+        _C.gemm(a, b, c, 1.0, 0.0, False, False, bias=bias, activation="tanh")
+        np.testing.assert_allclose(c, np.tanh(_expected(a, b, False, False) + bias), rtol=0,
+                                   atol=_tol(dtype, k) * k ** 0.5)
+
+
+def test_special_values_propagate(isa):
+    a = np.ones((20, 30), np.float32)
+    a[3, 7] = np.nan
+    a[5, 2] = np.inf
+    c = ops.gemm(a, np.ones((30, 40), np.float32))
+    want = a.astype(np.float64) @ np.ones((30, 40))
+    np.testing.assert_array_equal(np.isnan(c), np.isnan(want))
+    np.testing.assert_array_equal(np.isinf(c), np.isinf(want))
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: ops.matmul(np.ones((2, 3), np.float32), np.ones((4, 2), np.float32)), r"a.shape\[1\] must equal"),
+    (lambda: ops.matmul(np.ones((2, 3), np.float32), np.ones((3, 2), np.float64)), "expected dtype float32"),
+    (lambda: ops.matmul(np.ones((2, 3), np.int64), np.ones((3, 2), np.int64)), "float32 or float64, got int64"),
+    (lambda: ops.matmul(np.ones(3, np.float32), np.ones((3, 2), np.float32)), "2-D array, got shape"),
+    (lambda: ops.matmul([[1.0]], np.ones((1, 1))), "numpy.ndarray, got list"),
+    (lambda: ops.gemm(np.ones((2, 3)), np.ones((3, 4)), np.empty((2, 5))), r"c: expected shape \(2, 4\)"),
+    (lambda: ops.gemm(np.ones((2, 3)), np.ones((2, 4)), trans_a=False), "op\\(b\\) must have 3 rows"),
+    (lambda: ops.gemm(np.ones((2, 3)), np.ones((3, 4)), np.empty((4, 2)).T), "contiguous elements"),
+    (lambda: ops.gemm(np.ones((2, 3)), np.ones((3, 4)), np.empty((2, 4), np.float32)), "c: expected dtype float64"),
+])
+def test_bad_arguments_raise_clear_errors(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_output_aliasing_an_input_is_refused():
+    x = np.ones((4, 4))
+    with pytest.raises(ValueError, match="must not share memory"):
+        ops.gemm(x, np.ones((4, 4)), x)
+    c = np.ones((4, 4))
+    ro = np.ones((4, 4))
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="writeable"):
+        ops.gemm(c, c.copy(), ro)
+
+
+def test_bias_and_activation_errors():
+    a, b, c = np.ones((2, 3)), np.ones((3, 4)), np.empty((2, 4))
+    with pytest.raises(ValueError, match=r"bias: expected shape \(4,\)"):
+        _C.gemm(a, b, c, bias=np.ones(3))
+    with pytest.raises(ValueError, match="unknown name 'nope'"):
+        _C.gemm(a, b, c, activation="nope")
+
+
+def test_isa_selection_errors():
+    with pytest.raises(ValueError, match="expected one of"):
+        _C.set_isa("sse9")
+    assert _C.get_isa() in _C.supported_isas()
+
+
+def test_threads_api(threads):
+    threads(3)
+    assert pynn.get_num_threads() == 3
+    for bad in (0, -1, 1.5, "2", True):
+        with pytest.raises(ValueError, match="integer >= 1"):
+            pynn.set_num_threads(bad)
+    assert pynn.get_num_threads() == 3
