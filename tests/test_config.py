@@ -1,0 +1,53 @@
+"""Library configuration: ISA selection from the environment, thread defaults, show_config()."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+import pynn
+from pynn import _C
+
+
+def _run(code, **env):
+    full_env = {k: v for k, v in os.environ.items() if k not in ("PYNN_ISA", "OMP_NUM_THREADS")}
+    full_env.update(env)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full_env,
+                          cwd=os.path.dirname(__file__))
+
+
+@pytest.mark.parametrize("isa", ["avx512", "avx2", "generic"])
+def test_pynn_isa_environment_variable_forces_the_isa(isa):
+    if isa not in _C.supported_isas():
+        pytest.skip(f"this CPU cannot run {isa}")
+    out = _run("import pynn; print(pynn._C.get_isa())", PYNN_ISA=isa)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == isa
+
+
+def test_unknown_pynn_isa_fails_at_import_with_a_clear_message():
+    out = _run("import pynn", PYNN_ISA="sse9")
+    assert out.returncode != 0
+    assert "PYNN_ISA" in out.stderr and "expected one of" in out.stderr
+
+
+def test_default_isa_is_the_best_supported():
+    out = _run("import pynn; print(pynn._C.get_isa())")
+    assert out.stdout.strip() == _C.supported_isas()[0]
+
+
+def test_omp_num_threads_sets_the_default():
+    out = _run("import pynn; print(pynn.get_num_threads())", OMP_NUM_THREADS="3")
+    assert out.stdout.strip() == "3"
+    out = _run("import pynn, os; print(pynn.get_num_threads() == len(os.sched_getaffinity(0)))")
+    assert out.stdout.strip() == "True"
+
+
+def test_show_config_reports_version_isa_threads_openmp_cuda(capsys):
+    pynn.show_config()
+    text = capsys.readouterr().out
+    assert f"pynn {pynn.__version__}" in text
+    assert f"ISA in use:    {_C.get_isa()}" in text
+    assert f"threads:       {pynn.get_num_threads()}" in text
+    assert "OpenMP:" in text and "CUDA:" in text
+    assert _C.build_info()["version"] == pynn.__version__
