@@ -36,14 +36,15 @@ def sgd_update(param, grad, velocity=None, lr=0.01, momentum=0.0, nesterov=False
     Without momentum, w -= lr * g.
 
     Args:
-        velocity: the momentum slot (Keras's "momentum" variable, starts at 0); required when momentum != 0.
+        velocity: the momentum slot (Keras's "momentum" variable, starts at 0); required when momentum != 0,
+            ignored (left as it is) when momentum == 0.
         momentum: float in [0, 1].
     """
     if not 0.0 <= momentum <= 1.0:
         raise ValueError(f"momentum: expected a float in [0, 1], got {momentum!r}")
     if momentum != 0.0:
         _require(velocity, "velocity", "when momentum != 0")
-    _C.sgd_update(param, grad, velocity, lr, momentum, nesterov, weight_decay)
+    _C.sgd_update(param, grad, velocity if momentum != 0.0 else None, lr, momentum, nesterov, weight_decay)
 
 
 def rmsprop_update(param, grad, velocity, lr=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
