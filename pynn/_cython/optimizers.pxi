@@ -1,0 +1,296 @@
+# Optimizer updates and gradient clipping, in place. csrc/optimizers/optimizers.h, clipping.h.
+
+from libcpp.vector cimport vector
+
+cdef extern from "optimizers/optimizers.h" namespace "pynn" nogil:
+    cdef cppclass SgdParams:
+        double learning_rate, momentum, weight_decay
+        bint nesterov
+    cdef cppclass RmspropParams:
+        double learning_rate, rho, momentum, epsilon, weight_decay
+        bint centered
+    cdef cppclass AdagradParams:
+        double learning_rate, epsilon, weight_decay
+    cdef cppclass AdadeltaParams:
+        double learning_rate, rho, epsilon, weight_decay
+    cdef cppclass AdamParams:
+        double learning_rate, beta_1, beta_2, epsilon, weight_decay
+        bint amsgrad
+        int64_t step
+    cdef cppclass AdamaxParams:
+        double learning_rate, beta_1, beta_2, epsilon, weight_decay
+        int64_t step
+    cdef cppclass NadamParams:
+        double learning_rate, beta_1, beta_2, epsilon, u_product, weight_decay
+        int64_t step
+    void c_sgd_update "pynn::sgd_update"(const SgdParams&, float*, const float*, float*, int64_t) except +
+    void c_sgd_update "pynn::sgd_update"(const SgdParams&, double*, const double*, double*, int64_t) except +
+    void c_rmsprop_update "pynn::rmsprop_update"(const RmspropParams&, float*, const float*, float*, float*,
+                                                 float*, int64_t) except +
+    void c_rmsprop_update "pynn::rmsprop_update"(const RmspropParams&, double*, const double*, double*, double*,
+                                                 double*, int64_t) except +
+    void c_adagrad_update "pynn::adagrad_update"(const AdagradParams&, float*, const float*, float*,
+                                                 int64_t) except +
+    void c_adagrad_update "pynn::adagrad_update"(const AdagradParams&, double*, const double*, double*,
+                                                 int64_t) except +
+    void c_adadelta_update "pynn::adadelta_update"(const AdadeltaParams&, float*, const float*, float*, float*,
+                                                   int64_t) except +
+    void c_adadelta_update "pynn::adadelta_update"(const AdadeltaParams&, double*, const double*, double*,
+                                                   double*, int64_t) except +
+    void c_adam_update "pynn::adam_update"(const AdamParams&, float*, const float*, float*, float*, float*,
+                                           int64_t) except +
+    void c_adam_update "pynn::adam_update"(const AdamParams&, double*, const double*, double*, double*, double*,
+                                           int64_t) except +
+    void c_adamax_update "pynn::adamax_update"(const AdamaxParams&, float*, const float*, float*, float*,
+                                               int64_t) except +
+    void c_adamax_update "pynn::adamax_update"(const AdamaxParams&, double*, const double*, double*, double*,
+                                               int64_t) except +
+    double c_nadam_next_u_product "pynn::nadam_next_u_product"(double, int64_t, double) except +
+    void c_nadam_update "pynn::nadam_update"(const NadamParams&, float*, const float*, float*, float*,
+                                             int64_t) except +
+    void c_nadam_update "pynn::nadam_update"(const NadamParams&, double*, const double*, double*, double*,
+                                             int64_t) except +
+
+cdef extern from "optimizers/clipping.h" namespace "pynn" nogil:
+    void c_clip_by_value "pynn::clip_by_value"(float*, int64_t, double) except +
+    void c_clip_by_value "pynn::clip_by_value"(double*, int64_t, double) except +
+    double c_clip_by_norm "pynn::clip_by_norm"(float*, int64_t, double) except +
+    double c_clip_by_norm "pynn::clip_by_norm"(double*, int64_t, double) except +
+    double c_clip_by_global_norm "pynn::clip_by_global_norm"(float* const*, const int64_t*, int64_t,
+                                                              double) except +
+    double c_clip_by_global_norm "pynn::clip_by_global_norm"(double* const*, const int64_t*, int64_t,
+                                                              double) except +
+
+
+cdef int _check_update_arrays(object param, object grad, tuple slots) except -1:
+    """Checks param (writeable), grad and the slots ((name, array or None), ...): one float dtype, one shape,
+    C-contiguous, slots writeable, no two sharing memory. Returns 0 for float32, 1 for float64."""
+    cdef cnp.ndarray P = _array(param, "param"), G = _array(grad, "grad"), S
+    cdef int kind = _float_kind(P, "param")
+    _contiguous(P, "param")
+    _writeable(P, "param")
+    checked = [(P, "param"), (G, "grad")]
+    for name, slot in (("grad", grad),) + slots:
+        if slot is None:
+            continue
+        S = _array(slot, name)
+        _same_dtype(S, P, name, "param")
+        if (<object>S).shape != (<object>P).shape:
+            raise ValueError(f"{name}: expected shape {(<object>P).shape} (the shape of param), "
+                             f"got {(<object>S).shape}")
+        _contiguous(S, name)
+        if name != "grad":
+            _writeable(S, name)
+            checked.append((S, name))
+    cdef Py_ssize_t i, j
+    for i in range(len(checked)):
+        for j in range(i):
+            if _overlap(<cnp.ndarray>checked[i][0], <cnp.ndarray>checked[j][0]):
+                raise ValueError(f"{checked[i][1]}: expected an array that shares no memory with "
+                                 f"{checked[j][1]}, got one that does")
+    return kind
+
+
+cdef inline void* _data_or_null(object x):
+    return NULL if x is None else cnp.PyArray_DATA(<cnp.ndarray>x)
+
+
+def sgd_update(param, grad, velocity, double learning_rate, double momentum, bint nesterov,
+               double weight_decay):
+    """SGD step in place; velocity may be None when momentum == 0. See csrc/optimizers/optimizers.h."""
+    cdef int kind = _check_update_arrays(param, grad, (("velocity", velocity),))
+    cdef SgdParams p
+    p.learning_rate, p.momentum, p.nesterov, p.weight_decay = learning_rate, momentum, nesterov, weight_decay
+    cdef void* w = _data_or_null(param)
+    cdef void* g = _data_or_null(grad)
+    cdef void* vel = _data_or_null(velocity)
+    cdef int64_t n = cnp.PyArray_SIZE(<cnp.ndarray>param)
+    with nogil:
+        if kind == 0:
+            c_sgd_update(p, <float*>w, <const float*>g, <float*>vel, n)
+        else:
+            c_sgd_update(p, <double*>w, <const double*>g, <double*>vel, n)
+
+
+def rmsprop_update(param, grad, velocity, momentums, average_grad, double learning_rate, double rho,
+                   double momentum, double epsilon, bint centered, double weight_decay):
+    """RMSprop step in place; momentums may be None unless momentum > 0, average_grad unless centered."""
+    cdef int kind = _check_update_arrays(param, grad, (("velocity", velocity), ("momentums", momentums),
+                                                        ("average_grad", average_grad)))
+    cdef RmspropParams p
+    p.learning_rate, p.rho, p.momentum, p.epsilon = learning_rate, rho, momentum, epsilon
+    p.centered, p.weight_decay = centered, weight_decay
+    cdef void* w = _data_or_null(param)
+    cdef void* g = _data_or_null(grad)
+    cdef void* vel = _data_or_null(velocity)
+    cdef void* mom = _data_or_null(momentums)
+    cdef void* avg = _data_or_null(average_grad)
+    cdef int64_t n = cnp.PyArray_SIZE(<cnp.ndarray>param)
+    with nogil:
+        if kind == 0:
+            c_rmsprop_update(p, <float*>w, <const float*>g, <float*>vel, <float*>mom, <float*>avg, n)
+        else:
+            c_rmsprop_update(p, <double*>w, <const double*>g, <double*>vel, <double*>mom, <double*>avg, n)
+
+
+def adagrad_update(param, grad, accumulator, double learning_rate, double epsilon, double weight_decay):
+    """Adagrad step in place."""
+    cdef int kind = _check_update_arrays(param, grad, (("accumulator", accumulator),))
+    cdef AdagradParams p
+    p.learning_rate, p.epsilon, p.weight_decay = learning_rate, epsilon, weight_decay
+    cdef void* w = _data_or_null(param)
+    cdef void* g = _data_or_null(grad)
+    cdef void* acc = _data_or_null(accumulator)
+    cdef int64_t n = cnp.PyArray_SIZE(<cnp.ndarray>param)
+    with nogil:
+        if kind == 0:
+            c_adagrad_update(p, <float*>w, <const float*>g, <float*>acc, n)
+        else:
+            c_adagrad_update(p, <double*>w, <const double*>g, <double*>acc, n)
+
+
+def adadelta_update(param, grad, accumulated_grad, accumulated_delta, double learning_rate, double rho,
+                    double epsilon, double weight_decay):
+    """Adadelta step in place."""
+    cdef int kind = _check_update_arrays(param, grad, (("accumulated_grad", accumulated_grad),
+                                                        ("accumulated_delta", accumulated_delta)))
+    cdef AdadeltaParams p
+    p.learning_rate, p.rho, p.epsilon, p.weight_decay = learning_rate, rho, epsilon, weight_decay
+    cdef void* w = _data_or_null(param)
+    cdef void* g = _data_or_null(grad)
+    cdef void* ag = _data_or_null(accumulated_grad)
+    cdef void* ad = _data_or_null(accumulated_delta)
+    cdef int64_t n = cnp.PyArray_SIZE(<cnp.ndarray>param)
+    with nogil:
+        if kind == 0:
+            c_adadelta_update(p, <float*>w, <const float*>g, <float*>ag, <float*>ad, n)
+        else:
+            c_adadelta_update(p, <double*>w, <const double*>g, <double*>ag, <double*>ad, n)
+
+
+def adam_update(param, grad, m, v, v_hat, int64_t step, double learning_rate, double beta_1, double beta_2,
+                double epsilon, bint amsgrad, double weight_decay):
+    """Adam / AdamW step in place; v_hat may be None unless amsgrad. step is 1-based."""
+    cdef int kind = _check_update_arrays(param, grad, (("m", m), ("v", v), ("v_hat", v_hat)))
+    cdef AdamParams p
+    p.learning_rate, p.beta_1, p.beta_2, p.epsilon = learning_rate, beta_1, beta_2, epsilon
+    p.amsgrad, p.step, p.weight_decay = amsgrad, step, weight_decay
+    cdef void* w = _data_or_null(param)
+    cdef void* g = _data_or_null(grad)
+    cdef void* pm = _data_or_null(m)
+    cdef void* pv = _data_or_null(v)
+    cdef void* pvh = _data_or_null(v_hat)
+    cdef int64_t n = cnp.PyArray_SIZE(<cnp.ndarray>param)
+    with nogil:
+        if kind == 0:
+            c_adam_update(p, <float*>w, <const float*>g, <float*>pm, <float*>pv, <float*>pvh, n)
+        else:
+            c_adam_update(p, <double*>w, <const double*>g, <double*>pm, <double*>pv, <double*>pvh, n)
+
+
+def adamax_update(param, grad, m, u, int64_t step, double learning_rate, double beta_1, double beta_2,
+                  double epsilon, double weight_decay):
+    """Adamax step in place. step is 1-based."""
+    cdef int kind = _check_update_arrays(param, grad, (("m", m), ("u", u)))
+    cdef AdamaxParams p
+    p.learning_rate, p.beta_1, p.beta_2, p.epsilon = learning_rate, beta_1, beta_2, epsilon
+    p.step, p.weight_decay = step, weight_decay
+    cdef void* w = _data_or_null(param)
+    cdef void* g = _data_or_null(grad)
+    cdef void* pm = _data_or_null(m)
+    cdef void* pu = _data_or_null(u)
+    cdef int64_t n = cnp.PyArray_SIZE(<cnp.ndarray>param)
+    with nogil:
+        if kind == 0:
+            c_adamax_update(p, <float*>w, <const float*>g, <float*>pm, <float*>pu, n)
+        else:
+            c_adamax_update(p, <double*>w, <const double*>g, <double*>pm, <double*>pu, n)
+
+
+def nadam_next_u_product(double u_product, int64_t step, double beta_1):
+    """Nadam's running product u_1 ... u_step, from the product through step - 1."""
+    return c_nadam_next_u_product(u_product, step, beta_1)
+
+
+def nadam_update(param, grad, m, v, int64_t step, double u_product, double learning_rate, double beta_1,
+                 double beta_2, double epsilon, double weight_decay):
+    """Nadam step in place. step is 1-based; u_product is u_1 ... u_step."""
+    cdef int kind = _check_update_arrays(param, grad, (("m", m), ("v", v)))
+    cdef NadamParams p
+    p.learning_rate, p.beta_1, p.beta_2, p.epsilon = learning_rate, beta_1, beta_2, epsilon
+    p.step, p.u_product, p.weight_decay = step, u_product, weight_decay
+    cdef void* w = _data_or_null(param)
+    cdef void* g = _data_or_null(grad)
+    cdef void* pm = _data_or_null(m)
+    cdef void* pv = _data_or_null(v)
+    cdef int64_t n = cnp.PyArray_SIZE(<cnp.ndarray>param)
+    with nogil:
+        if kind == 0:
+            c_nadam_update(p, <float*>w, <const float*>g, <float*>pm, <float*>pv, n)
+        else:
+            c_nadam_update(p, <double*>w, <const double*>g, <double*>pm, <double*>pv, n)
+
+
+cdef int _check_clip_target(object grad, str name) except -1:
+    cdef cnp.ndarray G = _array(grad, name)
+    cdef int kind = _float_kind(G, name)
+    _contiguous(G, name)
+    _writeable(G, name)
+    return kind
+
+
+def clip_by_value(grad, double clipvalue):
+    """grad = clip(grad, -clipvalue, clipvalue), in place."""
+    cdef int kind = _check_clip_target(grad, "grad")
+    cdef void* g = cnp.PyArray_DATA(<cnp.ndarray>grad)
+    cdef int64_t n = cnp.PyArray_SIZE(<cnp.ndarray>grad)
+    with nogil:
+        if kind == 0:
+            c_clip_by_value(<float*>g, n, clipvalue)
+        else:
+            c_clip_by_value(<double*>g, n, clipvalue)
+
+
+def clip_by_norm(grad, double clipnorm):
+    """grad = grad * clipnorm / max(norm(grad), clipnorm), in place. Returns the norm before clipping."""
+    cdef int kind = _check_clip_target(grad, "grad")
+    cdef void* g = cnp.PyArray_DATA(<cnp.ndarray>grad)
+    cdef int64_t n = cnp.PyArray_SIZE(<cnp.ndarray>grad)
+    cdef double norm
+    with nogil:
+        if kind == 0:
+            norm = c_clip_by_norm(<float*>g, n, clipnorm)
+        else:
+            norm = c_clip_by_norm(<double*>g, n, clipnorm)
+    return norm
+
+
+def clip_by_global_norm(grads, double clipnorm):
+    """Scale every array of grads (a list) in place so that their joint norm is at most clipnorm.
+    Returns the global norm before clipping."""
+    if not isinstance(grads, (list, tuple)):
+        raise ValueError(f"grads: expected a list or tuple of arrays, got {type(grads).__name__}")
+    cdef Py_ssize_t count = len(grads), i, j
+    cdef int kind = 0
+    cdef vector[void*] pointers
+    cdef vector[int64_t] sizes
+    cdef cnp.ndarray G
+    for i in range(count):
+        name = f"grads[{i}]"
+        kind = _check_clip_target(grads[i], name)
+        G = <cnp.ndarray>grads[i]
+        if i > 0:
+            _same_dtype(G, <cnp.ndarray>grads[0], name, "grads[0]")
+        for j in range(i):
+            if _overlap(G, <cnp.ndarray>grads[j]):
+                raise ValueError(f"{name}: expected an array that shares no memory with grads[{j}], "
+                                 f"got one that does")
+        pointers.push_back(cnp.PyArray_DATA(G))
+        sizes.push_back(cnp.PyArray_SIZE(G))
+    cdef double norm
+    with nogil:
+        if kind == 0:
+            norm = c_clip_by_global_norm(<float* const*>pointers.data(), sizes.data(), count, clipnorm)
+        else:
+            norm = c_clip_by_global_norm(<double* const*>pointers.data(), sizes.data(), count, clipnorm)
+    return norm
