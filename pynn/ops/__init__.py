@@ -2,3 +2,8 @@
 from pynn.ops.gemm import gemm, matmul
 
 __all__ = ["gemm", "matmul"]
+from pynn.ops.random import (dropout, dropout_backward, philox4x32_10, random_bernoulli, random_integers,
+                             random_normal, random_uniform, truncated_normal)
+
+__all__ += ["philox4x32_10", "random_uniform", "random_normal", "truncated_normal", "random_bernoulli",
+            "random_integers", "dropout", "dropout_backward"]
