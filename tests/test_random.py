@@ -264,6 +264,8 @@ def test_dropout_2d_shapes_and_rate_zero():
     (lambda: ops.random_uniform(4, seed=0, low=1, high=1 + 1e-9), "high"),
     (lambda: ops.random_uniform(4, seed=0, low=0, high=np.inf), "high"),
     (lambda: ops.random_uniform(4, seed=0, low=-1e308, high=1e308, dtype="float64"), "high"),
+    (lambda: ops.random_uniform(4, seed=0, low=0, high=1e39), "high"),  # inf in float32
+    (lambda: ops.random_normal(4, seed=0, mean=-1e39), "mean"),
     (lambda: ops.random_uniform(4, seed=0, dtype="int32"), "dtype"),
     (lambda: ops.random_uniform(-1, seed=0), "shape"),
     (lambda: ops.random_uniform((2, "a"), seed=0), "shape"),
@@ -292,6 +294,7 @@ def test_dropout_2d_shapes_and_rate_zero():
     (lambda: ops.dropout_backward([1.0], np.ones(1, np.uint8), 0.5), "dy"),
     (lambda: ops.philox4x32_10((0, 0, 0), (0, 0)), "counter"),
     (lambda: ops.philox4x32_10((0, 0, 0, 0), (0, 2 ** 32)), "key"),
+    (lambda: ops.philox4x32_10((0, 0, 0, 0.5), (0, 0)), "counter"),
 ])
 def test_bad_arguments_raise_value_error_naming_the_argument(call, argument):
     with pytest.raises(ValueError, match=rf"^{argument}\b"):

@@ -64,10 +64,10 @@ cdef uint64_t _offset(object offset, int64_t n) except? 0:
 
 
 cdef list _words(object arg, int count, str name):
-    words = [int(w) for w in arg] if hasattr(arg, "__iter__") else []
-    if len(words) != count or not all(0 <= w < 2 ** 32 for w in words):
+    words = list(arg) if hasattr(arg, "__iter__") else []
+    if (len(words) != count or not all(hasattr(w, "__index__") and 0 <= w.__index__() < 2 ** 32 for w in words)):
         raise ValueError(f"{name}: expected {count} integers in [0, 2**32), got {arg!r}")
-    return words
+    return [w.__index__() for w in words]
 
 
 def philox4x32_10(counter, key):

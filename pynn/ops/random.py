@@ -66,10 +66,12 @@ def _number(value, name):
         raise ValueError(f"{name}: expected a number, got {value!r}") from None
 
 
-def _finite(value, name):
+def _finite(value, name, dtype):
+    """value as a float that is finite in dtype too (1e39 is not a float32)."""
     value = _number(value, name)
-    if not math.isfinite(value):
-        raise ValueError(f"{name}: expected a finite number, got {value}")
+    with np.errstate(over="ignore"):
+        if not (math.isfinite(value) and np.isfinite(dtype.type(value))):
+            raise ValueError(f"{name}: expected a number that is finite in {dtype}, got {value}")
     return value
 
 
@@ -85,7 +87,7 @@ def random_uniform(shape, seed, offset=0, low=0.0, high=1.0, dtype=None, out=Non
         dtype: 'float32' (default) or 'float64'. out: optional C-contiguous array to fill (returned).
     """
     out = _output(shape, dtype, out, _FLOATS)
-    low, high = _finite(low, "low"), _finite(high, "high")
+    low, high = _finite(low, "low", out.dtype), _finite(high, "high", out.dtype)
     if not out.dtype.type(low) < out.dtype.type(high) or not math.isfinite(high - low):
         raise ValueError(f"high: expected low < high (in {out.dtype}) with a finite high - low, "
                          f"got low={low}, high={high}")
@@ -95,7 +97,7 @@ def random_uniform(shape, seed, offset=0, low=0.0, high=1.0, dtype=None, out=Non
 
 def _normal(kind, shape, seed, offset, mean, stddev, dtype, out):
     out = _output(shape, dtype, out, _FLOATS)
-    mean, stddev = _finite(mean, "mean"), _finite(stddev, "stddev")
+    mean, stddev = _finite(mean, "mean", out.dtype), _finite(stddev, "stddev", out.dtype)
     if stddev < 0:
         raise ValueError(f"stddev: expected a number >= 0, got {stddev}")
     _C.random_fill(out, kind, seed, offset, mean, stddev)
