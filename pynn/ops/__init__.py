@@ -1,14 +1,21 @@
 """pynn.ops: one Python function per kernel. Checks shapes and dtypes, allocates outputs, calls pynn._C."""
+from pynn.ops.clipping import clip_by_global_norm, clip_by_norm, clip_by_value
 from pynn.ops.gemm import gemm, matmul
-
-__all__ = ["gemm", "matmul"]
 from pynn.ops.optimizers import (
     adadelta_update, adagrad_update, adam_update, adamax_update, adamw_update, nadam_u_product, nadam_update,
     rmsprop_update, sgd_update,
 )
-from pynn.ops.clipping import clip_by_global_norm, clip_by_norm, clip_by_value
+from pynn.ops.random import (
+    dropout, dropout_backward, philox4x32_10, random_bernoulli, random_integers, random_normal, random_uniform,
+    truncated_normal,
+)
+from pynn.ops.reduce import mean, sum, sum_rows, weighted_mean, weighted_sum
 
-__all__ += [
+__all__ = [
+    "gemm", "matmul",
     "sgd_update", "rmsprop_update", "adagrad_update", "adadelta_update", "adam_update", "adamw_update",
     "adamax_update", "nadam_u_product", "nadam_update", "clip_by_value", "clip_by_norm", "clip_by_global_norm",
+    "philox4x32_10", "random_uniform", "random_normal", "truncated_normal", "random_bernoulli",
+    "random_integers", "dropout", "dropout_backward",
+    "sum_rows", "sum", "mean", "weighted_sum", "weighted_mean",
 ]
