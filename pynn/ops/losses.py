@@ -74,8 +74,8 @@ def sparse_softmax_cross_entropy(logits, labels, row_scale=None, scale=1.0, grad
     if labels.dtype.kind not in "iu":
         raise ValueError(f"labels: expected an integer dtype, got {labels.dtype}")
     if labels.dtype not in (np.int32, np.int64):
-        if labels.size and (labels.min() < np.iinfo(np.int64).min or labels.max() > np.iinfo(np.int64).max):
-            raise ValueError(f"labels: values do not fit int64 (max {labels.max()})")
+        if labels.size and labels.dtype == np.uint64 and labels.max() > np.iinfo(np.int64).max:
+            raise ValueError(f"labels: label {labels.max()} does not fit int64")
         labels = labels.astype(np.int64)
     labels = np.ascontiguousarray(labels)
     loss, g = _outputs(logits, grad, loss_out, grad_out)
