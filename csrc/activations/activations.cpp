@@ -1,92 +1,107 @@
+// Elementwise activations: the choice of ISA table and the split across threads. The loops are in
+// activation_kernels.inc.
 #include "activations/activations.h"
 
-#include <algorithm>
-#include <cmath>
-
+#include "activations/activation_kernels.h"
 #include "common/parallel.h"
 
 namespace pynn {
-namespace {
 
-template <class T>
-inline T sigmoid(T x) {
-  return x >= T(0) ? T(1) / (T(1) + std::exp(-x)) : std::exp(x) / (T(1) + std::exp(x));
+template <>
+const ActivationKernels<float>& activation_kernels<float>() {
+#if defined(PYNN_X86)
+  switch (active_isa()) {
+    case Isa::avx512: return activation_kernels_avx512_f32;
+    case Isa::avx2: return activation_kernels_avx2_f32;
+    default: break;
+  }
+#endif
+  return activation_kernels_generic_f32;
 }
 
-template <class T>
-void forward_serial(const ActivationParams& p, const T* x, T* y, int64_t n) {
-  const T slope = static_cast<T>(p.negative_slope);
-  const T alpha = static_cast<T>(p.alpha);
-  switch (p.kind) {
-    case Activation::linear:
-      if (x != y) std::copy(x, x + n, y);
-      break;
-    case Activation::relu: {
-      const T thr = static_cast<T>(p.threshold);
-      const bool cap = p.max_value >= 0;
-      const T maxv = static_cast<T>(p.max_value);
-      for (int64_t i = 0; i < n; ++i) {
-        T v = x[i];
-        T r = v > thr ? v : (slope != T(0) ? slope * (v - thr) : T(0));
-        if (cap && r > maxv) r = maxv;
-        y[i] = r;
-      }
-      break;
-    }
-    case Activation::leaky_relu:
-      for (int64_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : slope * x[i];
-      break;
-    case Activation::elu:
-      for (int64_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : alpha * std::expm1(x[i]);
-      break;
-    case Activation::selu: {
-      const T a = T(1.6732632423543772848170429916717), s = T(1.0507009873554804934193349852946);
-      for (int64_t i = 0; i < n; ++i) y[i] = s * (x[i] > T(0) ? x[i] : a * std::expm1(x[i]));
-      break;
-    }
-    case Activation::gelu:
-      for (int64_t i = 0; i < n; ++i) y[i] = T(0.5) * x[i] * (T(1) + std::erf(x[i] * T(0.70710678118654752440)));
-      break;
-    case Activation::gelu_tanh:
-      for (int64_t i = 0; i < n; ++i) {
-        const T v = x[i];
-        y[i] = T(0.5) * v * (T(1) + std::tanh(T(0.79788456080286535588) * (v + T(0.044715) * v * v * v)));
-      }
-      break;
-    case Activation::sigmoid:
-      for (int64_t i = 0; i < n; ++i) y[i] = sigmoid(x[i]);
-      break;
-    case Activation::hard_sigmoid:
-      for (int64_t i = 0; i < n; ++i) y[i] = std::min(std::max(x[i] + T(3), T(0)), T(6)) / T(6);
-      break;
-    case Activation::tanh:
-      for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]);
-      break;
-    case Activation::softplus:
-      for (int64_t i = 0; i < n; ++i) y[i] = std::max(x[i], T(0)) + std::log1p(std::exp(-std::fabs(x[i])));
-      break;
-    case Activation::softsign:
-      for (int64_t i = 0; i < n; ++i) y[i] = x[i] / (T(1) + std::fabs(x[i]));
-      break;
-    case Activation::swish:
-      for (int64_t i = 0; i < n; ++i) y[i] = x[i] * sigmoid(x[i]);
-      break;
-    case Activation::exponential:
-      for (int64_t i = 0; i < n; ++i) y[i] = std::exp(x[i]);
-      break;
+template <>
+const ActivationKernels<double>& activation_kernels<double>() {
+#if defined(PYNN_X86)
+  switch (active_isa()) {
+    case Isa::avx512: return activation_kernels_avx512_f64;
+    case Isa::avx2: return activation_kernels_avx2_f64;
+    default: break;
   }
+#endif
+  return activation_kernels_generic_f64;
+}
+
+namespace {
+
+// Elements go to threads in blocks of kBlock, so where a vector loop's tail falls depends on n alone.
+constexpr int64_t kBlock = 2048;
+constexpr int64_t kGrainBlocks = 16;
+
+template <class Body>
+void for_blocks(int64_t n, Body&& body) {
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  parallel_for(blocks, kGrainBlocks, [&](int64_t b0, int64_t b1) {
+    const int64_t i0 = b0 * kBlock, i1 = b1 * kBlock < n ? b1 * kBlock : n;
+    for (int64_t i = i0; i < i1; i += kBlock) body(i, (i + kBlock < i1 ? i + kBlock : i1) - i);
+  });
 }
 
 template <class T>
 void forward_parallel(const ActivationParams& p, const T* x, T* y, int64_t n) {
-  parallel_for(n, 1 << 15, [&](int64_t b, int64_t e) { forward_serial(p, x + b, y + b, e - b); });
+  const auto fn = activation_kernels<T>().forward;
+  for_blocks(n, [&](int64_t i, int64_t len) { fn(p, x + i, y + i, len); });
+}
+
+template <class T>
+void backward_parallel(const ActivationParams& p, const T* x, const T* y, const T* dy, T* dx, int64_t n) {
+  const auto fn = activation_kernels<T>().backward;
+  for_blocks(n, [&](int64_t i, int64_t len) {
+    fn(p, x ? x + i : nullptr, y ? y + i : nullptr, dy + i, dx + i, len);
+  });
+}
+
+template <class T>
+void backward_checked(const ActivationParams& p, const T* x, const T* y, const T* dy, T* dx, int64_t n,
+                      bool parallel) {
+  if (!activation_backward_uses_y(p.kind)) y = nullptr;
+  if (!x && !y) return;  // nothing to differentiate at: the bindings never let this through
+  if (parallel) {
+    backward_parallel(p, x, y, dy, dx, n);
+  } else {
+    activation_kernels<T>().backward(p, x, y, dy, dx, n);
+  }
 }
 
 }  // namespace
 
+bool activation_backward_uses_y(Activation kind) {
+  return kind == Activation::sigmoid || kind == Activation::tanh || kind == Activation::exponential;
+}
+
 void activation_forward(const ActivationParams& p, const float* x, float* y, int64_t n) { forward_parallel(p, x, y, n); }
 void activation_forward(const ActivationParams& p, const double* x, double* y, int64_t n) { forward_parallel(p, x, y, n); }
-void activation_forward_serial(const ActivationParams& p, const float* x, float* y, int64_t n) { forward_serial(p, x, y, n); }
-void activation_forward_serial(const ActivationParams& p, const double* x, double* y, int64_t n) { forward_serial(p, x, y, n); }
+void activation_forward_serial(const ActivationParams& p, const float* x, float* y, int64_t n) {
+  activation_kernels<float>().forward(p, x, y, n);
+}
+void activation_forward_serial(const ActivationParams& p, const double* x, double* y, int64_t n) {
+  activation_kernels<double>().forward(p, x, y, n);
+}
+
+void activation_backward(const ActivationParams& p, const float* x, const float* y, const float* dy, float* dx,
+                         int64_t n) {
+  backward_checked(p, x, y, dy, dx, n, true);
+}
+void activation_backward(const ActivationParams& p, const double* x, const double* y, const double* dy,
+                         double* dx, int64_t n) {
+  backward_checked(p, x, y, dy, dx, n, true);
+}
+void activation_backward_serial(const ActivationParams& p, const float* x, const float* y, const float* dy,
+                                float* dx, int64_t n) {
+  backward_checked(p, x, y, dy, dx, n, false);
+}
+void activation_backward_serial(const ActivationParams& p, const double* x, const double* y, const double* dy,
+                                double* dx, int64_t n) {
+  backward_checked(p, x, y, dy, dx, n, false);
+}
 
 }  // namespace pynn

@@ -1,6 +1,14 @@
 """pynn.ops: one Python function per kernel. Checks shapes and dtypes, allocates outputs, calls pynn._C."""
+from pynn.ops.activations import (
+    ACTIVATIONS, activation, activation_backward, activation_backward_uses_output, log_softmax,
+    log_softmax_backward, softmax, softmax_backward,
+)
 from pynn.ops.clipping import clip_by_global_norm, clip_by_norm, clip_by_value
 from pynn.ops.gemm import gemm, matmul
+from pynn.ops.losses import (
+    huber, mean_absolute_error, mean_squared_error, sigmoid_binary_cross_entropy, softmax_cross_entropy,
+    sparse_softmax_cross_entropy,
+)
 from pynn.ops.optimizers import (
     adadelta_update, adagrad_update, adam_update, adamax_update, adamw_update, nadam_u_product, nadam_update,
     rmsprop_update, sgd_update,
@@ -13,6 +21,10 @@ from pynn.ops.reduce import mean, sum, sum_rows, weighted_mean, weighted_sum
 
 __all__ = [
     "gemm", "matmul",
+    "ACTIVATIONS", "activation", "activation_backward", "activation_backward_uses_output", "softmax",
+    "softmax_backward", "log_softmax", "log_softmax_backward",
+    "softmax_cross_entropy", "sparse_softmax_cross_entropy", "sigmoid_binary_cross_entropy",
+    "mean_squared_error", "mean_absolute_error", "huber",
     "sgd_update", "rmsprop_update", "adagrad_update", "adadelta_update", "adam_update", "adamw_update",
     "adamax_update", "nadam_u_product", "nadam_update", "clip_by_value", "clip_by_norm", "clip_by_global_norm",
     "philox4x32_10", "random_uniform", "random_normal", "truncated_normal", "random_bernoulli",
