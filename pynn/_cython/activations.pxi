@@ -70,12 +70,6 @@ cdef ActivationParams _activation_params(object spec) except *:
     return p
 
 
-cdef inline int _same_shape(cnp.ndarray x, cnp.ndarray ref, str name, str ref_name) except -1:
-    if (<object>x).shape != (<object>ref).shape:
-        raise ValueError(f"{name}: expected shape {(<object>ref).shape} (the shape of {ref_name}), "
-                         f"got {(<object>x).shape}")
-    return 0
-
 cdef inline int _float_input(cnp.ndarray x, cnp.ndarray ref, str name, str ref_name) except -1:
     """x has ref's dtype and shape and is C-contiguous."""
     _same_dtype(x, ref, name, ref_name)

@@ -62,3 +62,16 @@ cdef inline int64_t _span_bytes(cnp.ndarray x):
         if x.shape[d] > 1:
             span += (x.shape[d] - 1) * (x.strides[d] if x.strides[d] > 0 else -x.strides[d])
     return span
+
+cdef inline int _same_shape(cnp.ndarray x, cnp.ndarray ref, str name, str ref_name) except -1:
+    if (<object>x).shape != (<object>ref).shape:
+        raise ValueError(f"{name}: expected shape {(<object>ref).shape} (the shape of {ref_name}), "
+                         f"got {(<object>x).shape}")
+    return 0
+
+cdef inline cnp.ndarray _contiguous_output(object x, str name):
+    cdef cnp.ndarray arr = _array(x, name)
+    _contiguous(arr, name)
+    _writeable(arr, name)
+    return arr
+

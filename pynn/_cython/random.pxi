@@ -33,18 +33,6 @@ cdef inline int _exact_dtype(cnp.ndarray x, int typenum, str name, str expected)
         raise ValueError(f"{name}: expected dtype {expected}, got {x.dtype}")
     return 0
 
-cdef inline int _same_shape(cnp.ndarray x, cnp.ndarray ref, str name, str ref_name) except -1:
-    if (<object>x).shape != (<object>ref).shape:
-        raise ValueError(f"{name}: expected shape {(<object>ref).shape} (the shape of {ref_name}), "
-                         f"got {(<object>x).shape}")
-    return 0
-
-cdef inline cnp.ndarray _output(object x, str name):
-    cdef cnp.ndarray arr = _array(x, name)
-    _contiguous(arr, name)
-    _writeable(arr, name)
-    return arr
-
 cdef uint64_t _seed(object seed) except? 0:
     if isinstance(seed, bool) or not hasattr(seed, "__index__"):
         raise ValueError(f"seed: expected an integer in [0, 2**64), got {seed!r}")
@@ -92,7 +80,7 @@ def random_fill(out, str distribution, seed, offset, double a, double b, bint re
     distribution: 'uniform' (a = low, b = high), 'normal' or 'truncated_normal' (a = mean, b = stddev).
     reference: compute each element on its own, serially (the tests' oracle).
     """
-    cdef cnp.ndarray O = _output(out, "out")
+    cdef cnp.ndarray O = _contiguous_output(out, "out")
     cdef int kind = _float_kind(O, "out")
     cdef RandomParams p
     try:
@@ -121,7 +109,7 @@ def random_fill(out, str distribution, seed, offset, double a, double b, bint re
 
 def random_bernoulli(out, double probability, seed, offset):
     """out (uint8, C-contiguous)[i] = 1 with the given probability, else 0."""
-    cdef cnp.ndarray O = _output(out, "out")
+    cdef cnp.ndarray O = _contiguous_output(out, "out")
     _exact_dtype(O, cnp.NPY_UINT8, "out", "uint8")
     if not (0.0 <= probability <= 1.0):
         raise ValueError(f"p: expected a probability in [0, 1], got {probability}")
@@ -134,7 +122,7 @@ def random_bernoulli(out, double probability, seed, offset):
 
 def random_integers(out, int64_t low, int64_t high, seed, offset):
     """out (int64, C-contiguous)[i] uniform in [low, high), 1 <= high - low <= 2**32."""
-    cdef cnp.ndarray O = _output(out, "out")
+    cdef cnp.ndarray O = _contiguous_output(out, "out")
     _exact_dtype(O, cnp.NPY_INT64, "out", "int64")
     if not (1 <= <object>high - <object>low <= 2 ** 32):
         raise ValueError(f"high: expected low < high <= low + 2**32, got low={low}, high={high}")
@@ -147,7 +135,7 @@ def random_integers(out, int64_t low, int64_t high, seed, offset):
 
 def dropout_forward(x, y, mask, double rate, seed, offset):
     """y = mask ? x / (1 - rate) : 0 with mask (uint8) drawn from (seed, offset). y may be x."""
-    cdef cnp.ndarray X = _array(x, "x"), Y = _output(y, "y"), M = _output(mask, "mask")
+    cdef cnp.ndarray X = _array(x, "x"), Y = _contiguous_output(y, "y"), M = _contiguous_output(mask, "mask")
     cdef int kind = _float_kind(X, "x")
     _contiguous(X, "x")
     _same_dtype(Y, X, "y", "x")
@@ -175,7 +163,7 @@ def dropout_forward(x, y, mask, double rate, seed, offset):
 
 def dropout_backward(dy, mask, dx, double rate):
     """dx = mask ? dy / (1 - rate) : 0. dx may be dy."""
-    cdef cnp.ndarray DY = _array(dy, "dy"), M = _array(mask, "mask"), DX = _output(dx, "dx")
+    cdef cnp.ndarray DY = _array(dy, "dy"), M = _array(mask, "mask"), DX = _contiguous_output(dx, "dx")
     cdef int kind = _float_kind(DY, "dy")
     _contiguous(DY, "dy")
     _contiguous(M, "mask")
