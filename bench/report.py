@@ -18,7 +18,10 @@ def main(paths):
             data = json.load(f)
         meta = data.get("pynn", meta)
         for bench in data["benchmarks"]:
-            peer = bench["params"].get("peer") or bench["name"].split("[")[0].rsplit("_", 1)[-1]
+            params = bench.get("params") or {}
+            peer = params.get("peer") or params.get("impl") or bench["name"]
+            if params.get("num_threads") == 1:
+                peer += " 1-thread"
             groups[bench["group"]][peer] = (bench["stats"]["min"], bench.get("extra_info", {}).get("flop"))
     if meta:
         print(f"threads={meta['threads']} isa={meta['isa']} numpy={meta['numpy']} torch={meta['torch']}\n")
