@@ -191,3 +191,24 @@ def test_threads_api(threads):
         with pytest.raises(ValueError, match="integer >= 1"):
             pynn.set_num_threads(bad)
     assert pynn.get_num_threads() == 3
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_any_alignment_of_c_same_bits_for_any_thread_count(isa, threads, dtype, rng):
+    """Column panels shift with C's alignment when threads share its rows; no entry's sum may change."""
+    for m, k, n, tb in [(64, 64, 64, False), (32, 128, 64, False), (20, 300, 1000, True), (7, 33, 70, False)]:
+        a = rng.standard_normal((m, k)).astype(dtype)
+        b = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+        bias = rng.standard_normal(n).astype(dtype)
+        buf = np.empty(m * n + 32, dtype)
+        results = []
+        for offset in range(0, 17, 3):
+            for t in (1, 2):
+                threads(t)
+                c = buf[offset:offset + m * n].reshape(m, n)
+                _C.gemm(a, b, c, 1.0, 0.0, False, tb, bias=bias, activation="relu")
+                results.append(c.copy())
+        want = np.maximum(a.astype(np.float64) @ (b.T if tb else b) + bias, 0)
+        np.testing.assert_allclose(results[0], want, rtol=0, atol=_tol(dtype, k) * k ** 0.5)
+        for r in results[1:]:
+            assert np.array_equal(r, results[0]), f"m={m} k={k} n={n}"

@@ -14,6 +14,7 @@
 #include "gemm/gemm.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "common/parallel.h"
@@ -133,39 +134,62 @@ void gemm_impl(const GemmParams& p, const T* a, const T* b, T* c, const GemmEpil
   const bool has_act = e.activation && e.activation->kind != Activation::linear;
 
   // Thread grid: tm row groups x tn column groups.
-  const int64_t row_panels = ceil_div(m, mr);
   const int64_t work = m * n * k;
   int threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(get_num_threads(), work / kMinWorkPerThread)));
-  const bool split_rows = row_panels >= 8 * threads || ceil_div(std::min(n, NC), nr) < threads;
-
-  const int64_t nc_max = std::min(n, NC);
-  const int64_t b_panel_elems = ceil_div(nc_max, nr) * nr * std::min(k, KC);
-  T* bbuf = pack_b ? static_cast<T*>(thread_scratch(0, sizeof(T) * b_panel_elems)) : nullptr;
+  // Threads split the rows of C wherever each gets a few rows: a row split shares at most one cache line of
+  // C between two threads, a column split shares one per row unless C's rows start on cache lines. Row
+  // ranges are cut in units of MR/3, the height of the short-panel kernels, so that they balance.
+  const int64_t row_unit = mr % 3 == 0 ? mr / 3 : mr;
+  const int64_t row_units = ceil_div(m, row_unit);
+  const bool split_rows = row_units >= 2 * threads || ceil_div(std::min(n, NC), nr) < threads;
+  // Column splits land on cache lines of C (as far as C's alignment allows), so two threads sharing a row
+  // never write the same line: false sharing doubled the time of a 64^3 product. Where a split falls does not
+  // change how any entry is summed.
+  const int64_t line = 64 / static_cast<int64_t>(sizeof(T));
+  const int64_t c_phase = static_cast<int64_t>(reinterpret_cast<uintptr_t>(c) / sizeof(T)) % line;
   const T alpha = static_cast<T>(p.alpha);
+  const int64_t kc_max = std::min(k, KC);
+  // Rows split: the team packs each B panel once into a shared buffer. Columns split: each thread packs
+  // its own panels into its own buffer, and nothing is shared.
+  T* shared_b = (pack_b && split_rows)
+                    ? static_cast<T*>(thread_scratch(0, sizeof(T) * ceil_div(std::min(n, NC), nr) * nr * kc_max))
+                    : nullptr;
 
   parallel_region(threads, [&](int tid, int nt) {
     const int tm = split_rows ? nt : 1, tn = split_rows ? 1 : nt;
     const int gm = tid % tm, gn = tid / tm;
-    // This thread's rows: a contiguous range of MR panels, blocked by MC (rounded so the blocks are even).
-    const int64_t rp0 = row_panels * gm / tm, rp1 = row_panels * (gm + 1) / tm;
-    const int64_t row0 = rp0 * mr, row1 = std::min(m, rp1 * mr);
+    // This thread's rows, blocked by MC (rounded so that the blocks are even).
+    const int64_t row0 = std::min(m, row_units * gm / tm * row_unit);
+    const int64_t row1 = std::min(m, row_units * (gm + 1) / tm * row_unit);
     const int64_t my_rows = row1 - row0;
     const int64_t nblocks = ceil_div(my_rows, kr.mc);
     const int64_t mc = nblocks > 0 ? ceil_div(ceil_div(my_rows, nblocks), mr) * mr : mr;
-    T* abuf = static_cast<T*>(thread_scratch(1, sizeof(T) * mc * std::min(k, KC)));
+    T* abuf = static_cast<T*>(thread_scratch(1, sizeof(T) * mc * kc_max));
+    T* bbuf = shared_b;
+    if (pack_b && !split_rows)
+      bbuf = static_cast<T*>(thread_scratch(2, sizeof(T) * (ceil_div(ceil_div(std::min(n, NC), tn), nr) + 1) * nr * kc_max));
 
     for (int64_t jc = 0; jc < n; jc += NC) {
       const int64_t ncur = std::min(NC, n - jc);
-      const int64_t panels = ceil_div(ncur, nr);
-      const int64_t jp0 = panels * gn / tn, jp1 = panels * (gn + 1) / tn;
+      // This thread's columns [col0, col1) of the block, in panels of nr from col0.
+      auto split_at = [&](int64_t g) {
+        if (g == 0 || g == tn) return g == 0 ? int64_t{0} : ncur;
+        const int64_t x = ncur * g / tn;
+        const int64_t aligned = x - (c_phase + jc + x) % line;
+        return aligned > 0 ? aligned : x;
+      };
+      const int64_t col0 = split_at(gn), col1 = split_at(gn + 1);
+      const int64_t my_panels = ceil_div(col1 - col0, nr);
       for (int64_t pc = 0; pc < k; pc += KC) {
         const int64_t kc = std::min(KC, k - pc);
         if (pack_b) {
-          for (int64_t jp = tid; jp < panels; jp += nt) {
-            const int cols = static_cast<int>(std::min<int64_t>(nr, ncur - jp * nr));
-            pack_b_panel(b, p.ldb, p.trans_b, jc + jp * nr, cols, pc, kc, nr, bbuf + jp * nr * kc);
+          // Shared: panel q of the block is packed by thread q % nt. Own: every panel of this thread's.
+          const int64_t q0 = split_rows ? tid : 0, step = split_rows ? nt : 1;
+          for (int64_t q = q0; q < my_panels; q += step) {
+            const int cols = static_cast<int>(std::min<int64_t>(nr, col1 - col0 - q * nr));
+            pack_b_panel(b, p.ldb, p.trans_b, jc + col0 + q * nr, cols, pc, kc, nr, bbuf + q * nr * kc);
           }
-          team_barrier();
+          if (split_rows) team_barrier();
         }
         const bool first = pc == 0, last = pc + kc == k;
         GemmTile<T> t;
@@ -179,11 +203,11 @@ void gemm_impl(const GemmParams& p, const T* a, const T* b, T* c, const GemmEpil
           const int64_t direct_rows = pack_b ? 0 : mcur / mr * mr;
           if (mcur > direct_rows)
             pack_a(a, p.lda, p.trans_a, ic + direct_rows, mcur - direct_rows, pc, kc, mr, abuf);
-          for (int64_t jp = jp0; jp < jp1; ++jp) {
-            const int64_t j = jc + jp * nr;
-            t.cols = static_cast<int>(std::min<int64_t>(nr, n - j));
+          for (int64_t q = 0; q < my_panels; ++q) {
+            const int64_t j = jc + col0 + q * nr;
+            t.cols = static_cast<int>(std::min<int64_t>(nr, col1 - col0 - q * nr));
             if (pack_b) {
-              t.b = bbuf + jp * nr * kc;
+              t.b = bbuf + q * nr * kc;
               t.b_stride = nr;
               t.b_cols = nr;
             } else {
@@ -215,7 +239,7 @@ void gemm_impl(const GemmParams& p, const T* a, const T* b, T* c, const GemmEpil
                 activation_forward_serial(*e.activation, c + i * p.ldc + j, c + i * p.ldc + j, t.cols);
           }
         }
-        if (pack_b) team_barrier();
+        if (pack_b && split_rows) team_barrier();
       }
     }
   });
