@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import pynn
-from pynn import _C, ops
+from pynn import ops
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -80,23 +80,6 @@ CASES = [
 ]
 IDS = [f"{c[0]}{'-' + '-'.join(f'{k}={v}' for k, v in c[1].items()) if c[1] else ''}" for c in CASES]
 TOL = {np.float32: dict(rtol=2e-6, atol=2e-7), np.float64: dict(rtol=1e-13, atol=1e-15)}
-
-
-@pytest.fixture(params=["avx512", "avx2", "generic"])
-def isa(request):
-    if request.param not in _C.supported_isas():
-        pytest.skip(f"this CPU cannot run {request.param}")
-    before = _C.get_isa()
-    _C.set_isa(request.param)
-    yield request.param
-    _C.set_isa(before)
-
-
-@pytest.fixture
-def threads():
-    before = pynn.get_num_threads()
-    yield
-    pynn.set_num_threads(before)
 
 
 def sample(n, dtype, seed=0, lo=-6.0, hi=6.0):

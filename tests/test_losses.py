@@ -7,23 +7,6 @@ import pynn
 from pynn import _C, ops
 
 
-@pytest.fixture(params=["avx512", "avx2", "generic"])
-def isa(request):
-    if request.param not in _C.supported_isas():
-        pytest.skip(f"this CPU cannot run {request.param}")
-    before = _C.get_isa()
-    _C.set_isa(request.param)
-    yield request.param
-    _C.set_isa(before)
-
-
-@pytest.fixture
-def threads():
-    before = pynn.get_num_threads()
-    yield
-    pynn.set_num_threads(before)
-
-
 def np_log_softmax(z):
     s = z - z.max(axis=-1, keepdims=True)
     return s - np.log(np.exp(s).sum(axis=-1, keepdims=True))

@@ -5,19 +5,10 @@ import math
 import numpy as np
 import pytest
 
-import pynn
 from pynn import _C, ops
 
 FLOATS = [np.float32, np.float64]
 FILLS = [ops.random_uniform, ops.random_normal, ops.truncated_normal]
-
-
-@pytest.fixture
-def threads():
-    """Set the thread count inside a test; restores it afterwards."""
-    saved = pynn.get_num_threads()
-    yield pynn.set_num_threads
-    pynn.set_num_threads(saved)
 
 
 def normal_cdf(z):

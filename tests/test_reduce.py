@@ -3,18 +3,9 @@ bit-identical for 1 and 2 threads."""
 import numpy as np
 import pytest
 
-import pynn
 from pynn import _C, ops
 
 FLOATS = [np.float32, np.float64]
-
-
-@pytest.fixture
-def threads():
-    """Set the thread count inside a test; restores it afterwards."""
-    saved = pynn.get_num_threads()
-    yield pynn.set_num_threads
-    pynn.set_num_threads(saved)
 
 
 def data(shape, dtype, seed=0):
