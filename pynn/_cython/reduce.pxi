@@ -20,8 +20,7 @@ def sum_rows(x, out, bint reference=False):
     if cnp.PyArray_NDIM(X) != 2:
         raise ValueError(f"x: expected a 2-D array, got shape {(<object>X).shape}")
     cdef int64_t rows = X.shape[0], cols = X.shape[1]
-    # NumPy may give an empty array zero strides, which _row_stride rejects; nothing is read then.
-    cdef int64_t ld = _row_stride(X, "x") if rows > 0 and cols > 0 else max(cols, 1)
+    cdef int64_t ld = _row_stride(X, "x")
     _same_dtype(O, X, "out", "x")
     _contiguous(O, "out")
     _writeable(O, "out")
