@@ -1,0 +1,49 @@
+"""Variable: a layer's weight, its gradient buffer, and how it is regularized and constrained."""
+import numpy as np
+
+
+class Variable:
+    """A trainable (or not) weight of a layer.
+
+    `value` is the weight itself, a C-contiguous NumPy array that optimizers update in place; `grad` has the
+    same shape and dtype, and a layer's backward pass *adds* its gradient into it (the model zeroes it
+    before each step, so a weight used twice gets the sum).
+
+    Args:
+        value: initial value (copied into a C-contiguous array).
+        name: a name unique within the layer ("kernel", "bias", ...).
+        trainable: whether optimizers update it.
+        regularizer: None or a callable penalty(value) -> float with a `.gradient(value)` method.
+        constraint: None or a callable value -> projected value, applied after each optimizer update.
+    """
+
+    def __init__(self, value, name="variable", trainable=True, regularizer=None, constraint=None):
+        self.value = np.array(value, copy=True, order="C")
+        self.grad = np.zeros_like(self.value)
+        self.name = name
+        self.trainable = trainable
+        self.regularizer = regularizer
+        self.constraint = constraint
+
+    @property
+    def shape(self):
+        return self.value.shape
+
+    @property
+    def dtype(self):
+        return self.value.dtype
+
+    def numpy(self):
+        """A copy of the current value."""
+        return self.value.copy()
+
+    def assign(self, value):
+        """Overwrite the value in place (shape must match)."""
+        value = np.asarray(value)
+        if value.shape != self.value.shape:
+            raise ValueError(f"Variable '{self.name}': expected a value of shape {self.value.shape}, "
+                             f"got {value.shape}")
+        self.value[...] = value
+
+    def __repr__(self):
+        return f"<Variable '{self.name}' shape={self.shape} dtype={self.dtype} trainable={self.trainable}>"
