@@ -1,0 +1,1 @@
+"""Runnable examples: `python -m pynn.examples.mnist_mlp`."""

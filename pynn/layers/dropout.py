@@ -1,0 +1,53 @@
+"""Dropout: inverted dropout, active only in training."""
+import numpy as np
+
+from pynn import ops, random_state
+from pynn.layers.layer import Layer
+
+
+class Dropout(Layer):
+    """Sets a fraction `rate` of the inputs to 0 in training and scales the rest by 1 / (1 - rate).
+
+    The mask comes from the counter-based generator keyed by (seed, offset), so it does not depend on the
+    thread count. With `seed`, the layer draws a reproducible sequence of masks; without, each call takes a
+    fresh seed from the global stream (pynn.utils.set_random_seed fixes it).
+
+    Args:
+        rate: fraction to drop, in [0, 1).
+        noise_shape: not supported yet (a mask per element).
+        seed: an integer, or None.
+
+    Input shape: any. Output shape: the same.
+    """
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= float(rate) < 1:
+            raise ValueError(f"Dropout '{self.name}': rate must be in [0, 1), got {rate!r}")
+        if noise_shape is not None:
+            raise ValueError(f"Dropout '{self.name}': noise_shape is not supported yet")
+        self.rate = float(rate)
+        self.seed = seed
+        self._offset = 0
+
+    def _key(self, size):
+        if self.seed is None:
+            return random_state.next_seed(), 0
+        offset = self._offset
+        self._offset += size
+        return int(self.seed), offset
+
+    def forward(self, x, training=False):
+        if not training or self.rate == 0.0:
+            return x, None
+        seed, offset = self._key(x.size)
+        y, mask = ops.dropout(np.ascontiguousarray(x), self.rate, seed, offset)
+        return y, mask
+
+    def backward(self, ctx, dy):
+        if ctx is None:
+            return dy
+        return ops.dropout_backward(np.ascontiguousarray(dy), ctx, self.rate)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}

@@ -1,0 +1,181 @@
+"""The Layer base class: the contract every layer follows."""
+import itertools
+import re
+
+import numpy as np
+
+from pynn.variable import Variable
+
+_name_counters = {}
+
+
+def _auto_name(cls_name):
+    base = re.sub(r"(?<!^)(?=[A-Z])", "_", cls_name).lower()
+    count = _name_counters.setdefault(base, itertools.count())
+    n = next(count)
+    return base if n == 0 else f"{base}_{n}"
+
+
+class Layer:
+    """Base class of all layers: explicit forward and backward, weights owned by the layer.
+
+    A layer is built once, from the shape of its first input (`build(input_shape)`, batch dimension
+    included as None), where it creates its weights with `add_weight`. Then:
+
+    - `forward(x, training) -> (y, ctx)`: the output, and a context holding what backward needs. The
+      context belongs to the call, not to the layer, so one layer can be called twice in a graph.
+    - `backward(ctx, dy) -> dx`: the gradient with respect to the input. Weight gradients are *added*
+      to each weight's `.grad` (the model zeroes them before a step).
+    - `compute_output_shape(input_shape)`: the output shape for an input shape (batch dim included).
+
+    `layer(x)` on a NumPy array builds the layer if needed and returns `forward(x, training=False)[0]`.
+
+    Every layer takes `name`, `dtype` (float32 by default), `trainable` and `activity_regularizer`; the
+    first layer of a Sequential also takes `input_shape=` / `input_dim=`. An unknown keyword raises
+    ValueError naming it.
+
+    Example, a complete custom layer (y = x * scale, one weight per feature):
+
+        class Scale(pynn.layers.Layer):
+            def build(self, input_shape):
+                self.scale = self.add_weight("scale", (input_shape[-1],), initializer="ones")
+
+            def forward(self, x, training=False):
+                return x * self.scale.value, x          # ctx: what backward needs
+
+            def backward(self, x, dy):
+                self.scale.grad += (dy * x).reshape(-1, x.shape[-1]).sum(axis=0)
+                return dy * self.scale.value
+
+            def get_config(self):
+                return super().get_config()             # add constructor arguments here
+    """
+
+    def __init__(self, name=None, dtype=None, trainable=True, activity_regularizer=None, input_shape=None,
+                 input_dim=None, batch_size=None, batch_input_shape=None, **kwargs):
+        if kwargs:
+            raise ValueError(f"{type(self).__name__}: unknown keyword argument(s) {sorted(kwargs)}")
+        self.name = name or _auto_name(type(self).__name__)
+        self.dtype = np.dtype(dtype or "float32")
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"{self.name}: expected dtype float32 or float64, got {self.dtype}")
+        self._trainable = bool(trainable)
+        from pynn import regularizers
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        if batch_input_shape is not None:
+            input_shape = tuple(batch_input_shape)[1:]
+        elif input_shape is None and input_dim is not None:
+            input_shape = (input_dim,)
+        self._declared_input_shape = None if input_shape is None else tuple(input_shape)
+        self.built = False
+        self.input_shape = None      # the batch input shape it was built for, e.g. (None, 784)
+        self._weights = []
+
+    # ------------------------------------------------------------------ building
+    def build(self, input_shape):
+        """Create the weights for inputs of this shape (batch dimension included, as None)."""
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def add_weight(self, name, shape, initializer="glorot_uniform", regularizer=None, constraint=None,
+                   trainable=True, dtype=None):
+        """Create, register and return a Variable initialised by `initializer`."""
+        from pynn import constraints, initializers, regularizers
+        dtype = np.dtype(dtype or self.dtype)
+        value = initializers.get(initializer)(tuple(shape), dtype=dtype)
+        var = Variable(np.asarray(value, dtype=dtype), name=name, trainable=trainable,
+                       regularizer=regularizers.get(regularizer), constraint=constraints.get(constraint))
+        self._weights.append(var)
+        return var
+
+    def build_for(self, input_shape):
+        """Build once; afterwards check that new inputs match the built shape."""
+        input_shape = tuple(input_shape)
+        if not self.built:
+            self.input_shape = (None,) + input_shape[1:]
+            self.build(self.input_shape)
+            self.built = True
+        else:
+            self.check_input_shape(input_shape)
+
+    def check_input_shape(self, input_shape):
+        want = self.input_shape
+        if len(input_shape) != len(want) or any(w is not None and w != g for w, g in zip(want[1:], input_shape[1:])):
+            raise ValueError(f"Layer '{self.name}': expected input of shape {want}, got {tuple(input_shape)}")
+
+    # ------------------------------------------------------------------ computing
+    def forward(self, x, training=False):
+        raise NotImplementedError(f"{type(self).__name__} must implement forward(x, training) -> (y, ctx)")
+
+    def backward(self, ctx, dy):
+        raise NotImplementedError(f"{type(self).__name__} must implement backward(ctx, dy) -> dx")
+
+    def __call__(self, x, training=False):
+        x = np.ascontiguousarray(x, dtype=self.dtype)
+        self.build_for(x.shape)
+        return self.forward(x, training)[0]
+
+    # ------------------------------------------------------------------ weights
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = bool(value)
+
+    @property
+    def weights(self):
+        return list(self._weights)
+
+    @property
+    def trainable_weights(self):
+        return [w for w in self._weights if w.trainable] if self._trainable else []
+
+    @property
+    def non_trainable_weights(self):
+        return [w for w in self._weights if not (w.trainable and self._trainable)]
+
+    def get_weights(self):
+        return [w.numpy() for w in self._weights]
+
+    def set_weights(self, weights):
+        weights = list(weights)
+        if len(weights) != len(self._weights):
+            raise ValueError(f"Layer '{self.name}': expected {len(self._weights)} weight arrays, got {len(weights)}")
+        for var, value in zip(self._weights, weights):
+            value = np.asarray(value)
+            if value.shape != var.shape:
+                raise ValueError(f"Layer '{self.name}': weight '{var.name}' expects shape {var.shape}, "
+                                 f"got {value.shape}")
+        for var, value in zip(self._weights, weights):
+            var.assign(value)
+
+    def count_params(self):
+        return int(sum(w.value.size for w in self._weights))
+
+    def regularization_loss(self):
+        """The sum of the weight regularizers' penalties."""
+        return float(sum(w.regularizer(w.value) for w in self._weights if w.regularizer is not None))
+
+    def add_regularization_gradients(self):
+        for w in self._weights:
+            if w.regularizer is not None and w.trainable:
+                w.grad += w.regularizer.gradient(w.value)
+
+    # ------------------------------------------------------------------ config
+    def get_config(self):
+        config = {"name": self.name, "trainable": self._trainable, "dtype": self.dtype.name}
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = self.activity_regularizer.get_config()
+        if self._declared_input_shape is not None:
+            config["input_shape"] = self._declared_input_shape
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name!r} built={self.built}>"

@@ -1,0 +1,1 @@
+"""pynn.training: the batch loop behind fit / evaluate, and the progress bar."""
