@@ -1,0 +1,106 @@
+"""Regression and margin losses: MeanSquaredError, MeanAbsoluteError, MeanSquaredLogarithmicError, Huber, Hinge,
+CosineSimilarity. Each averages over the last axis (CosineSimilarity sums over ``axis``), as in Keras 3."""
+import numpy as np
+
+from pynn import ops
+from pynn.losses.loss import EPSILON, Loss
+
+
+class MeanSquaredError(Loss):
+    """loss = mean((y_pred - y_true)^2, axis=-1); d/dy_pred = 2 (y_pred - y_true) / d. (C++ kernel.)"""
+
+    def call(self, y_true, y_pred):
+        return ops.mean_squared_error(y_pred, y_true, grad=False)[0]
+
+    def call_and_gradient(self, y_true, y_pred):
+        return ops.mean_squared_error(np.ascontiguousarray(y_pred), y_true)
+
+
+class MeanAbsoluteError(Loss):
+    """loss = mean(|y_pred - y_true|, axis=-1); d/dy_pred = sign(y_pred - y_true) / d. (C++ kernel.)"""
+
+    def call(self, y_true, y_pred):
+        return ops.mean_absolute_error(y_pred, y_true, grad=False)[0]
+
+    def call_and_gradient(self, y_true, y_pred):
+        return ops.mean_absolute_error(np.ascontiguousarray(y_pred), y_true)
+
+
+class MeanSquaredLogarithmicError(Loss):
+    """loss = mean((log(max(y_pred, eps) + 1) - log(max(y_true, eps) + 1))^2, axis=-1), eps = 1e-7.
+
+    d/dy_pred = 2 e / (d (max(y_pred, eps) + 1)) where y_pred > eps, else 0.
+    """
+
+    def call(self, y_true, y_pred):
+        return self.call_and_gradient(y_true, y_pred)[0]
+
+    def call_and_gradient(self, y_true, y_pred):
+        clipped = np.maximum(y_pred, EPSILON)
+        error = np.log(clipped + 1) - np.log(np.maximum(y_true, EPSILON) + 1)
+        d = y_pred.shape[-1]
+        grad = np.where(y_pred > EPSILON, 2 * error / (d * (clipped + 1)), 0.0).astype(y_pred.dtype)
+        return np.mean(np.square(error), axis=-1), grad
+
+
+class Huber(Loss):
+    """With e = y_pred - y_true: loss = mean(0.5 e^2 if |e| <= delta else delta |e| - 0.5 delta^2, axis=-1);
+    d/dy_pred = clip(e, -delta, delta) / d. (C++ kernel.)"""
+
+    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss"):
+        super().__init__(reduction=reduction, name=name)
+        self.delta = float(delta)
+
+    def call(self, y_true, y_pred):
+        return ops.huber(y_pred, y_true, delta=self.delta, grad=False)[0]
+
+    def call_and_gradient(self, y_true, y_pred):
+        return ops.huber(np.ascontiguousarray(y_pred), y_true, delta=self.delta)
+
+    def get_config(self):
+        return {**super().get_config(), "delta": self.delta}
+
+
+class Hinge(Loss):
+    """loss = mean(max(1 - y_true * y_pred, 0), axis=-1); labels that are all 0 / 1 become -1 / 1 first.
+
+    d/dy_pred = -y_true / d where 1 - y_true * y_pred > 0, else 0.
+    """
+
+    def call(self, y_true, y_pred):
+        return self.call_and_gradient(y_true, y_pred)[0]
+
+    def call_and_gradient(self, y_true, y_pred):
+        if np.all((y_true == 0) | (y_true == 1)):
+            y_true = 2 * y_true - 1
+        margin = 1 - y_true * y_pred
+        grad = np.where(margin > 0, -y_true / y_pred.shape[-1], 0).astype(y_pred.dtype)
+        return np.mean(np.maximum(margin, 0), axis=-1), grad
+
+
+class CosineSimilarity(Loss):
+    """loss = -sum(l2_normalize(y_true) * l2_normalize(y_pred), axis), l2_normalize(x) = x / max(||x||, 1e-7).
+
+    With u = y_pred / ||y_pred|| and t = l2_normalize(y_true): d/dy_pred = -(t - (t . u) u) / ||y_pred||
+    (where ||y_pred|| > 1e-7; -t / 1e-7 below it).
+    """
+
+    def __init__(self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity"):
+        super().__init__(reduction=reduction, name=name)
+        self.axis = axis
+
+    def call(self, y_true, y_pred):
+        return self.call_and_gradient(y_true, y_pred)[0]
+
+    def call_and_gradient(self, y_true, y_pred):
+        y_true, y_pred = np.moveaxis(y_true, self.axis, -1), np.moveaxis(y_pred, self.axis, -1)
+        norm_pred = np.sqrt(np.sum(np.square(y_pred), axis=-1, keepdims=True))
+        norm_true = np.sqrt(np.sum(np.square(y_true), axis=-1, keepdims=True))
+        t = y_true / np.maximum(norm_true, EPSILON)
+        u = y_pred / np.maximum(norm_pred, EPSILON)
+        dot = np.sum(t * u, axis=-1, keepdims=True)
+        grad = np.where(norm_pred > EPSILON, -(t - dot * u) / np.maximum(norm_pred, EPSILON), -t / EPSILON)
+        return -dot[..., 0], np.moveaxis(grad.astype(y_pred.dtype), -1, self.axis)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
