@@ -327,3 +327,34 @@ def test_config_round_trip_with_schedule():
     clone = optimizers.deserialize(optimizers.serialize(optimizer))
     assert isinstance(clone._learning_rate, schedules.CosineDecay)
     assert clone.get_config() == optimizer.get_config()
+
+
+# ---------------------------------------------------------------- PyTorch parity (skipped without torch)
+def torch_run(make_optimizer, values, grads):
+    torch = pytest.importorskip("torch")
+    params = [torch.nn.Parameter(torch.tensor(v)) for v in values]
+    optimizer = make_optimizer(params)
+    for step_grads in grads:
+        for param, g in zip(params, step_grads):
+            param.grad = torch.tensor(g)
+        optimizer.step()
+    return [param.detach().numpy() for param in params]
+
+
+def test_sgd_momentum_matches_torch():
+    # torch: buf = mu * buf + g, p -= lr * buf; Keras: v = mu * v - lr * g, w += v. Equal while lr is constant.
+    torch = pytest.importorskip("torch")
+    values, grads = make_problem(np.float64)
+    variables = pynn_run(optimizers.SGD(LR, momentum=0.9), values, grads)
+    expected = torch_run(lambda params: torch.optim.SGD(params, lr=LR, momentum=0.9), values, grads)
+    assert_close(variables, expected, np.float64)
+
+
+def test_adam_matches_torch():
+    # Keras adds epsilon to sqrt(v), torch to sqrt(v / (1 - beta_2^t)); with a negligible epsilon they agree.
+    torch = pytest.importorskip("torch")
+    values, grads = make_problem(np.float64)
+    variables = pynn_run(optimizers.Adam(LR, epsilon=1e-12), values, grads)
+    expected = torch_run(lambda params: torch.optim.Adam(params, lr=LR, eps=1e-12), values, grads)
+    for variable, torch_w in zip(variables, expected):
+        np.testing.assert_allclose(variable.value, torch_w, rtol=1e-9, atol=1e-10)
