@@ -1,6 +1,19 @@
-"""pynn: a Keras-style neural-network library with a fast C++/OpenMP compute core."""
+"""pynn: a Keras-style neural-network library with a fast C++/OpenMP compute core.
+
+    import pynn
+    model = pynn.models.Sequential([pynn.layers.Input(shape=(784,)),
+                                    pynn.layers.Dense(128, activation="relu"),
+                                    pynn.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+"""
 from pynn._config import get_num_threads, set_num_threads, show_config
-from pynn import losses, metrics, ops
+from pynn import ops
+from pynn import (activations, callbacks, constraints, datasets, initializers, layers, losses, metrics, models,
+                  optimizers, regularizers, utils)
+from pynn.layers import Input
+from pynn.models import Model, Sequential
 
 __version__ = "0.1.0"
-__all__ = ["ops", "losses", "metrics", "get_num_threads", "set_num_threads", "show_config", "__version__"]
+__all__ = ["ops", "activations", "callbacks", "constraints", "datasets", "initializers", "layers", "losses",
+           "metrics", "models", "optimizers", "regularizers", "utils", "Input", "Model", "Sequential",
+           "get_num_threads", "set_num_threads", "show_config", "__version__"]

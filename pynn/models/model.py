@@ -73,7 +73,7 @@ class Model:
         if self.loss_weight != 1.0:
             value, dout = value * self.loss_weight, dout * self.loss_weight
         self.backward(ctx, np.ascontiguousarray(dout, dtype=out.dtype))
-        value += self._regularization(add_gradients=True) + ctx_activity_loss(ctx)
+        value = float(value) + self._regularization(add_gradients=True) + ctx_activity_loss(ctx)
         self.optimizer.apply(variables)
         return value, y_pred
 
@@ -87,7 +87,7 @@ class Model:
 
     def _test_batch(self, x, y, sample_weight):
         y_pred, ctx = self.forward(x, training=False)
-        value = self.loss(y, y_pred, sample_weight) * self.loss_weight
+        value = float(self.loss(y, y_pred, sample_weight)) * self.loss_weight
         return value + self._regularization() + ctx_activity_loss(ctx), y_pred
 
     # ------------------------------------------------------------------ public API

@@ -51,6 +51,7 @@ class Sequential(Model):
         self._layers.append(layer)
         if self.input_shape is not None:  # already built: build the new layer on the current output shape
             layer.build_for(self.output_shape)
+            self.output_shape = layer.compute_output_shape(self.output_shape)
 
     def build_for(self, input_shape):
         """Build every layer for inputs of this shape, or check it against the built shape."""

@@ -62,7 +62,7 @@ class EpochLoop:
             m.reset_state()
 
     def _logs(self, loss_sum, seen, prefix=""):
-        logs = {prefix + "loss": loss_sum / max(seen, 1)}
+        logs = {prefix + "loss": float(loss_sum / max(seen, 1))}
         for m in self.model.compiled_metrics:
             logs[prefix + m.name] = float(m.result())
         return logs
