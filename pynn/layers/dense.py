@@ -76,7 +76,8 @@ class Dense(Layer):
         y = act.forward(z)
         return y.reshape(x.shape[:-1] + (self.units,)), (x2, z, y, x.shape)
 
-    def backward(self, ctx, dy):
+    def backward_weights(self, ctx, dy):
+        """kernel.grad += x^T dz, bias.grad += sum(dz); returns dz, the gradient before the activation."""
         x2, z, y, x_shape = ctx
         dz = dy.reshape(-1, self.units)
         if y is not None:
@@ -86,6 +87,11 @@ class Dense(Layer):
             _C.gemm(x2, dz, self.kernel.grad, 1.0, 1.0, True, False)
             if self.use_bias:
                 self.bias.grad += ops.sum_rows(dz)
+        return dz
+
+    def backward(self, ctx, dy):
+        x2, _, _, x_shape = ctx
+        dz = self.backward_weights(ctx, dy)
         dx = np.empty_like(x2)
         _C.gemm(dz, self.kernel.value, dx, 1.0, 0.0, False, True)
         return dx.reshape(x_shape)

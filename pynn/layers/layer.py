@@ -111,6 +111,13 @@ class Layer:
     def backward(self, ctx, dy):
         raise NotImplementedError(f"{type(self).__name__} must implement backward(ctx, dy) -> dx")
 
+    def backward_weights(self, ctx, dy):
+        """Accumulate the weight gradients only: what a model's first layer needs (no one uses its dx).
+
+        Layers whose input gradient is expensive (Dense: a GEMM with the kernel transposed) override this.
+        """
+        self.backward(ctx, dy)
+
     def __call__(self, x, training=False):
         x = np.ascontiguousarray(x, dtype=self.dtype)
         self.build_for(x.shape)

@@ -28,6 +28,7 @@ class Sequential(Model):
         self.input_shape = None
         self.dtype = np.dtype("float32")
         self.trainable = trainable
+        self.input_gradient = False  # fit needs no gradient for the data; a model nested in another does
         for layer in layers or []:
             self.add(layer)
 
@@ -97,6 +98,9 @@ class Sequential(Model):
         for i in range(len(layers) - 1, -1, -1):
             if i in ctx["regularized_outputs"]:
                 dy = dy + layers[i].activity_regularizer.gradient(ctx["regularized_outputs"][i])
+            if i == 0 and not self.input_gradient:
+                layers[0].backward_weights(ctx["layers"][0], dy)
+                return None
             dy = layers[i].backward(ctx["layers"][i], dy)
         return dy
 
