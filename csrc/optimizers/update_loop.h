@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/denormals.h"
 #include "common/parallel.h"
 
 namespace pynn {
@@ -14,10 +15,14 @@ namespace optimizer_detail {
 // memory-bound and do a few flops per element.
 constexpr int64_t kUpdateGrain = 1 << 14;
 
-// Run range(begin, end) over [0, n), split across pynn's threads by element.
+// Run range(begin, end) over [0, n), split across pynn's threads by element, with denormals flushed to
+// zero (the moments of a weight whose gradient stays 0 decay into denormals and would slow every step).
 template <class Range>
 void update_in_parallel(int64_t n, Range&& range) {
-  parallel_for(n, kUpdateGrain, range);
+  parallel_for(n, kUpdateGrain, [&](int64_t begin, int64_t end) {
+    FlushDenormals flush;
+    range(begin, end);
+  });
 }
 
 // Keras's decoupled weight decay, w -= w * weight_decay * learning_rate, as one factor.
