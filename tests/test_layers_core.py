@@ -80,3 +80,45 @@ def test_set_weights_checks_shapes_before_changing_anything(rng):
         layer.set_weights([np.zeros((2, 3)), np.zeros(4)])
     for a, b in zip(layer.get_weights(), before):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: layers.ReLU(max_value=1.5, negative_slope=0.1, threshold=0.2, dtype="float64"),
+    lambda: layers.LeakyReLU(dtype="float64"),
+    lambda: layers.ELU(alpha=0.7, dtype="float64"),
+    lambda: layers.Softmax(dtype="float64"),
+    lambda: layers.PReLU(alpha_initializer="random_normal", dtype="float64"),
+    lambda: layers.PReLU(alpha_initializer="random_normal", shared_axes=[1], dtype="float64"),
+    lambda: layers.Reshape((3, -1), dtype="float64"),
+    lambda: layers.Permute((2, 1), dtype="float64"),
+])
+def test_more_layer_gradients(make, rng):
+    check_layer_gradients(make(), rng.standard_normal((2, 3, 4)))
+
+
+def test_repeat_vector_and_reshape_shapes(rng):
+    x = rng.standard_normal((2, 5))
+    y = layers.RepeatVector(3, dtype="float64")(x)
+    assert y.shape == (2, 3, 5) and np.array_equal(y[:, 1], x)
+    check_layer_gradients(layers.RepeatVector(3, dtype="float64"), x)
+    with pytest.raises(ValueError, match="cannot reshape"):
+        layers.Reshape((4, 4))(rng.standard_normal((2, 6)))
+
+
+def test_relu_layer_matches_keras_formula(rng):
+    x = rng.standard_normal((4, 9)).astype(np.float32) * 3
+    y = layers.ReLU(max_value=2.0, negative_slope=0.1, threshold=0.5)(x)
+    want = np.where(x >= 2.0, 2.0, np.where(x > 0.5, x, 0.1 * (x - 0.5)))
+    np.testing.assert_allclose(y, want, rtol=1e-6)
+    np.testing.assert_allclose(layers.LeakyReLU()(x), np.where(x > 0, x, 0.3 * x), rtol=1e-6)
+
+
+def test_activity_regularization_adds_its_penalty(rng):
+    from pynn.models import Sequential
+    x = rng.standard_normal((8, 4)).astype(np.float32)
+    model = Sequential([layers.Dense(3, input_dim=4), layers.ActivityRegularization(l1=0.01, l2=0.02)])
+    model.compile(optimizer="sgd", loss="mse")
+    y = np.zeros((8, 3), np.float32)
+    out = model.predict(x)
+    penalty = 0.01 * np.abs(out).sum() + 0.02 * (out ** 2).sum()
+    np.testing.assert_allclose(model.test_on_batch(x, y), (out ** 2).mean() + penalty, rtol=1e-5)

@@ -1,9 +1,14 @@
 """pynn.layers: Keras's layers, each with explicit forward and backward (see Layer)."""
 from pynn.layers.activation import Activation
+from pynn.layers.activation_layers import ELU, LeakyReLU, ReLU, Softmax
+from pynn.layers.activity_regularization import ActivityRegularization
 from pynn.layers.dense import Dense
 from pynn.layers.dropout import Dropout
 from pynn.layers.flatten import Flatten
 from pynn.layers.input_layer import Input, InputLayer
 from pynn.layers.layer import Layer
+from pynn.layers.prelu import PReLU
+from pynn.layers.reshaping import Permute, RepeatVector, Reshape
 
-__all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Flatten"]
+__all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Permute",
+           "RepeatVector", "ActivityRegularization", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU"]
