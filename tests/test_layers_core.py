@@ -122,3 +122,17 @@ def test_activity_regularization_adds_its_penalty(rng):
     out = model.predict(x)
     penalty = 0.01 * np.abs(out).sum() + 0.02 * (out ** 2).sum()
     np.testing.assert_allclose(model.test_on_batch(x, y), (out ** 2).mean() + penalty, rtol=1e-5)
+
+
+def test_dense_config_round_trip(rng):
+    from pynn import regularizers
+    layer = layers.Dense(4, activation="tanh", kernel_regularizer=regularizers.L2(0.1),
+                         activity_regularizer="l1", kernel_initializer="he_normal", name="d")
+    clone = layers.Dense.from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+    x = rng.standard_normal((3, 5)).astype(np.float32)
+    layer(x)
+    clone(x)
+    clone.set_weights(layer.get_weights())
+    np.testing.assert_array_equal(clone(x), layer(x))
+    assert clone.kernel.regularizer.get_config() == layer.kernel.regularizer.get_config()

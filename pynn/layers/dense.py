@@ -2,7 +2,7 @@
 import numpy as np
 
 from pynn import _C, activations, ops
-from pynn.layers.layer import Layer
+from pynn.layers.layer import Layer, serialize_argument as _serialize
 
 
 class Dense(Layer):
@@ -106,9 +106,3 @@ class Dense(Layer):
                 "kernel_constraint": _serialize(self.kernel_constraint),
                 "bias_constraint": _serialize(self.bias_constraint)}
 
-
-def _serialize(obj):
-    """A JSON-friendly description of an initializer / regularizer / constraint argument."""
-    if obj is None or isinstance(obj, (str, dict)):
-        return obj
-    return {"class_name": type(obj).__name__, "config": obj.get_config()}

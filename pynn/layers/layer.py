@@ -175,7 +175,7 @@ class Layer:
     def get_config(self):
         config = {"name": self.name, "trainable": self._trainable, "dtype": self.dtype.name}
         if self.activity_regularizer is not None:
-            config["activity_regularizer"] = self.activity_regularizer.get_config()
+            config["activity_regularizer"] = serialize_argument(self.activity_regularizer)
         if self._declared_input_shape is not None:
             config["input_shape"] = self._declared_input_shape
         return config
@@ -186,3 +186,11 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+
+
+def serialize_argument(obj):
+    """A JSON-friendly description of an initializer / regularizer / constraint argument, which the
+    matching get() turns back into the object: None, a name, or {"class_name": ..., "config": ...}."""
+    if obj is None or isinstance(obj, (str, dict)):
+        return obj
+    return {"class_name": type(obj).__name__, "config": obj.get_config()}
