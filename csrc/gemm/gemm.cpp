@@ -89,10 +89,24 @@ void pack_b_panel(const T* b, int64_t ldb, bool trans, int64_t j0, int cols, int
       for (int j = cols; j < nr; ++j) d[j] = T(0);
     }
   } else {
-    for (int j = 0; j < cols; ++j) {
-      const T* src = b + (j0 + j) * ldb + k0;
-      for (int64_t kk = 0; kk < kc; ++kk) dst[kk * nr + j] = src[kk];
+    // A transpose, in 8 x 8 blocks that stay in registers / L1: row-by-row reads of 8 columns of B, then
+    // 8 contiguous writes per k (column-by-column or row-by-row alone is bound by strided accesses).
+    constexpr int kBlock = 8;
+    int64_t kk0 = 0;
+    for (; kk0 + kBlock <= kc; kk0 += kBlock) {
+      for (int jb = 0; jb < cols; jb += kBlock) {
+        const int jn = cols - jb < kBlock ? cols - jb : kBlock;
+        T tile[kBlock][kBlock];
+        for (int j = 0; j < jn; ++j) {
+          const T* src = b + (j0 + jb + j) * ldb + k0 + kk0;
+          for (int kk = 0; kk < kBlock; ++kk) tile[kk][j] = src[kk];
+        }
+        for (int kk = 0; kk < kBlock; ++kk)
+          for (int j = 0; j < jn; ++j) dst[(kk0 + kk) * nr + jb + j] = tile[kk][j];
+      }
     }
+    for (; kk0 < kc; ++kk0)
+      for (int j = 0; j < cols; ++j) dst[kk0 * nr + j] = b[(j0 + j) * ldb + k0 + kk0];
     for (int64_t kk = 0; kk < kc; ++kk)
       for (int j = cols; j < nr; ++j) dst[kk * nr + j] = T(0);
   }
@@ -126,11 +140,34 @@ void gemm_impl(const GemmParams& p, const T* a, const T* b, T* c, const GemmEpil
     scale_only(p, c, e);
     return;
   }
+  // C = A B^T with a small A and a large B (Dense's dx = dY W^T): packing B^T would cost more than the
+  // product. Compute C^T = B A^T instead, which reads B in place, then transpose it into C. Each entry is
+  // summed over k in the same order either way.
+  const int64_t cache_bytes = 256 << 10;
+  if (p.trans_b && !p.trans_a && p.beta == 0.0 && !e.bias && !e.activation &&
+      m * k * static_cast<int64_t>(sizeof(T)) <= cache_bytes && n * k * static_cast<int64_t>(sizeof(T)) > cache_bytes) {
+    T* ct = static_cast<T*>(thread_scratch(3, sizeof(T) * n * m));
+    GemmParams q = p;
+    q.m = n;
+    q.n = m;
+    q.lda = p.ldb;
+    q.ldb = p.lda;
+    q.ldc = m;
+    gemm_impl(q, b, a, ct, GemmEpilogue<T>{});
+    parallel_for(n, 256, [&](int64_t j0, int64_t j1) {
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = j0; j < j1; ++j) c[i * p.ldc + j] = ct[j * m + i];
+    });
+    return;
+  }
   const GemmKernel<T>& kr = kernel_for<T>(active_isa());
   const int mr = kr.mr, nr = kr.nr;
   const int64_t KC = kr.kc, NC = kr.nc;
-  // Read B in place when few row panels reuse it, or when it is small enough to stay in cache anyway.
-  const bool pack_b = p.trans_b || (m > 4 * mr && k * n * static_cast<int64_t>(sizeof(T)) > (256 << 10));
+  // A problem whose B fits in cache ("small": the shapes of a training step) reads A in place (full row
+  // panels) and B too unless B is transposed; large problems pack both for locality.
+  const bool small = k * n * static_cast<int64_t>(sizeof(T)) <= (256 << 10);
+  const bool pack_b = p.trans_b || (!small && m > 4 * mr);
+  const bool direct_a = small || !pack_b;
   const bool has_act = e.activation && e.activation->kind != Activation::linear;
 
   // Thread grid: tm row groups x tn column groups.
@@ -200,7 +237,7 @@ void gemm_impl(const GemmParams& p, const T* a, const T* b, T* c, const GemmEpil
         for (int64_t ic = row0; ic < row1; ic += mc) {
           const int64_t mcur = std::min(mc, row1 - ic);
           // On the small path full row panels are read in place; only a ragged last panel is packed.
-          const int64_t direct_rows = pack_b ? 0 : mcur / mr * mr;
+          const int64_t direct_rows = direct_a ? mcur / mr * mr : 0;
           if (mcur > direct_rows)
             pack_a(a, p.lda, p.trans_a, ic + direct_rows, mcur - direct_rows, pc, kc, mr, abuf);
           for (int64_t q = 0; q < my_panels; ++q) {
