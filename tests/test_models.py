@@ -150,3 +150,18 @@ def test_summary_lists_layers_and_parameter_counts(capsys):
     mlp().summary()
     text = capsys.readouterr().out
     assert "dense" in text and "(None, 128)" in text and "Total params: 109,386" in text
+
+
+def test_trainable_false_takes_effect_at_compile(rng):
+    x, y = small_data(rng, n=64)
+    model = Sequential([layers.Dense(3, activation="softmax", input_dim=20)])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    before = model.get_weights()
+    model.trainable = False
+    model.train_on_batch(x, y)  # still compiled with trainable weights: they move
+    moved = model.get_weights()
+    assert not np.array_equal(moved[0], before[0])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    model.train_on_batch(x, y)
+    for a, b in zip(model.get_weights(), moved):
+        np.testing.assert_array_equal(a, b)

@@ -19,6 +19,7 @@ class Model:
         self.stop_training = False
         self.history = None
         self._fused_activation = None
+        self._variables_to_train = None
 
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None):
@@ -37,6 +38,7 @@ class Model:
         self.optimizer, self.loss, self.compiled_metrics = new_optimizer, new_loss, new_metrics
         self.loss_weight = 1.0 if loss_weights is None else float(loss_weights)
         self._fused_activation = None
+        self._variables_to_train = None  # fixed at the first step after compile, as Keras fixes trainable
         last = self.layers[-1] if self.layers else None
         act = getattr(last, "activation", None)
         if act is not None and hasattr(new_loss, "supports_fused") and new_loss.supports_fused(act.name):
@@ -49,6 +51,8 @@ class Model:
 
     # ------------------------------------------------------------------ one batch
     def _trainable_variables(self):
+        if not getattr(self, "trainable", True):
+            return []
         seen, out = set(), []
         for layer in self.layers:
             for w in layer.trainable_weights:
@@ -59,7 +63,9 @@ class Model:
 
     def _train_batch(self, x, y, sample_weight):
         """One optimizer step; returns (loss including regularization, predictions)."""
-        variables = self._trainable_variables()
+        if self._variables_to_train is None:
+            self._variables_to_train = self._trainable_variables()
+        variables = self._variables_to_train
         for v in variables:
             v.grad.fill(0)
         fused = self._fused_activation
@@ -123,12 +129,12 @@ class Model:
 
     def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
         """The model's outputs for x, computed in batches (no training behaviour)."""
-        x = self._as_input(x, "predict")
+        x = self._as_input(x)
         outputs = [self.forward(xb, training=False)[0] for xb in batches(x, batch_size or 32)]
         return np.concatenate(outputs) if outputs else np.empty((0,) + self.output_shape[1:], self.dtype)
 
     def __call__(self, x, training=False):
-        return self.forward(self._as_input(x, "call"), training=training)[0]
+        return self.forward(self._as_input(x), training=training)[0]
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
         self._require_compiled("train_on_batch")
@@ -149,7 +155,7 @@ class Model:
         return self._batch_logs(value, y, y_pred, sample_weight, return_dict)
 
     def predict_on_batch(self, x):
-        return self.forward(self._as_input(x, "predict_on_batch"), training=False)[0]
+        return self.forward(self._as_input(x), training=False)[0]
 
     def _batch_logs(self, value, y, y_pred, sample_weight, return_dict):
         logs = {"loss": float(value)}
@@ -160,7 +166,7 @@ class Model:
             return logs
         return logs["loss"] if len(logs) == 1 else list(logs.values())
 
-    def _as_input(self, x, what):
+    def _as_input(self, x):
         x = np.asarray(x)
         if x.dtype != self.dtype:
             x = x.astype(self.dtype)
@@ -186,7 +192,7 @@ class Model:
         weights = list(weights)
         if len(weights) != len(self.weights):
             raise ValueError(f"set_weights: model '{self.name}' has {len(self.weights)} weights, got {len(weights)}")
-        for layer_index, layer in enumerate(self.layers):
+        for layer in self.layers:
             n = len(layer.weights)
             layer.set_weights(weights[:n])
             weights = weights[n:]
