@@ -38,7 +38,10 @@ class Model:
         self.optimizer, self.loss, self.compiled_metrics = new_optimizer, new_loss, new_metrics
         self.loss_weight = 1.0 if loss_weights is None else float(loss_weights)
         self._fused_activation = None
-        self._variables_to_train = None  # fixed at the first step after compile, as Keras fixes trainable
+        # The variables trained are fixed at compile (at the first step if the model is not built yet): as in
+        # Keras, changing `trainable` takes effect at the next compile.
+        built = all(layer.built for layer in self.layers)
+        self._variables_to_train = self._trainable_variables() if built else None
         last = self.layers[-1] if self.layers else None
         act = getattr(last, "activation", None)
         if act is not None and hasattr(new_loss, "supports_fused") and new_loss.supports_fused(act.name):
