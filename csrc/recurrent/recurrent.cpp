@@ -1,0 +1,386 @@
+// The recurrent driver: layouts, the projection and recurrent GEMMs, the batch chunks and the step loops
+// (recurrent.h). The per-row arithmetic is in recurrent_cells.h.
+//
+// Internally everything is time-major in processing order (step s reads input time s, or T-1-s with
+// go_backwards): xt (T, B, F) so that the rows of the gates (T*B, G*U) line up with the rows of the
+// inputs and of the states for the weight-gradient GEMMs.
+#include "recurrent/recurrent.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "common/denormals.h"
+#include "common/parallel.h"
+#include "gemm/gemm.h"
+#include "recurrent/recurrent_cells.h"
+
+namespace pynn {
+namespace {
+
+using namespace rnn_detail;
+
+bool needs_pre(const RnnParams& p) {
+  return !activation_backward_uses_y(p.activation.kind) ||
+         (p.cell != RnnCell::simple && !activation_backward_uses_y(p.recurrent_activation.kind));
+}
+
+// Offsets (in elements) of the forward workspace.
+struct ForwardLayout {
+  int64_t xt, gates, pre, hs, cs, aux, hin, rec, total;
+};
+
+ForwardLayout forward_layout(const RnnParams& p) {
+  const int64_t B = p.batch, T = p.steps, F = p.input_size, U = p.units, GU = rnn_gates(p.cell) * U;
+  ForwardLayout l{};
+  int64_t at = 0;
+  l.xt = at, at += T * B * F;
+  l.gates = at, at += T * B * GU;
+  l.pre = at, at += needs_pre(p) ? T * B * GU : 0;
+  l.hs = at, at += (T + 1) * B * U;
+  l.cs = at, at += p.cell == RnnCell::lstm ? (T + 1) * B * U : 0;
+  l.aux = at, at += p.cell == RnnCell::simple ? 0 : T * B * U;
+  l.hin = at, at += p.recurrent_dropout ? T * B * U : 0;
+  l.rec = at, at += B * GU;
+  l.total = at;
+  return l;
+}
+
+struct BackwardLayout {
+  int64_t dg, dgrec, wt, dh, dc, tmp, tmp2, dxt, total;
+};
+
+BackwardLayout backward_layout(const RnnParams& p) {
+  const int64_t B = p.batch, T = p.steps, F = p.input_size, U = p.units, GU = rnn_gates(p.cell) * U;
+  const bool gru_after = p.cell == RnnCell::gru && p.reset_after;
+  BackwardLayout l{};
+  int64_t at = 0;
+  l.dg = at, at += T * B * GU;
+  l.dgrec = at, at += gru_after ? T * B * GU : 0;
+  l.wt = at, at += GU * U;
+  l.dh = at, at += B * U;
+  l.dc = at, at += B * U;
+  l.tmp = at, at += B * U;
+  l.tmp2 = at, at += B * U;
+  l.dxt = at, at += T * B * F;
+  l.total = at;
+  return l;
+}
+
+// Rows of the batch that one thread takes through the whole sequence: fixed by the shape alone, so the
+// arithmetic of every row is the same whatever the thread count.
+int64_t chunk_rows(const RnnParams& p) {
+  const int64_t B = p.batch;
+  int64_t rows = 16;
+  // Large recurrent matrices: bigger chunks read U fewer times per step.
+  if (p.units * rnn_gates(p.cell) * p.units >= (64 << 10)) rows = 32;
+  return std::min(B, rows);
+}
+
+template <class T>
+void gemm_rows(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, T* c,
+               int64_t ldc, double beta = 0.0) {
+  GemmParams g;
+  g.m = m, g.n = n, g.k = k, g.lda = lda, g.ldb = ldb, g.ldc = ldc, g.beta = beta;
+  gemm(g, a, b, c, GemmEpilogue<T>{});
+}
+
+inline int64_t input_time(const RnnParams& p, int64_t s) { return p.go_backwards ? p.steps - 1 - s : s; }
+
+inline bool step_valid(const RnnParams& p, const uint8_t* mask, int64_t b, int64_t s) {
+  return !mask || mask[b * p.steps + input_time(p, s)] != 0;
+}
+
+// x (B, T, F) -> xt (T, B, F) in processing order, and back (dxt -> dx).
+template <class T>
+void to_time_major(const RnnParams& p, const T* x, T* xt) {
+  const int64_t B = p.batch, T_ = p.steps, F = p.input_size;
+  parallel_for(T_, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, B * F)), [&](int64_t s0, int64_t s1) {
+    for (int64_t s = s0; s < s1; ++s)
+      for (int64_t b = 0; b < B; ++b)
+        std::memcpy(xt + (s * B + b) * F, x + (b * T_ + input_time(p, s)) * F, sizeof(T) * F);
+  });
+}
+
+template <class T>
+void from_time_major(const RnnParams& p, const T* xt, T* x) {
+  const int64_t B = p.batch, T_ = p.steps, F = p.input_size;
+  parallel_for(B, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, T_ * F)), [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b)
+      for (int64_t s = 0; s < T_; ++s)
+        std::memcpy(x + (b * T_ + input_time(p, s)) * F, xt + (s * B + b) * F, sizeof(T) * F);
+  });
+}
+
+// dst[j] += sum over rows of src[r, j], rows summed in order (column blocks split across threads).
+template <class T>
+void add_column_sums(const T* src, int64_t rows, int64_t cols, T* dst) {
+  constexpr int64_t kCols = 64;
+  const int64_t blocks = (cols + kCols - 1) / kCols;
+  parallel_for(blocks, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t cb = c0; cb < c1; ++cb) {
+      const int64_t j0 = cb * kCols, j1 = std::min(cols, j0 + kCols);
+      T acc[kCols] = {};
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t j = j0; j < j1; ++j) acc[j - j0] += src[r * cols + j];
+      for (int64_t j = j0; j < j1; ++j) dst[j] += acc[j - j0];
+    }
+  });
+}
+
+template <class T>
+void forward_impl(const RnnParams& p, const RnnForwardArgs<T>& a) {
+  const int64_t B = p.batch, T_ = p.steps, F = p.input_size, U = p.units, GU = rnn_gates(p.cell) * U;
+  const ForwardLayout l = forward_layout(p);
+  T* ws = a.workspace;
+  T *xt = ws + l.xt, *gates = ws + l.gates, *pre = needs_pre(p) ? ws + l.pre : nullptr, *hs = ws + l.hs;
+  T *cs = ws + l.cs, *aux = ws + l.aux, *hin = p.recurrent_dropout ? ws + l.hin : nullptr, *rec = ws + l.rec;
+  const bool lstm = p.cell == RnnCell::lstm, gru = p.cell == RnnCell::gru;
+  const bool gru_v1 = gru && !p.reset_after;
+  const T* recurrent_bias = (gru && p.reset_after && a.bias) ? a.bias + GU : nullptr;
+
+  if (a.h0) std::memcpy(hs, a.h0, sizeof(T) * B * U); else std::memset(hs, 0, sizeof(T) * B * U);
+  if (lstm) {
+    if (a.c0) std::memcpy(cs, a.c0, sizeof(T) * B * U); else std::memset(cs, 0, sizeof(T) * B * U);
+  }
+  to_time_major(p, a.x, xt);
+  {
+    GemmParams g;
+    g.m = T_ * B, g.n = GU, g.k = F, g.lda = F, g.ldb = GU, g.ldc = GU;
+    GemmEpilogue<T> e;
+    e.bias = a.bias;
+    gemm(g, xt, a.kernel, gates, e);
+  }
+  const Acts<T> acts{p.activation, p.recurrent_activation, activation_kernels<T>()};
+  const int64_t rows = chunk_rows(p);
+  const int64_t chunks = (B + rows - 1) / rows;
+
+  parallel_for(chunks, 1, [&](int64_t k0, int64_t k1) {
+    FlushDenormals ftz;
+    for (int64_t k = k0; k < k1; ++k) {
+      const int64_t r0 = k * rows, r1 = std::min(B, r0 + rows), n = r1 - r0;
+      std::vector<char> seen(static_cast<size_t>(n), 0);
+      for (int64_t s = 0; s < T_; ++s) {
+        const int64_t so = s * B * U;
+        T* h_prev = hs + so;
+        T* h_next = hs + so + B * U;
+        T* g_step = gates + s * B * GU;
+        T* aux_step = aux + s * B * U;
+        const T* h_in = h_prev;
+        if (hin) {
+          T* hm = hin + so;
+          for (int64_t b = r0; b < r1; ++b)
+            for (int64_t j = 0; j < U; ++j) hm[b * U + j] = h_prev[b * U + j] * a.recurrent_mask[b * U + j];
+          h_in = hm;
+        }
+        gemm_rows<T>(n, gru_v1 ? 2 * U : GU, U, h_in + r0 * U, U, a.recurrent_kernel, GU, rec + r0 * GU, GU);
+        auto row = [&](int64_t b) {
+          RowForward<T> r;
+          r.g = g_step + b * GU;
+          r.rec = rec + b * GU;
+          r.pre = pre ? pre + (s * B + b) * GU : nullptr;
+          r.h_prev = h_prev + b * U;
+          r.c_prev = lstm ? cs + so + b * U : nullptr;
+          r.h_in = h_in + b * U;
+          r.aux = aux_step + b * U;
+          r.h = h_next + b * U;
+          r.c = lstm ? cs + so + B * U + b * U : nullptr;
+          r.recurrent_bias = recurrent_bias;
+          return r;
+        };
+        if (gru_v1) {
+          for (int64_t b = r0; b < r1; ++b)
+            if (step_valid(p, a.mask, b, s)) gru_v1_forward_gates(acts, row(b), U);
+            else std::memset(aux_step + b * U, 0, sizeof(T) * U);
+          gemm_rows<T>(n, U, U, aux_step + r0 * U, U, a.recurrent_kernel + 2 * U, GU, rec + r0 * GU + 2 * U, GU);
+        }
+        for (int64_t b = r0; b < r1; ++b) {
+          const bool valid = step_valid(p, a.mask, b, s);
+          if (valid) {
+            const RowForward<T> r = row(b);
+            switch (p.cell) {
+              case RnnCell::simple: simple_forward_row(acts, r, U); break;
+              case RnnCell::lstm: lstm_forward_row(acts, r, U); break;
+              case RnnCell::gru:
+                if (gru_v1) gru_v1_forward_state(acts, r, U); else gru_forward_row(acts, r, U);
+                break;
+            }
+          } else {
+            std::memcpy(h_next + b * U, h_prev + b * U, sizeof(T) * U);
+            if (lstm) std::memcpy(cs + so + B * U + b * U, cs + so + b * U, sizeof(T) * U);
+          }
+          char& sb = seen[static_cast<size_t>(b - r0)];
+          const bool out_is_h = valid || (sb && !p.zero_output_for_mask);
+          sb = sb || valid;
+          if (p.return_sequences || s == T_ - 1) {
+            T* y = p.return_sequences ? a.y + (b * T_ + s) * U : a.y + b * U;
+            if (out_is_h) std::memcpy(y, h_next + b * U, sizeof(T) * U); else std::memset(y, 0, sizeof(T) * U);
+          }
+        }
+      }
+    }
+  });
+  if (a.h_final) std::memcpy(a.h_final, hs + T_ * B * U, sizeof(T) * B * U);
+  if (lstm && a.c_final) std::memcpy(a.c_final, cs + T_ * B * U, sizeof(T) * B * U);
+}
+
+template <class T>
+void backward_impl(const RnnParams& p, const RnnBackwardArgs<T>& a) {
+  const int64_t B = p.batch, T_ = p.steps, F = p.input_size, U = p.units, GU = rnn_gates(p.cell) * U;
+  const ForwardLayout l = forward_layout(p);
+  const BackwardLayout bl = backward_layout(p);
+  const T* ws = a.workspace;
+  const T *xt = ws + l.xt, *gates = ws + l.gates, *pre = needs_pre(p) ? ws + l.pre : nullptr;
+  const T *hs = ws + l.hs, *cs = ws + l.cs, *aux = ws + l.aux, *hin = p.recurrent_dropout ? ws + l.hin : nullptr;
+  T* sc = a.scratch;
+  T *dg = sc + bl.dg, *dgrec = sc + bl.dgrec, *wt = sc + bl.wt, *dh = sc + bl.dh, *dc = sc + bl.dc;
+  T *tmp = sc + bl.tmp, *tmp2 = sc + bl.tmp2, *dxt = sc + bl.dxt;
+  const bool lstm = p.cell == RnnCell::lstm, gru = p.cell == RnnCell::gru;
+  const bool gru_v1 = gru && !p.reset_after, gru_after = gru && p.reset_after;
+  T* dg_rec = gru_after ? dgrec : dg;  // the gradient of the recurrent product's output
+
+  // U^T (G*U x U), so that every step's dh_{t-1} = dG U^T reads it in place.
+  parallel_for(GU, 64, [&](int64_t j0, int64_t j1) {
+    for (int64_t j = j0; j < j1; ++j)
+      for (int64_t i = 0; i < U; ++i) wt[j * U + i] = a.recurrent_kernel[i * GU + j];
+  });
+  if (a.dh_final) std::memcpy(dh, a.dh_final, sizeof(T) * B * U); else std::memset(dh, 0, sizeof(T) * B * U);
+  if (lstm && a.dc_final) std::memcpy(dc, a.dc_final, sizeof(T) * B * U); else std::memset(dc, 0, sizeof(T) * B * U);
+
+  const Acts<T> acts{p.activation, p.recurrent_activation, activation_kernels<T>()};
+  const int64_t rows = chunk_rows(p);
+  const int64_t chunks = (B + rows - 1) / rows;
+  parallel_for(chunks, 1, [&](int64_t k0, int64_t k1) {
+    FlushDenormals ftz;
+    for (int64_t k = k0; k < k1; ++k) {
+      const int64_t r0 = k * rows, r1 = std::min(B, r0 + rows), n = r1 - r0;
+      // The first valid step of each row: before it, a masked step outputs zero, not h.
+      std::vector<int64_t> first(static_cast<size_t>(n), T_);
+      for (int64_t b = r0; b < r1; ++b)
+        for (int64_t s = 0; s < T_; ++s)
+          if (step_valid(p, a.mask, b, s)) { first[static_cast<size_t>(b - r0)] = s; break; }
+      for (int64_t s = T_ - 1; s >= 0; --s) {
+        const int64_t so = s * B * U;
+        const T* h_in = hin ? hin + so : hs + so;
+        T* dg_step = dg + s * B * GU;
+        T* dgrec_step = dg_rec + s * B * GU;
+        auto row = [&](int64_t b) {
+          RowBackward<T> r;
+          r.g = gates + (s * B + b) * GU;
+          r.pre = pre ? pre + (s * B + b) * GU : nullptr;
+          r.h_prev = hs + so + b * U;
+          r.c_prev = lstm ? cs + so + b * U : nullptr;
+          r.c = lstm ? cs + so + B * U + b * U : nullptr;
+          r.aux = aux + so + b * U;
+          r.dh = dh + b * U;
+          r.dc = dc + b * U;
+          r.dg = dg_step + b * GU;
+          r.dgrec = dgrec_step + b * GU;
+          r.tmp = tmp + b * U;
+          return r;
+        };
+        for (int64_t b = r0; b < r1; ++b) {
+          const bool valid = step_valid(p, a.mask, b, s);
+          const bool out_is_h = valid || (first[static_cast<size_t>(b - r0)] < s && !p.zero_output_for_mask);
+          if (a.dy && out_is_h && (p.return_sequences || s == T_ - 1)) {
+            const T* dy = p.return_sequences ? a.dy + (b * T_ + s) * U : a.dy + b * U;
+            for (int64_t j = 0; j < U; ++j) dh[b * U + j] += dy[j];
+          }
+          if (!valid) {
+            std::memset(dg_step + b * GU, 0, sizeof(T) * GU);
+            if (gru_after) std::memset(dgrec_step + b * GU, 0, sizeof(T) * GU);
+            continue;
+          }
+          const RowBackward<T> r = row(b);
+          switch (p.cell) {
+            case RnnCell::simple: simple_backward_row(acts, r, U); break;
+            case RnnCell::lstm: lstm_backward_row(acts, r, U); break;
+            case RnnCell::gru:
+              if (gru_v1) gru_v1_backward_state(acts, r, U); else gru_backward_row(acts, r, U);
+              break;
+          }
+        }
+        // tmp = dL/dh_in of this step (zero on masked rows, whose dG is zero).
+        if (gru_v1) {
+          gemm_rows<T>(n, U, U, dg_step + r0 * GU + 2 * U, GU, wt + 2 * U * U, U, tmp + r0 * U, U);
+          for (int64_t b = r0; b < r1; ++b)
+            if (step_valid(p, a.mask, b, s)) gru_v1_backward_gates(acts, row(b), h_in + b * U, U);
+            else std::memset(tmp + b * U, 0, sizeof(T) * U);
+          gemm_rows<T>(n, U, 2 * U, dg_step + r0 * GU, GU, wt, U, tmp + r0 * U, U, 1.0);
+        } else {
+          gemm_rows<T>(n, U, GU, dgrec_step + r0 * GU, GU, wt, U, tmp + r0 * U, U);
+        }
+        for (int64_t b = r0; b < r1; ++b) {
+          T* d = dh + b * U;
+          const T* t = tmp + b * U;
+          if (a.recurrent_mask) {
+            const T* m = a.recurrent_mask + b * U;
+            for (int64_t j = 0; j < U; ++j) d[j] += t[j] * m[j];
+          } else {
+            for (int64_t j = 0; j < U; ++j) d[j] += t[j];
+          }
+        }
+      }
+    }
+  });
+  (void)tmp2;
+  if (a.dh0) std::memcpy(a.dh0, dh, sizeof(T) * B * U);
+  if (lstm && a.dc0) std::memcpy(a.dc0, dc, sizeof(T) * B * U);
+
+  // Weight gradients over all steps at once.
+  const int64_t M = T_ * B;
+  if (a.dkernel) {
+    GemmParams g;
+    g.m = F, g.n = GU, g.k = M, g.trans_a = true, g.lda = F, g.ldb = GU, g.ldc = GU, g.beta = 1.0;
+    gemm(g, xt, dg, a.dkernel, GemmEpilogue<T>{});
+  }
+  if (a.drecurrent_kernel) {
+    const T* h_in_all = hin ? hin : hs;
+    GemmParams g;
+    g.m = U, g.k = M, g.trans_a = true, g.lda = U, g.ldb = GU, g.ldc = GU, g.beta = 1.0;
+    if (gru_v1) {
+      g.n = 2 * U;
+      gemm(g, h_in_all, dg, a.drecurrent_kernel, GemmEpilogue<T>{});
+      g.n = U;
+      gemm(g, aux, dg + 2 * U, a.drecurrent_kernel + 2 * U, GemmEpilogue<T>{});
+    } else {
+      g.n = GU;
+      gemm(g, h_in_all, dg_rec, a.drecurrent_kernel, GemmEpilogue<T>{});
+    }
+  }
+  if (a.dbias) {
+    add_column_sums(dg, M, GU, a.dbias);
+    if (gru_after) add_column_sums(dgrec, M, GU, a.dbias + GU);
+  }
+  if (a.dx) {
+    GemmParams g;
+    g.m = M, g.n = F, g.k = GU, g.trans_b = true, g.lda = GU, g.ldb = GU, g.ldc = F;
+    gemm(g, dg, a.kernel, dxt, GemmEpilogue<T>{});
+    from_time_major(p, dxt, a.dx);
+  }
+}
+
+}  // namespace
+
+int rnn_gates(RnnCell cell) {
+  switch (cell) {
+    case RnnCell::simple: return 1;
+    case RnnCell::lstm: return 4;
+    case RnnCell::gru: return 3;
+  }
+  return 0;
+}
+
+static bool valid_params(const RnnParams& p) {
+  return rnn_gates(p.cell) > 0 && p.batch > 0 && p.steps > 0 && p.input_size > 0 && p.units > 0;
+}
+
+int64_t rnn_forward_workspace_size(const RnnParams& p) { return valid_params(p) ? forward_layout(p).total : -1; }
+int64_t rnn_backward_workspace_size(const RnnParams& p) { return valid_params(p) ? backward_layout(p).total : -1; }
+
+void rnn_forward(const RnnParams& p, const RnnForwardArgs<float>& a) { forward_impl(p, a); }
+void rnn_forward(const RnnParams& p, const RnnForwardArgs<double>& a) { forward_impl(p, a); }
+void rnn_backward(const RnnParams& p, const RnnBackwardArgs<float>& a) { backward_impl(p, a); }
+void rnn_backward(const RnnParams& p, const RnnBackwardArgs<double>& a) { backward_impl(p, a); }
+
+}  // namespace pynn

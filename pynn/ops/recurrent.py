@@ -1,0 +1,97 @@
+"""Recurrent layers over whole sequences on the C++ kernels (csrc/recurrent/): SimpleRNN, LSTM, GRU.
+
+One call runs the whole sequence forward (`rnn_forward`) or backward through time (`rnn_backward`), with
+Keras's weight layouts and gate orders: LSTM i, f, c, o; GRU z, r, h (bias (2, 3u) with reset_after).
+
+Example:
+    >>> y, h, c, saved = rnn_forward("lstm", x, kernel, recurrent_kernel, bias)
+    >>> dx, dh0, dc0 = rnn_backward(saved, dy, dkernel=gk, drecurrent_kernel=grk, dbias=gb)
+"""
+import numpy as np
+
+from pynn import _C
+
+CELLS = ("simple", "lstm", "gru")
+
+
+class RnnSaved:
+    """What rnn_backward needs from the forward call: its arrays, options and workspace."""
+
+    __slots__ = ("cell", "x_shape", "kernel", "recurrent_kernel", "use_bias", "mask", "recurrent_mask",
+                 "workspace", "options")
+
+    def __init__(self, cell, x_shape, kernel, recurrent_kernel, use_bias, mask, recurrent_mask, workspace,
+                 options):
+        self.cell, self.x_shape, self.kernel, self.recurrent_kernel = cell, x_shape, kernel, recurrent_kernel
+        self.use_bias, self.mask, self.recurrent_mask = use_bias, mask, recurrent_mask
+        self.workspace, self.options = workspace, options
+
+
+def _as_mask(mask):
+    if mask is None:
+        return None
+    mask = np.asarray(mask)
+    if mask.dtype != np.bool_ and mask.dtype != np.uint8:
+        mask = mask != 0
+    return np.ascontiguousarray(mask)
+
+
+def rnn_forward(cell, x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None, recurrent_mask=None,
+                *, activation="tanh", recurrent_activation="sigmoid", reset_after=True, go_backwards=False,
+                return_sequences=False, zero_output_for_mask=False):
+    """Run `cell` ("simple", "lstm", "gru") over x (batch, steps, features).
+
+    Returns (y, h_final, c_final, saved): y is (batch, steps, units) with return_sequences, else
+    (batch, units); c_final is None unless LSTM; saved is what rnn_backward takes. activation /
+    recurrent_activation: a name or (name, dict of parameters). mask (batch, steps): False skips a step
+    (the state carries over). recurrent_mask (batch, units): recurrent dropout's multiplier of h_{t-1}.
+    """
+    if cell not in CELLS:
+        raise ValueError(f"cell: expected one of {CELLS}, got {cell!r}")
+    if not isinstance(x, np.ndarray) or x.ndim != 3:
+        raise ValueError(f"x: expected a 3-D array (batch, steps, features), got "
+                         f"{getattr(x, 'shape', type(x).__name__)}")
+    if not isinstance(recurrent_kernel, np.ndarray) or recurrent_kernel.ndim != 2:
+        raise ValueError("recurrent_kernel: expected a 2-D array (units, gates * units)")
+    batch, steps, _ = x.shape
+    units = recurrent_kernel.shape[0]
+    mask = _as_mask(mask)
+    fwd, _ = _C.rnn_workspace_sizes(cell, x.shape, units, reset_after, recurrent_mask is not None, activation,
+                                    recurrent_activation)
+    y = np.empty((batch, steps, units) if return_sequences else (batch, units), x.dtype)
+    h_final = np.empty((batch, units), x.dtype)
+    c_final = np.empty((batch, units), x.dtype) if cell == "lstm" else None
+    workspace = np.empty(fwd, x.dtype)
+    options = dict(activation=activation, recurrent_activation=recurrent_activation, reset_after=reset_after,
+                   go_backwards=go_backwards, return_sequences=return_sequences,
+                   zero_output_for_mask=zero_output_for_mask)
+    _C.rnn_forward(cell, x, kernel, recurrent_kernel, bias, h0, c0, mask, recurrent_mask, y, h_final, c_final,
+                   workspace, **options)
+    saved = RnnSaved(cell, x.shape, kernel, recurrent_kernel, bias is not None, mask, recurrent_mask, workspace,
+                     options)
+    return y, h_final, c_final, saved
+
+
+def rnn_backward(saved, dy, dh_final=None, dc_final=None, *, need_dx=True, need_initial_state_grads=False,
+                 dkernel=None, drecurrent_kernel=None, dbias=None):
+    """Backward through time of an rnn_forward call.
+
+    dy: the gradient of y (None: zero); dh_final / dc_final: of the final states. Weight gradients are
+    ADDED into dkernel / drecurrent_kernel / dbias where given. Returns (dx, dh0, dc0): dx is None unless
+    need_dx; dh0 / dc0 are None unless need_initial_state_grads (dc0 also None unless LSTM).
+    """
+    s = saved
+    batch, steps, features = s.x_shape
+    units = s.recurrent_kernel.shape[0]
+    dtype = s.workspace.dtype
+    o = s.options
+    _, bwd = _C.rnn_workspace_sizes(s.cell, s.x_shape, units, o["reset_after"], s.recurrent_mask is not None,
+                                    o["activation"], o["recurrent_activation"])
+    dx = np.empty(s.x_shape, dtype) if need_dx else None
+    dh0 = np.empty((batch, units), dtype) if need_initial_state_grads else None
+    dc0 = np.empty((batch, units), dtype) if need_initial_state_grads and s.cell == "lstm" else None
+    scratch = np.empty(bwd, dtype)
+    _C.rnn_backward(s.cell, s.x_shape, s.kernel, s.recurrent_kernel, s.use_bias, s.mask, s.recurrent_mask,
+                    s.workspace, dy, dh_final, dc_final if s.cell == "lstm" else None, dx, dh0, dc0, dkernel,
+                    drecurrent_kernel, dbias, scratch, **o)
+    return dx, dh0, dc0
