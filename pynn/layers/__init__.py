@@ -2,13 +2,22 @@
 from pynn.layers.activation import Activation
 from pynn.layers.activation_layers import ELU, LeakyReLU, ReLU, Softmax
 from pynn.layers.activity_regularization import ActivityRegularization
+from pynn.layers.bidirectional import Bidirectional
 from pynn.layers.dense import Dense
 from pynn.layers.dropout import Dropout
+from pynn.layers.embedding import Embedding
 from pynn.layers.flatten import Flatten
+from pynn.layers.gru import GRU
 from pynn.layers.input_layer import Input, InputLayer
 from pynn.layers.layer import Layer
+from pynn.layers.lstm import LSTM
+from pynn.layers.masking import Masking
 from pynn.layers.prelu import PReLU
 from pynn.layers.reshaping import Permute, RepeatVector, Reshape
+from pynn.layers.rnn_base import RNNBase
+from pynn.layers.simple_rnn import SimpleRNN
+from pynn.layers.time_distributed import TimeDistributed
 
 __all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Permute",
-           "RepeatVector", "ActivityRegularization", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU"]
+           "RepeatVector", "ActivityRegularization", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU",
+           "SimpleRNN", "LSTM", "GRU", "RNNBase", "Bidirectional", "TimeDistributed", "Embedding", "Masking"]

@@ -12,6 +12,8 @@ class Activation(Layer):
     Input shape: any. Output shape: the same.
     """
 
+    supports_masking = True  # the mask of a sequence passes through unchanged
+
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)

@@ -26,6 +26,8 @@ class Dense(Layer):
         y = layer(np.ones((32, 784), np.float32))     # (32, 64)
     """
 
+    supports_masking = True  # the mask of a sequence passes through unchanged
+
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):

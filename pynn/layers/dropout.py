@@ -20,6 +20,8 @@ class Dropout(Layer):
     Input shape: any. Output shape: the same.
     """
 
+    supports_masking = True  # the mask of a sequence passes through unchanged
+
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         if not 0 <= float(rate) < 1:

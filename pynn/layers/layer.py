@@ -10,7 +10,8 @@ _name_counters = {}
 
 
 def _auto_name(cls_name):
-    base = re.sub(r"(?<!^)(?=[A-Z])", "_", cls_name).lower()
+    # Keras's snake case: LSTM -> lstm, SimpleRNN -> simple_rnn, TimeDistributed -> time_distributed.
+    base = re.sub(r"([a-z])([A-Z])", r"\1_\2", re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", cls_name)).lower()
     count = _name_counters.setdefault(base, itertools.count())
     n = next(count)
     return base if n == 0 else f"{base}_{n}"
@@ -77,6 +78,19 @@ class Layer:
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
+
+    # ------------------------------------------------------------------ masks
+    # A mask (batch, timesteps) of booleans marks the valid steps of padded sequences. Layers that make one
+    # (Embedding(mask_zero=True), Masking) set produces_mask and return it from compute_mask; layers that
+    # pass it on unchanged set supports_masking; layers that use it (LSTM, GRU, ...) set uses_mask and take forward(x, training,
+    # mask=...). A Sequential model threads the mask from layer to layer.
+    supports_masking = False
+    uses_mask = False
+    produces_mask = False
+
+    def compute_mask(self, x, mask):
+        """The mask of this layer's output, given its input x and the input's mask (None: no mask)."""
+        return mask if self.supports_masking else None
 
     def add_weight(self, name, shape, initializer="glorot_uniform", regularizer=None, constraint=None,
                    trainable=True, dtype=None):

@@ -43,7 +43,7 @@ class Model:
         built = all(layer.built for layer in self.layers)
         self._variables_to_train = self._trainable_variables() if built else None
         last = self.layers[-1] if self.layers else None
-        act = getattr(last, "activation", None)
+        act = getattr(last, "activation", None) if getattr(last, "output_activation_fusable", True) else None
         if act is not None and hasattr(new_loss, "supports_fused") and new_loss.supports_fused(act.name):
             self._fused_activation = act
         self.compiled = True

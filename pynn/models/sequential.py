@@ -82,11 +82,17 @@ class Sequential(Model):
             self.build_for(x.shape)
         ctxs, regularized = [], {}
         activity = 0.0
+        mask = None
         for i, layer in enumerate(layers):
-            if logits and i == len(layers) - 1:
+            x_in = x
+            if mask is not None and layer.uses_mask:
+                x, ctx = layer.forward(x, training, mask=mask)
+            elif logits and i == len(layers) - 1:
                 x, ctx = layer.forward(x, training, logits=True)
             else:
                 x, ctx = layer.forward(x, training)
+            if mask is not None or layer.produces_mask:
+                mask = layer.compute_mask(x_in, mask)
             if layer.activity_regularizer is not None:
                 activity += layer.activity_regularizer(x)
                 regularized[i] = x

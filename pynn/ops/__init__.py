@@ -17,6 +17,7 @@ from pynn.ops.random import (
     dropout, dropout_backward, philox4x32_10, random_bernoulli, random_integers, random_normal, random_uniform,
     truncated_normal,
 )
+from pynn.ops.recurrent import rnn_backward, rnn_forward
 from pynn.ops.reduce import mean, sum, sum_rows, weighted_mean, weighted_sum
 
 __all__ = [
@@ -30,4 +31,5 @@ __all__ = [
     "philox4x32_10", "random_uniform", "random_normal", "truncated_normal", "random_bernoulli",
     "random_integers", "dropout", "dropout_backward",
     "sum_rows", "sum", "mean", "weighted_sum", "weighted_mean",
+    "rnn_forward", "rnn_backward",
 ]
