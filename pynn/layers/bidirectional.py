@@ -24,6 +24,7 @@ class Bidirectional(Layer):
     """
 
     uses_mask = True
+    variable_axes = (1,)  # any number of timesteps
     supports_masking = True
     output_activation_fusable = False
 

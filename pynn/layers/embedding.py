@@ -23,6 +23,7 @@ class Embedding(Layer):
     """
 
     produces_mask = True
+    variable_axes = (1,)  # any number of timesteps
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
                  embeddings_constraint=None, mask_zero=False, **kwargs):
@@ -48,9 +49,8 @@ class Embedding(Layer):
 
     def check_input_shape(self, input_shape):
         if len(input_shape) != len(self.input_shape):
-            raise ValueError(f"Layer '{self.name}': expected input of shape {self.input_shape}, got "
-                             f"{tuple(input_shape)}")
-        super().check_input_shape(input_shape)
+            raise ValueError(f"Layer '{self.name}': expected input of rank {len(self.input_shape)} (shape "
+                             f"{self.input_shape}), got {tuple(input_shape)}")
 
     def compute_mask(self, x, mask):
         return np.asarray(x) != 0 if self.mask_zero else None

@@ -103,11 +103,16 @@ class Layer:
         self._weights.append(var)
         return var
 
+    # Input axes (after the batch axis, counted from 1) whose size may change from call to call: the
+    # timesteps axis of sequence layers. build_for records them as None.
+    variable_axes = ()
+
     def build_for(self, input_shape):
         """Build once; afterwards check that new inputs match the built shape."""
         input_shape = tuple(input_shape)
         if not self.built:
-            self.input_shape = (None,) + input_shape[1:]
+            self.input_shape = tuple(None if i == 0 or i in self.variable_axes else d
+                                     for i, d in enumerate(input_shape))
             self.build(self.input_shape)
             self.built = True
         else:

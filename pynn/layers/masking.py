@@ -21,6 +21,7 @@ class Masking(Layer):
     """
 
     supports_masking = True
+    variable_axes = (1,)  # any number of timesteps
     produces_mask = True
 
     def __init__(self, mask_value=0.0, **kwargs):

@@ -21,6 +21,7 @@ class RNNBase(Layer):
     cell = None            # "simple", "lstm" or "gru"
     gates = 1
     uses_mask = True
+    variable_axes = (1,)  # any number of timesteps
     output_activation_fusable = False  # the activation is inside the recurrence: never fused into a loss
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,

@@ -19,6 +19,7 @@ class TimeDistributed(Layer):
     """
 
     supports_masking = True
+    variable_axes = (1,)  # any number of timesteps
 
     def __init__(self, layer, **kwargs):
         if not isinstance(layer, Layer):
