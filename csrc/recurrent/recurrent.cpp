@@ -1,5 +1,5 @@
 // The recurrent driver: layouts, the projection and recurrent GEMMs, the batch chunks and the step loops
-// (recurrent.h). The per-row arithmetic is in recurrent_cells.h.
+// (recurrent.h). The per-row arithmetic is in recurrent_rows.inc, compiled once per instruction set.
 //
 // Internally everything is time-major in processing order (step s reads input time s, or T-1-s with
 // go_backwards): xt (T, B, F) so that the rows of the gates (T*B, G*U) line up with the rows of the
@@ -13,12 +13,32 @@
 #include "common/denormals.h"
 #include "common/parallel.h"
 #include "gemm/gemm.h"
-#include "recurrent/recurrent_cells.h"
+#include "common/cpu.h"
+#include "recurrent/recurrent_rows.h"
 
 namespace pynn {
 namespace {
 
-using namespace rnn_detail;
+template <class T>
+const RnnRowKernels<T>& row_kernels();
+
+template <>
+const RnnRowKernels<float>& row_kernels<float>() {
+#if defined(PYNN_X86)
+  if (active_isa() == Isa::avx512) return rnn_row_kernels_avx512_f32;
+  if (active_isa() == Isa::avx2) return rnn_row_kernels_avx2_f32;
+#endif
+  return rnn_row_kernels_generic_f32;
+}
+
+template <>
+const RnnRowKernels<double>& row_kernels<double>() {
+#if defined(PYNN_X86)
+  if (active_isa() == Isa::avx512) return rnn_row_kernels_avx512_f64;
+  if (active_isa() == Isa::avx2) return rnn_row_kernels_avx2_f64;
+#endif
+  return rnn_row_kernels_generic_f64;
+}
 
 bool needs_pre(const RnnParams& p) {
   return !activation_backward_uses_y(p.activation.kind) ||
@@ -151,7 +171,8 @@ void forward_impl(const RnnParams& p, const RnnForwardArgs<T>& a) {
     e.bias = a.bias;
     gemm(g, xt, a.kernel, gates, e);
   }
-  const Acts<T> acts{p.activation, p.recurrent_activation, activation_kernels<T>()};
+  const RnnActivations acts{&p.activation, &p.recurrent_activation};
+  const RnnRowKernels<T>& kr = row_kernels<T>();
   const int64_t rows = chunk_rows(p);
   const int64_t chunks = (B + rows - 1) / rows;
 
@@ -190,7 +211,7 @@ void forward_impl(const RnnParams& p, const RnnForwardArgs<T>& a) {
         };
         if (gru_v1) {
           for (int64_t b = r0; b < r1; ++b)
-            if (step_valid(p, a.mask, b, s)) gru_v1_forward_gates(acts, row(b), U);
+            if (step_valid(p, a.mask, b, s)) kr.gru_v1_forward_gates(acts, row(b), U);
             else std::memset(aux_step + b * U, 0, sizeof(T) * U);
           gemm_rows<T>(n, U, U, aux_step + r0 * U, U, a.recurrent_kernel + 2 * U, GU, rec + r0 * GU + 2 * U, GU);
         }
@@ -199,10 +220,10 @@ void forward_impl(const RnnParams& p, const RnnForwardArgs<T>& a) {
           if (valid) {
             const RowForward<T> r = row(b);
             switch (p.cell) {
-              case RnnCell::simple: simple_forward_row(acts, r, U); break;
-              case RnnCell::lstm: lstm_forward_row(acts, r, U); break;
+              case RnnCell::simple: kr.simple_forward(acts, r, U); break;
+              case RnnCell::lstm: kr.lstm_forward(acts, r, U); break;
               case RnnCell::gru:
-                if (gru_v1) gru_v1_forward_state(acts, r, U); else gru_forward_row(acts, r, U);
+                if (gru_v1) kr.gru_v1_forward_state(acts, r, U); else kr.gru_forward(acts, r, U);
                 break;
             }
           } else {
@@ -247,7 +268,8 @@ void backward_impl(const RnnParams& p, const RnnBackwardArgs<T>& a) {
   if (a.dh_final) std::memcpy(dh, a.dh_final, sizeof(T) * B * U); else std::memset(dh, 0, sizeof(T) * B * U);
   if (lstm && a.dc_final) std::memcpy(dc, a.dc_final, sizeof(T) * B * U); else std::memset(dc, 0, sizeof(T) * B * U);
 
-  const Acts<T> acts{p.activation, p.recurrent_activation, activation_kernels<T>()};
+  const RnnActivations acts{&p.activation, &p.recurrent_activation};
+  const RnnRowKernels<T>& kr = row_kernels<T>();
   const int64_t rows = chunk_rows(p);
   const int64_t chunks = (B + rows - 1) / rows;
   parallel_for(chunks, 1, [&](int64_t k0, int64_t k1) {
@@ -293,10 +315,10 @@ void backward_impl(const RnnParams& p, const RnnBackwardArgs<T>& a) {
           }
           const RowBackward<T> r = row(b);
           switch (p.cell) {
-            case RnnCell::simple: simple_backward_row(acts, r, U); break;
-            case RnnCell::lstm: lstm_backward_row(acts, r, U); break;
+            case RnnCell::simple: kr.simple_backward(acts, r, U); break;
+            case RnnCell::lstm: kr.lstm_backward(acts, r, U); break;
             case RnnCell::gru:
-              if (gru_v1) gru_v1_backward_state(acts, r, U); else gru_backward_row(acts, r, U);
+              if (gru_v1) kr.gru_v1_backward_state(acts, r, U); else kr.gru_backward(acts, r, U);
               break;
           }
         }
@@ -304,7 +326,7 @@ void backward_impl(const RnnParams& p, const RnnBackwardArgs<T>& a) {
         if (gru_v1) {
           gemm_rows<T>(n, U, U, dg_step + r0 * GU + 2 * U, GU, wt + 2 * U * U, U, tmp + r0 * U, U);
           for (int64_t b = r0; b < r1; ++b)
-            if (step_valid(p, a.mask, b, s)) gru_v1_backward_gates(acts, row(b), h_in + b * U, U);
+            if (step_valid(p, a.mask, b, s)) kr.gru_v1_backward_gates(acts, row(b), h_in + b * U, U);
             else std::memset(tmp + b * U, 0, sizeof(T) * U);
           gemm_rows<T>(n, U, 2 * U, dg_step + r0 * GU, GU, wt, U, tmp + r0 * U, U, 1.0);
         } else {
