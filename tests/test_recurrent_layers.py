@@ -250,3 +250,34 @@ def test_bad_input_names_the_layer(rng):
     model = pynn.models.Sequential([layers.Input((None, 5)), layers.GRU(2, name="g")])
     with pytest.raises(ValueError, match="(?i)layer 'g'"):
         model.predict(np.zeros((2, 3, 4), np.float32))
+
+
+def _adding_problem(n, steps, rng):
+    """Inputs (value, marker) over `steps` steps; the target is the sum of the two marked values, one marked
+    in each half. Predicting the mean (1.0) gives MSE 1/6."""
+    values = rng.uniform(0, 1, (n, steps))
+    markers = np.zeros((n, steps))
+    rows = np.arange(n)
+    markers[rows, rng.integers(0, steps // 2, n)] = 1
+    markers[rows, rng.integers(steps // 2, steps, n)] = 1
+    return (np.stack([values, markers], -1).astype(np.float32),
+            (values * markers).sum(1, keepdims=True).astype(np.float32))
+
+
+def test_adding_problem_lstm_learns_simple_rnn_does_not():
+    """The adding problem over 60 steps (4000 training sequences, 25 epochs, Adam 0.005, batch 64): the LSTM
+    gets at least 90% of 1000 test sums within 0.1 (test MSE < 0.01); a SimpleRNN trained the same way stays
+    near the mean predictor (MSE > 0.1, under 40% within 0.1). About 10 s on 2 cores."""
+    rng = np.random.default_rng(0)
+    x, y = _adding_problem(4000, 60, rng)
+    xt, yt = _adding_problem(1000, 60, rng)
+    results = {}
+    for kind in ("LSTM", "SimpleRNN"):
+        pynn.utils.set_random_seed(1)
+        model = pynn.models.Sequential([layers.Input((None, 2)), getattr(layers, kind)(32), layers.Dense(1)])
+        model.compile(pynn.optimizers.Adam(0.005), "mse")
+        model.fit(x, y, batch_size=64, epochs=25, verbose=0)
+        pred = model.predict(xt, verbose=0)
+        results[kind] = (float(np.mean((pred - yt) ** 2)), float(np.mean(np.abs(pred - yt) < 0.1)))
+    assert results["LSTM"][0] < 0.01 and results["LSTM"][1] >= 0.9, results
+    assert results["SimpleRNN"][0] > 0.1 and results["SimpleRNN"][1] < 0.4, results
