@@ -57,6 +57,7 @@ class RNNBase(Layer):
         self.zero_output_for_mask = bool(zero_output_for_mask)
         self.states = None
         self._draws = 0
+        self._workspaces = []  # forward workspaces that a training backward gave back, for reuse
         self.kernel = self.recurrent_kernel = self.bias = None
 
     # ------------------------------------------------------------------ building
@@ -167,7 +168,8 @@ class RNNBase(Layer):
             states[0] if states else None, states[1] if states and self.cell == "lstm" else None,
             mask, rec_mask, activation=_spec(self.activation), recurrent_activation=_spec(self.recurrent_activation),
             reset_after=self._reset_after(), go_backwards=self.go_backwards,
-            return_sequences=self.return_sequences, zero_output_for_mask=self.zero_output_for_mask)
+            return_sequences=self.return_sequences, zero_output_for_mask=self.zero_output_for_mask,
+            workspaces=self._workspaces if training else None)
         final = [h, c] if self.cell == "lstm" else [h]
         if self.stateful and initial_state is None:
             self.states = [s.copy() for s in final]
@@ -188,7 +190,7 @@ class RNNBase(Layer):
             need_initial_state_grads=has_initial_state,
             dkernel=self.kernel.grad if train else None,
             drecurrent_kernel=self.recurrent_kernel.grad if train else None,
-            dbias=self.bias.grad if train and self.use_bias else None)
+            dbias=self.bias.grad if train and self.use_bias else None, release=saved.pool is not None)
         if dx is not None and input_mask is not None:
             dx *= input_mask[:, None, :]
         if has_initial_state:

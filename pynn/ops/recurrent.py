@@ -7,6 +7,8 @@ Example:
     >>> y, h, c, saved = rnn_forward("lstm", x, kernel, recurrent_kernel, bias)
     >>> dx, dh0, dc0 = rnn_backward(saved, dy, dkernel=gk, drecurrent_kernel=grk, dbias=gb)
 """
+import threading
+
 import numpy as np
 
 from pynn import _C
@@ -18,13 +20,36 @@ class RnnSaved:
     """What rnn_backward needs from the forward call: its arrays, options and workspace."""
 
     __slots__ = ("cell", "x_shape", "kernel", "recurrent_kernel", "use_bias", "mask", "recurrent_mask",
-                 "workspace", "options")
+                 "workspace", "options", "pool")
 
     def __init__(self, cell, x_shape, kernel, recurrent_kernel, use_bias, mask, recurrent_mask, workspace,
-                 options):
+                 options, pool=None):
         self.cell, self.x_shape, self.kernel, self.recurrent_kernel = cell, x_shape, kernel, recurrent_kernel
         self.use_bias, self.mask, self.recurrent_mask = use_bias, mask, recurrent_mask
-        self.workspace, self.options = workspace, options
+        self.workspace, self.options, self.pool = workspace, options, pool
+
+
+_scratch = threading.local()
+
+
+def _take(pool, size, dtype):
+    """A free array of `size` elements of dtype from pool (removed from it), or a new one."""
+    if pool:
+        for i, a in enumerate(pool):
+            if a.size == size and a.dtype == dtype:
+                return pool.pop(i)
+    return np.empty(size, dtype)
+
+
+def _scratch_array(size, dtype):
+    """This thread's backward scratch, reused from call to call (it holds nothing between calls)."""
+    cache = getattr(_scratch, "arrays", None)
+    if cache is None:
+        cache = _scratch.arrays = {}
+    a = cache.get(dtype)
+    if a is None or a.size < size:
+        a = cache[dtype] = np.empty(size, dtype)
+    return a[:size]
 
 
 def _as_mask(mask):
@@ -38,7 +63,7 @@ def _as_mask(mask):
 
 def rnn_forward(cell, x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None, recurrent_mask=None,
                 *, activation="tanh", recurrent_activation="sigmoid", reset_after=True, go_backwards=False,
-                return_sequences=False, zero_output_for_mask=False):
+                return_sequences=False, zero_output_for_mask=False, workspaces=None):
     """Run `cell` ("simple", "lstm", "gru") over x (batch, steps, features).
 
     Returns (y, h_final, c_final, saved): y is (batch, steps, units) with return_sequences, else
@@ -61,26 +86,29 @@ def rnn_forward(cell, x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, 
     y = np.empty((batch, steps, units) if return_sequences else (batch, units), x.dtype)
     h_final = np.empty((batch, units), x.dtype)
     c_final = np.empty((batch, units), x.dtype) if cell == "lstm" else None
-    workspace = np.empty(fwd, x.dtype)
+    workspace = _take(workspaces, fwd, x.dtype)
     options = dict(activation=activation, recurrent_activation=recurrent_activation, reset_after=reset_after,
                    go_backwards=go_backwards, return_sequences=return_sequences,
                    zero_output_for_mask=zero_output_for_mask)
     _C.rnn_forward(cell, x, kernel, recurrent_kernel, bias, h0, c0, mask, recurrent_mask, y, h_final, c_final,
                    workspace, **options)
     saved = RnnSaved(cell, x.shape, kernel, recurrent_kernel, bias is not None, mask, recurrent_mask, workspace,
-                     options)
+                     options, workspaces)
     return y, h_final, c_final, saved
 
 
 def rnn_backward(saved, dy, dh_final=None, dc_final=None, *, need_dx=True, need_initial_state_grads=False,
-                 dkernel=None, drecurrent_kernel=None, dbias=None):
+                 dkernel=None, drecurrent_kernel=None, dbias=None, release=False):
     """Backward through time of an rnn_forward call.
 
     dy: the gradient of y (None: zero); dh_final / dc_final: of the final states. Weight gradients are
     ADDED into dkernel / drecurrent_kernel / dbias where given. Returns (dx, dh0, dc0): dx is None unless
-    need_dx; dh0 / dc0 are None unless need_initial_state_grads (dc0 also None unless LSTM).
+    need_dx; dh0 / dc0 are None unless need_initial_state_grads (dc0 also None unless LSTM). release: give
+    the workspace back to the pool of the forward call (saved cannot be used again).
     """
     s = saved
+    if s.workspace is None:
+        raise ValueError("rnn_backward: this forward call's workspace was already released")
     batch, steps, features = s.x_shape
     units = s.recurrent_kernel.shape[0]
     dtype = s.workspace.dtype
@@ -90,8 +118,11 @@ def rnn_backward(saved, dy, dh_final=None, dc_final=None, *, need_dx=True, need_
     dx = np.empty(s.x_shape, dtype) if need_dx else None
     dh0 = np.empty((batch, units), dtype) if need_initial_state_grads else None
     dc0 = np.empty((batch, units), dtype) if need_initial_state_grads and s.cell == "lstm" else None
-    scratch = np.empty(bwd, dtype)
+    scratch = _scratch_array(bwd, dtype)
     _C.rnn_backward(s.cell, s.x_shape, s.kernel, s.recurrent_kernel, s.use_bias, s.mask, s.recurrent_mask,
                     s.workspace, dy, dh_final, dc_final if s.cell == "lstm" else None, dx, dh0, dc0, dkernel,
                     drecurrent_kernel, dbias, scratch, **o)
+    if release and s.pool is not None:  # the workspace goes back to its layer's pool for the next forward
+        s.pool.append(s.workspace)
+        s.workspace = None
     return dx, dh0, dc0
