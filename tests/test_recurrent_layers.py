@@ -292,3 +292,15 @@ def test_text_example_runs_and_learns(capsys):
     assert all(len(t.split()) == np.count_nonzero(row) for t, row in zip(texts, tokens))
     accuracy = text_rnn.main(["--samples", "3000", "--epochs", "4"])
     assert accuracy > 0.6
+
+
+def test_rnn_as_last_layer_with_a_sigmoid_and_cross_entropy(rng):
+    """The model must not fuse the RNN's activation into the loss (it sits inside the recurrence)."""
+    model = pynn.models.Sequential([layers.Input((5, 2)), layers.SimpleRNN(1, activation="sigmoid")])
+    model.compile("adam", "binary_crossentropy")
+    x, y = rng.standard_normal((8, 5, 2)), (rng.random((8, 1)) > 0.5).astype(np.float32)
+    loss = model.train_on_batch(x, y)
+    p = np.clip(model.predict(x, verbose=0), 1e-7, 1 - 1e-7)
+    assert np.isfinite(loss) and 0 < p.min() and p.max() < 1
+    np.testing.assert_allclose(model.evaluate(x, y, verbose=0),
+                               -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)), rtol=1e-4)

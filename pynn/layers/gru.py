@@ -10,7 +10,9 @@ class GRU(RNNBase):
         reset_after=False:           h~ = activation(x W_h + b_h + (r * h_{t-1}) U_h)
         h_t = z * h_{t-1} + (1 - z) * h~
 
-    Args: as LSTM (without unit_forget_bias), plus reset_after (True).
+    Args: as LSTM (without unit_forget_bias), plus reset_after (True). recurrent_dropout multiplies h_{t-1}
+    in the recurrent product by one mask per call, as Keras's implementation=1 does (Keras 3's default
+    implementation=2 ignores a GRU's recurrent_dropout); the state carried to z * h_{t-1} is never dropped.
     Weights (Keras's layout, gate order z, r, h): kernel (features, 3 units), recurrent_kernel
     (units, 3 units), bias (2, 3 units) = [input bias; recurrent bias] with reset_after, else (3 units,).
     Input / output shapes: as LSTM; with return_state, [output, h].
