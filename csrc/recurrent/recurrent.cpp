@@ -15,6 +15,7 @@
 #include "gemm/gemm.h"
 #include "common/cpu.h"
 #include "recurrent/recurrent_rows.h"
+#include "recurrent/step_product.h"
 
 namespace pynn {
 namespace {
@@ -47,8 +48,10 @@ bool needs_pre(const RnnParams& p) {
 
 // Offsets (in elements) of the forward workspace.
 struct ForwardLayout {
-  int64_t xt, gates, pre, hs, cs, aux, hin, rec, total;
+  int64_t xt, gates, pre, hs, cs, aux, hin, rec, packed, total;
 };
+
+bool gru_before(const RnnParams& p) { return p.cell == RnnCell::gru && !p.reset_after; }
 
 ForwardLayout forward_layout(const RnnParams& p) {
   const int64_t B = p.batch, T = p.steps, F = p.input_size, U = p.units, GU = rnn_gates(p.cell) * U;
@@ -62,12 +65,14 @@ ForwardLayout forward_layout(const RnnParams& p) {
   l.aux = at, at += p.cell == RnnCell::simple ? 0 : T * B * U;
   l.hin = at, at += p.recurrent_dropout ? T * B * U : 0;
   l.rec = at, at += B * GU;
+  l.packed = at, at += gru_before(p) ? rnn_detail::packed_size(U, 2 * U) + rnn_detail::packed_size(U, U)
+                                     : rnn_detail::packed_size(U, GU);
   l.total = at;
   return l;
 }
 
 struct BackwardLayout {
-  int64_t dg, dgrec, wt, dh, dc, tmp, tmp2, dxt, total;
+  int64_t dg, dgrec, packed, dh, dc, tmp, dxt, total;
 };
 
 BackwardLayout backward_layout(const RnnParams& p) {
@@ -77,11 +82,11 @@ BackwardLayout backward_layout(const RnnParams& p) {
   int64_t at = 0;
   l.dg = at, at += T * B * GU;
   l.dgrec = at, at += gru_after ? T * B * GU : 0;
-  l.wt = at, at += GU * U;
+  l.packed = at, at += gru_before(p) ? rnn_detail::packed_size(U, U) + rnn_detail::packed_size(2 * U, U)
+                                     : rnn_detail::packed_size(GU, U);
   l.dh = at, at += B * U;
   l.dc = at, at += B * U;
   l.tmp = at, at += B * U;
-  l.tmp2 = at, at += B * U;
   l.dxt = at, at += T * B * F;
   l.total = at;
   return l;
@@ -95,14 +100,6 @@ int64_t chunk_rows(const RnnParams& p) {
   // Large recurrent matrices: bigger chunks read U fewer times per step.
   if (p.units * rnn_gates(p.cell) * p.units >= (64 << 10)) rows = 32;
   return std::min(B, rows);
-}
-
-template <class T>
-void gemm_rows(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, T* c,
-               int64_t ldc, double beta = 0.0) {
-  GemmParams g;
-  g.m = m, g.n = n, g.k = k, g.lda = lda, g.ldb = ldb, g.ldc = ldc, g.beta = beta;
-  gemm(g, a, b, c, GemmEpilogue<T>{});
 }
 
 inline int64_t input_time(const RnnParams& p, int64_t s) { return p.go_backwards ? p.steps - 1 - s : s; }
@@ -148,6 +145,35 @@ void add_column_sums(const T* src, int64_t rows, int64_t cols, T* dst) {
   });
 }
 
+// The large products over all steps, split by blocks of columns of C that are fixed by the shape, one
+// serial GEMM per block on one thread: the core GEMM did not scale to two threads on these shapes (the
+// projection T*B x F x G*U and the weight gradients with k = T*B; measured on W4's shapes), and a block
+// split keeps every entry's sum independent of the thread count. op(B)'s and C's columns are offset; with
+// trans_b, B's rows.
+template <class T>
+void gemm_column_blocks(const GemmParams& p, const T* a, const T* b, T* c, const T* bias = nullptr) {
+  constexpr int64_t kBlock = 256;
+  const int64_t blocks = (p.n + kBlock - 1) / kBlock;
+  const int64_t flops_per_block = p.m * p.k * std::min(p.n, kBlock);
+  const bool split = blocks > 1 && flops_per_block >= (int64_t{1} << 20);
+  if (!split) {
+    GemmEpilogue<T> e;
+    e.bias = bias;
+    gemm(p, a, b, c, e);
+    return;
+  }
+  parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t blk = b0; blk < b1; ++blk) {
+      const int64_t j0 = blk * kBlock;
+      GemmParams q = p;
+      q.n = std::min(kBlock, p.n - j0);
+      GemmEpilogue<T> e;
+      e.bias = bias ? bias + j0 : nullptr;
+      gemm(q, a, p.trans_b ? b + j0 * p.ldb : b + j0, c + j0, e);
+    }
+  });
+}
+
 template <class T>
 void forward_impl(const RnnParams& p, const RnnForwardArgs<T>& a) {
   const int64_t B = p.batch, T_ = p.steps, F = p.input_size, U = p.units, GU = rnn_gates(p.cell) * U;
@@ -167,10 +193,16 @@ void forward_impl(const RnnParams& p, const RnnForwardArgs<T>& a) {
   {
     GemmParams g;
     g.m = T_ * B, g.n = GU, g.k = F, g.lda = F, g.ldb = GU, g.ldc = GU;
-    GemmEpilogue<T> e;
-    e.bias = a.bias;
-    gemm(g, xt, a.kernel, gates, e);
+    gemm_column_blocks(g, xt, a.kernel, gates, a.bias);
   }
+  // The recurrent matrix (for a GRU without reset_after, its z r and h column blocks), packed once.
+  T* packed = ws + l.packed;
+  const rnn_detail::PackedMatrix<T> wh = rnn_detail::pack_matrix(a.recurrent_kernel, GU, 1, U, gru_v1 ? 2 * U : GU,
+                                                                  packed);
+  const rnn_detail::PackedMatrix<T> wh_h =
+      gru_v1 ? rnn_detail::pack_matrix(a.recurrent_kernel + 2 * U, GU, 1, U, U,
+                                       packed + rnn_detail::packed_size(U, 2 * U))
+             : wh;
   const RnnActivations acts{&p.activation, &p.recurrent_activation};
   const RnnRowKernels<T>& kr = row_kernels<T>();
   const int64_t rows = chunk_rows(p);
@@ -178,6 +210,7 @@ void forward_impl(const RnnParams& p, const RnnForwardArgs<T>& a) {
 
   parallel_for(chunks, 1, [&](int64_t k0, int64_t k1) {
     FlushDenormals ftz;
+    std::vector<T> a_panel(static_cast<size_t>(rnn_detail::kMaxMR * U));
     for (int64_t k = k0; k < k1; ++k) {
       const int64_t r0 = k * rows, r1 = std::min(B, r0 + rows), n = r1 - r0;
       std::vector<char> seen(static_cast<size_t>(n), 0);
@@ -194,7 +227,7 @@ void forward_impl(const RnnParams& p, const RnnForwardArgs<T>& a) {
             for (int64_t j = 0; j < U; ++j) hm[b * U + j] = h_prev[b * U + j] * a.recurrent_mask[b * U + j];
           h_in = hm;
         }
-        gemm_rows<T>(n, gru_v1 ? 2 * U : GU, U, h_in + r0 * U, U, a.recurrent_kernel, GU, rec + r0 * GU, GU);
+        rnn_detail::step_product(wh, n, h_in + r0 * U, U, rec + r0 * GU, GU, T(0), a_panel.data());
         auto row = [&](int64_t b) {
           RowForward<T> r;
           r.g = g_step + b * GU;
@@ -213,7 +246,7 @@ void forward_impl(const RnnParams& p, const RnnForwardArgs<T>& a) {
           for (int64_t b = r0; b < r1; ++b)
             if (step_valid(p, a.mask, b, s)) kr.gru_v1_forward_gates(acts, row(b), U);
             else std::memset(aux_step + b * U, 0, sizeof(T) * U);
-          gemm_rows<T>(n, U, U, aux_step + r0 * U, U, a.recurrent_kernel + 2 * U, GU, rec + r0 * GU + 2 * U, GU);
+          rnn_detail::step_product(wh_h, n, aux_step + r0 * U, U, rec + r0 * GU + 2 * U, GU, T(0), a_panel.data());
         }
         for (int64_t b = r0; b < r1; ++b) {
           const bool valid = step_valid(p, a.mask, b, s);
@@ -254,17 +287,20 @@ void backward_impl(const RnnParams& p, const RnnBackwardArgs<T>& a) {
   const T *xt = ws + l.xt, *gates = ws + l.gates, *pre = needs_pre(p) ? ws + l.pre : nullptr;
   const T *hs = ws + l.hs, *cs = ws + l.cs, *aux = ws + l.aux, *hin = p.recurrent_dropout ? ws + l.hin : nullptr;
   T* sc = a.scratch;
-  T *dg = sc + bl.dg, *dgrec = sc + bl.dgrec, *wt = sc + bl.wt, *dh = sc + bl.dh, *dc = sc + bl.dc;
-  T *tmp = sc + bl.tmp, *tmp2 = sc + bl.tmp2, *dxt = sc + bl.dxt;
+  T *dg = sc + bl.dg, *dgrec = sc + bl.dgrec, *dh = sc + bl.dh, *dc = sc + bl.dc;
+  T *tmp = sc + bl.tmp, *dxt = sc + bl.dxt;
   const bool lstm = p.cell == RnnCell::lstm, gru = p.cell == RnnCell::gru;
   const bool gru_v1 = gru && !p.reset_after, gru_after = gru && p.reset_after;
   T* dg_rec = gru_after ? dgrec : dg;  // the gradient of the recurrent product's output
 
-  // U^T (G*U x U), so that every step's dh_{t-1} = dG U^T reads it in place.
-  parallel_for(GU, 64, [&](int64_t j0, int64_t j1) {
-    for (int64_t j = j0; j < j1; ++j)
-      for (int64_t i = 0; i < U; ++i) wt[j * U + i] = a.recurrent_kernel[i * GU + j];
-  });
+  // U^T packed once for every step's dh_{t-1} = dG U^T (a GRU without reset_after: its h rows and its z r
+  // rows apart). B(kk, i) = U[i, kk].
+  T* packed = sc + bl.packed;
+  const rnn_detail::PackedMatrix<T> wt =
+      rnn_detail::pack_matrix(a.recurrent_kernel + (gru_v1 ? 2 * U : 0), 1, GU, gru_v1 ? U : GU, U, packed);
+  const rnn_detail::PackedMatrix<T> wt_zr =
+      gru_v1 ? rnn_detail::pack_matrix(a.recurrent_kernel, 1, GU, 2 * U, U, packed + rnn_detail::packed_size(U, U))
+             : wt;
   if (a.dh_final) std::memcpy(dh, a.dh_final, sizeof(T) * B * U); else std::memset(dh, 0, sizeof(T) * B * U);
   if (lstm && a.dc_final) std::memcpy(dc, a.dc_final, sizeof(T) * B * U); else std::memset(dc, 0, sizeof(T) * B * U);
 
@@ -274,6 +310,7 @@ void backward_impl(const RnnParams& p, const RnnBackwardArgs<T>& a) {
   const int64_t chunks = (B + rows - 1) / rows;
   parallel_for(chunks, 1, [&](int64_t k0, int64_t k1) {
     FlushDenormals ftz;
+    std::vector<T> a_panel(static_cast<size_t>(rnn_detail::kMaxMR * GU));
     for (int64_t k = k0; k < k1; ++k) {
       const int64_t r0 = k * rows, r1 = std::min(B, r0 + rows), n = r1 - r0;
       // The first valid step of each row: before it, a masked step outputs zero, not h.
@@ -324,13 +361,13 @@ void backward_impl(const RnnParams& p, const RnnBackwardArgs<T>& a) {
         }
         // tmp = dL/dh_in of this step (zero on masked rows, whose dG is zero).
         if (gru_v1) {
-          gemm_rows<T>(n, U, U, dg_step + r0 * GU + 2 * U, GU, wt + 2 * U * U, U, tmp + r0 * U, U);
+          rnn_detail::step_product(wt, n, dg_step + r0 * GU + 2 * U, GU, tmp + r0 * U, U, T(0), a_panel.data());
           for (int64_t b = r0; b < r1; ++b)
             if (step_valid(p, a.mask, b, s)) kr.gru_v1_backward_gates(acts, row(b), h_in + b * U, U);
             else std::memset(tmp + b * U, 0, sizeof(T) * U);
-          gemm_rows<T>(n, U, 2 * U, dg_step + r0 * GU, GU, wt, U, tmp + r0 * U, U, 1.0);
+          rnn_detail::step_product(wt_zr, n, dg_step + r0 * GU, GU, tmp + r0 * U, U, T(1), a_panel.data());
         } else {
-          gemm_rows<T>(n, U, GU, dgrec_step + r0 * GU, GU, wt, U, tmp + r0 * U, U);
+          rnn_detail::step_product(wt, n, dgrec_step + r0 * GU, GU, tmp + r0 * U, U, T(0), a_panel.data());
         }
         for (int64_t b = r0; b < r1; ++b) {
           T* d = dh + b * U;
@@ -345,7 +382,6 @@ void backward_impl(const RnnParams& p, const RnnBackwardArgs<T>& a) {
       }
     }
   });
-  (void)tmp2;
   if (a.dh0) std::memcpy(a.dh0, dh, sizeof(T) * B * U);
   if (lstm && a.dc0) std::memcpy(a.dc0, dc, sizeof(T) * B * U);
 
@@ -354,7 +390,7 @@ void backward_impl(const RnnParams& p, const RnnBackwardArgs<T>& a) {
   if (a.dkernel) {
     GemmParams g;
     g.m = F, g.n = GU, g.k = M, g.trans_a = true, g.lda = F, g.ldb = GU, g.ldc = GU, g.beta = 1.0;
-    gemm(g, xt, dg, a.dkernel, GemmEpilogue<T>{});
+    gemm_column_blocks(g, xt, dg, a.dkernel);
   }
   if (a.drecurrent_kernel) {
     const T* h_in_all = hin ? hin : hs;
@@ -362,12 +398,12 @@ void backward_impl(const RnnParams& p, const RnnBackwardArgs<T>& a) {
     g.m = U, g.k = M, g.trans_a = true, g.lda = U, g.ldb = GU, g.ldc = GU, g.beta = 1.0;
     if (gru_v1) {
       g.n = 2 * U;
-      gemm(g, h_in_all, dg, a.drecurrent_kernel, GemmEpilogue<T>{});
+      gemm_column_blocks(g, h_in_all, dg, a.drecurrent_kernel);
       g.n = U;
-      gemm(g, aux, dg + 2 * U, a.drecurrent_kernel + 2 * U, GemmEpilogue<T>{});
+      gemm_column_blocks(g, aux, dg + 2 * U, a.drecurrent_kernel + 2 * U);
     } else {
       g.n = GU;
-      gemm(g, h_in_all, dg_rec, a.drecurrent_kernel, GemmEpilogue<T>{});
+      gemm_column_blocks(g, h_in_all, dg_rec, a.drecurrent_kernel);
     }
   }
   if (a.dbias) {
