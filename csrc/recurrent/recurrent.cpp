@@ -152,7 +152,9 @@ void add_column_sums(const T* src, int64_t rows, int64_t cols, T* dst) {
 // trans_b, B's rows.
 template <class T>
 void gemm_column_blocks(const GemmParams& p, const T* a, const T* b, T* c, const T* bias = nullptr) {
-  constexpr int64_t kBlock = 256;
+  // A quarter of the columns (rounded to 8), at most 256: several blocks even for W3's dU (50 x 200, k =
+  // T*B), which the core GEMM ran on one thread.
+  const int64_t kBlock = std::min<int64_t>(256, std::max<int64_t>(8, ((p.n + 3) / 4 + 7) / 8 * 8));
   const int64_t blocks = (p.n + kBlock - 1) / kBlock;
   const int64_t flops_per_block = p.m * p.k * std::min(p.n, kBlock);
   const bool split = blocks > 1 && flops_per_block >= (int64_t{1} << 20);
