@@ -1,0 +1,178 @@
+// What the recurrent driver (recurrent.cpp) is built from: the workspace layouts, the batch chunks, the
+// time-major transposes, the bias-gradient column sums and the large products over all steps. Internal:
+// only recurrent.cpp includes it.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "common/cpu.h"
+#include "common/parallel.h"
+#include "gemm/gemm.h"
+#include "recurrent/recurrent.h"
+#include "recurrent/recurrent_rows.h"
+#include "recurrent/step_product.h"
+
+namespace pynn {
+namespace rnn_detail {
+
+template <class T>
+const RnnRowKernels<T>& row_kernels();
+
+template <>
+inline const RnnRowKernels<float>& row_kernels<float>() {
+#if defined(PYNN_X86)
+  if (active_isa() == Isa::avx512) return rnn_row_kernels_avx512_f32;
+  if (active_isa() == Isa::avx2) return rnn_row_kernels_avx2_f32;
+#endif
+  return rnn_row_kernels_generic_f32;
+}
+
+template <>
+inline const RnnRowKernels<double>& row_kernels<double>() {
+#if defined(PYNN_X86)
+  if (active_isa() == Isa::avx512) return rnn_row_kernels_avx512_f64;
+  if (active_isa() == Isa::avx2) return rnn_row_kernels_avx2_f64;
+#endif
+  return rnn_row_kernels_generic_f64;
+}
+
+inline bool needs_pre(const RnnParams& p) {
+  return !activation_backward_uses_y(p.activation.kind) ||
+         (p.cell != RnnCell::simple && !activation_backward_uses_y(p.recurrent_activation.kind));
+}
+
+// Offsets (in elements) of the forward workspace.
+struct ForwardLayout {
+  int64_t xt, gates, pre, hs, cs, aux, hin, rec, packed, total;
+};
+
+inline bool gru_before(const RnnParams& p) { return p.cell == RnnCell::gru && !p.reset_after; }
+
+inline ForwardLayout forward_layout(const RnnParams& p) {
+  const int64_t B = p.batch, T = p.steps, F = p.input_size, U = p.units, GU = rnn_gates(p.cell) * U;
+  ForwardLayout l{};
+  int64_t at = 0;
+  l.xt = at, at += T * B * F;
+  l.gates = at, at += T * B * GU;
+  l.pre = at, at += needs_pre(p) ? T * B * GU : 0;
+  l.hs = at, at += (T + 1) * B * U;
+  l.cs = at, at += p.cell == RnnCell::lstm ? (T + 1) * B * U : 0;
+  l.aux = at, at += p.cell == RnnCell::simple ? 0 : T * B * U;
+  l.hin = at, at += p.recurrent_dropout ? T * B * U : 0;
+  l.rec = at, at += B * GU;
+  l.packed = at, at += gru_before(p) ? packed_size(U, 2 * U) + packed_size(U, U)
+                                     : packed_size(U, GU);
+  l.total = at;
+  return l;
+}
+
+struct BackwardLayout {
+  int64_t dg, dgrec, packed, dh, dc, tmp, dxt, total;
+};
+
+inline BackwardLayout backward_layout(const RnnParams& p) {
+  const int64_t B = p.batch, T = p.steps, F = p.input_size, U = p.units, GU = rnn_gates(p.cell) * U;
+  const bool gru_after = p.cell == RnnCell::gru && p.reset_after;
+  BackwardLayout l{};
+  int64_t at = 0;
+  l.dg = at, at += T * B * GU;
+  l.dgrec = at, at += gru_after ? T * B * GU : 0;
+  l.packed = at, at += gru_before(p) ? packed_size(U, U) + packed_size(2 * U, U)
+                                     : packed_size(GU, U);
+  l.dh = at, at += B * U;
+  l.dc = at, at += B * U;
+  l.tmp = at, at += B * U;
+  l.dxt = at, at += T * B * F;
+  l.total = at;
+  return l;
+}
+
+// Rows of the batch that one thread takes through the whole sequence: fixed by the shape alone, so the
+// arithmetic of every row is the same whatever the thread count.
+inline int64_t chunk_rows(const RnnParams& p) {
+  const int64_t B = p.batch;
+  int64_t rows = 16;
+  // Large recurrent matrices: bigger chunks read U fewer times per step.
+  if (p.units * rnn_gates(p.cell) * p.units >= (64 << 10)) rows = 32;
+  return std::min(B, rows);
+}
+
+inline int64_t input_time(const RnnParams& p, int64_t s) { return p.go_backwards ? p.steps - 1 - s : s; }
+
+inline bool step_valid(const RnnParams& p, const uint8_t* mask, int64_t b, int64_t s) {
+  return !mask || mask[b * p.steps + input_time(p, s)] != 0;
+}
+
+// x (B, T, F) -> xt (T, B, F) in processing order, and back (dxt -> dx).
+template <class T>
+void to_time_major(const RnnParams& p, const T* x, T* xt) {
+  const int64_t B = p.batch, T_ = p.steps, F = p.input_size;
+  parallel_for(T_, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, B * F)), [&](int64_t s0, int64_t s1) {
+    for (int64_t s = s0; s < s1; ++s)
+      for (int64_t b = 0; b < B; ++b)
+        std::memcpy(xt + (s * B + b) * F, x + (b * T_ + input_time(p, s)) * F, sizeof(T) * F);
+  });
+}
+
+template <class T>
+void from_time_major(const RnnParams& p, const T* xt, T* x) {
+  const int64_t B = p.batch, T_ = p.steps, F = p.input_size;
+  parallel_for(B, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, T_ * F)), [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b)
+      for (int64_t s = 0; s < T_; ++s)
+        std::memcpy(x + (b * T_ + input_time(p, s)) * F, xt + (s * B + b) * F, sizeof(T) * F);
+  });
+}
+
+// dst[j] += sum over rows of src[r, j], rows summed in order (column blocks split across threads).
+template <class T>
+void add_column_sums(const T* src, int64_t rows, int64_t cols, T* dst) {
+  constexpr int64_t kCols = 64;
+  const int64_t blocks = (cols + kCols - 1) / kCols;
+  parallel_for(blocks, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t cb = c0; cb < c1; ++cb) {
+      const int64_t j0 = cb * kCols, j1 = std::min(cols, j0 + kCols);
+      T acc[kCols] = {};
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t j = j0; j < j1; ++j) acc[j - j0] += src[r * cols + j];
+      for (int64_t j = j0; j < j1; ++j) dst[j] += acc[j - j0];
+    }
+  });
+}
+
+// The large products over all steps, split by blocks of columns of C that are fixed by the shape, one
+// serial GEMM per block on one thread: the core GEMM did not scale to two threads on these shapes (the
+// projection T*B x F x G*U and the weight gradients with k = T*B; measured on W4's shapes), and a block
+// split keeps every entry's sum independent of the thread count. op(B)'s and C's columns are offset; with
+// trans_b, B's rows.
+template <class T>
+void gemm_column_blocks(const GemmParams& p, const T* a, const T* b, T* c, const T* bias = nullptr) {
+  // A quarter of the columns (rounded to 8), at most 256: several blocks even for W3's dU (50 x 200, k =
+  // T*B), which the core GEMM ran on one thread.
+  const int64_t kBlock = std::min<int64_t>(256, std::max<int64_t>(8, ((p.n + 3) / 4 + 7) / 8 * 8));
+  const int64_t blocks = (p.n + kBlock - 1) / kBlock;
+  const int64_t flops_per_block = p.m * p.k * std::min(p.n, kBlock);
+  const bool split = blocks > 1 && flops_per_block >= (int64_t{1} << 20);
+  if (!split) {
+    GemmEpilogue<T> e;
+    e.bias = bias;
+    gemm(p, a, b, c, e);
+    return;
+  }
+  parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t blk = b0; blk < b1; ++blk) {
+      const int64_t j0 = blk * kBlock;
+      GemmParams q = p;
+      q.n = std::min(kBlock, p.n - j0);
+      GemmEpilogue<T> e;
+      e.bias = bias ? bias + j0 : nullptr;
+      gemm(q, a, p.trans_b ? b + j0 * p.ldb : b + j0, c + j0, e);
+    }
+  });
+}
+
+
+}  // namespace rnn_detail
+}  // namespace pynn
