@@ -84,9 +84,14 @@ class Dense(Layer):
             dz = self.activation.backward(np.ascontiguousarray(dz), x=z, y=y)
         dz = np.ascontiguousarray(dz)
         if self.trainable:
-            _C.gemm(x2, dz, self.kernel.grad, 1.0, 1.0, True, False)
+            grad, beta = self.kernel.grad_for_update()
+            _C.gemm(x2, dz, grad, 1.0, beta, True, False)
             if self.use_bias:
-                self.bias.grad += ops.sum_rows(dz)
+                grad, beta = self.bias.grad_for_update()
+                if beta:
+                    grad += ops.sum_rows(dz)
+                else:
+                    _C.sum_rows(dz, grad)
         return dz
 
     def backward(self, ctx, dy):

@@ -70,7 +70,7 @@ class Model:
             self._variables_to_train = self._trainable_variables()
         variables = self._variables_to_train
         for v in variables:
-            v.grad.fill(0)
+            v.zero_grad()
         fused = self._fused_activation
         out, ctx = self.forward(x, training=True, logits=fused is not None)
         if fused is not None:

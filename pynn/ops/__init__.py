@@ -10,8 +10,8 @@ from pynn.ops.losses import (
     sparse_softmax_cross_entropy,
 )
 from pynn.ops.optimizers import (
-    adadelta_update, adagrad_update, adam_update, adamax_update, adamw_update, nadam_u_product, nadam_update,
-    rmsprop_update, sgd_update,
+    adadelta_update, adagrad_update, adam_update, adam_update_many, adamax_update, adamw_update, nadam_u_product,
+    nadam_update, rmsprop_update, sgd_update, sgd_update_many,
 )
 from pynn.ops.random import (
     dropout, dropout_backward, philox4x32_10, random_bernoulli, random_integers, random_normal, random_uniform,
@@ -25,7 +25,7 @@ __all__ = [
     "softmax_backward", "log_softmax", "log_softmax_backward",
     "softmax_cross_entropy", "sparse_softmax_cross_entropy", "sigmoid_binary_cross_entropy",
     "mean_squared_error", "mean_absolute_error", "huber",
-    "sgd_update", "rmsprop_update", "adagrad_update", "adadelta_update", "adam_update", "adamw_update",
+    "sgd_update", "sgd_update_many", "adam_update_many", "rmsprop_update", "adagrad_update", "adadelta_update", "adam_update", "adamw_update",
     "adamax_update", "nadam_u_product", "nadam_update", "clip_by_value", "clip_by_norm", "clip_by_global_norm",
     "philox4x32_10", "random_uniform", "random_normal", "truncated_normal", "random_bernoulli",
     "random_integers", "dropout", "dropout_backward",

@@ -72,6 +72,7 @@ class Optimizer:
         self.learning_rate = learning_rate
         self._slots = {}          # (id(variable), slot name) -> array
         self._slot_owners = {}    # id(variable) -> variable, so ids are not reused while slots exist
+        self._slot_lists = {}     # (slot name, variable ids...) -> [slot, ...], see slot_list
         self._excluded_ids = set()
         self._excluded_name_patterns = []
 
@@ -140,6 +141,10 @@ class Optimizer:
         grads = [self._prepared_gradient(grad, variable) for grad, variable in pairs]
         variables = [variable for _, variable in pairs]
         self._clip_gradients(grads)
+        self._step(grads, variables)
+
+    def _step(self, grads, variables):
+        """Steps 2 to 4 of apply_gradients, on gradients already checked and clipped."""
         learning_rate = self.learning_rate
         if not self.fuses_weight_decay:
             for variable in variables:
@@ -147,16 +152,39 @@ class Optimizer:
                 if decay:
                     variable.value -= variable.value * variable.value.dtype.type(decay * learning_rate)
         self._prepare_step(self.iterations + 1)
-        for grad, variable in zip(grads, variables):
-            self.update_step(grad, variable, learning_rate)
+        self.update_steps(grads, variables, learning_rate)
         self.iterations += 1
         for variable in variables:
             if variable.constraint is not None:
                 variable.value[...] = variable.constraint(variable.value)
 
+    def update_steps(self, grads, variables, learning_rate):
+        """update_step for each variable; the built-in optimizers override it with one kernel call for all."""
+        for grad, variable in zip(grads, variables):
+            self.update_step(grad, variable, learning_rate)
+
+    def slot_list(self, variables, name, initial_value=0.0):
+        """add_slot(variable, name) for each variable, as a list (cached for the same variables)."""
+        key = (name,) + tuple(map(id, variables))
+        cached = self._slot_lists.get(key)
+        if cached is None:
+            cached = self._slot_lists[key] = [self.add_slot(v, name, initial_value) for v in variables]
+        return cached
+
+    def weight_decays_for(self, variables):
+        if not self.weight_decay:
+            return None
+        return [self.weight_decay_for(v) for v in variables]
+
     def apply(self, variables):
         """One step over the trainable Variables of the list, each with its own `.grad`."""
-        self.apply_gradients([(variable.grad, variable) for variable in variables if variable.trainable])
+        variables = [variable for variable in variables if variable.trainable]
+        if self.clipnorm is None and self.clipvalue is None and self.global_clipnorm is None:
+            # A model's own gradients: the right shape and dtype by construction, and nothing to clip.
+            if variables:
+                self._step([variable.grad for variable in variables], variables)
+            return
+        self.apply_gradients([(variable.grad, variable) for variable in variables])
 
     def _prepared_gradient(self, grad, variable):
         grad = np.asarray(grad)
