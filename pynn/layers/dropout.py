@@ -44,6 +44,9 @@ class Dropout(Layer):
         y, mask = ops.dropout(np.ascontiguousarray(x), self.rate, seed, offset)
         return y, mask
 
+    def inference(self):
+        return None  # the identity outside training
+
     def backward(self, ctx, dy):
         if ctx is None:
             return dy
