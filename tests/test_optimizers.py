@@ -97,6 +97,12 @@ def ref_nadam(w, g, s, t, lr, beta_1, beta_2, epsilon, wd):
     return w - (m_hat * lr) / (np.sqrt(v_hat) + epsilon)
 
 
+@pytest.fixture(autouse=True)
+def every_isa(isa):
+    """Every test here runs on each ISA's build of the update loops (csrc/optimizers/update_rules_*.cpp)."""
+    return isa
+
+
 # ---------------------------------------------------------------- harness
 def run_both(dtype, slots, pynn_step, ref_step, shape=SHAPE, seed=0):
     """STEPS updates with different random gradients through pynn and the reference; compare everything."""
