@@ -7,8 +7,14 @@ from pynn.layers.dropout import Dropout
 from pynn.layers.flatten import Flatten
 from pynn.layers.input_layer import Input, InputLayer
 from pynn.layers.layer import Layer
+from pynn.layers.pooling import (
+    AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D,
+    GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D,
+)
 from pynn.layers.prelu import PReLU
 from pynn.layers.reshaping import Permute, RepeatVector, Reshape
 
 __all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Permute",
-           "RepeatVector", "ActivityRegularization", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU"]
+           "RepeatVector", "ActivityRegularization", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU",
+           "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D", "GlobalMaxPooling1D",
+           "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D"]

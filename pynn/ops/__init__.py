@@ -13,6 +13,7 @@ from pynn.ops.optimizers import (
     adadelta_update, adagrad_update, adam_update, adamax_update, adamw_update, nadam_u_product, nadam_update,
     rmsprop_update, sgd_update,
 )
+from pynn.ops.pooling import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward, pool2d_output_shape
 from pynn.ops.random import (
     dropout, dropout_backward, philox4x32_10, random_bernoulli, random_integers, random_normal, random_uniform,
     truncated_normal,
@@ -30,4 +31,5 @@ __all__ = [
     "philox4x32_10", "random_uniform", "random_normal", "truncated_normal", "random_bernoulli",
     "random_integers", "dropout", "dropout_backward",
     "sum_rows", "sum", "mean", "weighted_sum", "weighted_mean",
+    "pool2d_output_shape", "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
 ]
