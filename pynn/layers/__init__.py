@@ -2,6 +2,7 @@
 from pynn.layers.activation import Activation
 from pynn.layers.activation_layers import ELU, LeakyReLU, ReLU, Softmax
 from pynn.layers.activity_regularization import ActivityRegularization
+from pynn.layers.batch_normalization import BatchNormalization
 from pynn.layers.dense import Dense
 from pynn.layers.dropout import Dropout
 from pynn.layers.flatten import Flatten
@@ -17,4 +18,4 @@ from pynn.layers.reshaping import Permute, RepeatVector, Reshape
 __all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Permute",
            "RepeatVector", "ActivityRegularization", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU",
            "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D", "GlobalMaxPooling1D",
-           "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D"]
+           "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "BatchNormalization"]

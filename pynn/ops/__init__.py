@@ -13,6 +13,7 @@ from pynn.ops.optimizers import (
     adadelta_update, adagrad_update, adam_update, adamax_update, adamw_update, nadam_u_product, nadam_update,
     rmsprop_update, sgd_update,
 )
+from pynn.ops.normalization import batch_norm_backward, batch_norm_inference, batch_norm_training
 from pynn.ops.pooling import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward, pool2d_output_shape
 from pynn.ops.random import (
     dropout, dropout_backward, philox4x32_10, random_bernoulli, random_integers, random_normal, random_uniform,
@@ -32,4 +33,5 @@ __all__ = [
     "random_integers", "dropout", "dropout_backward",
     "sum_rows", "sum", "mean", "weighted_sum", "weighted_mean",
     "pool2d_output_shape", "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
+    "batch_norm_training", "batch_norm_inference", "batch_norm_backward",
 ]
