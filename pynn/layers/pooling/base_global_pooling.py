@@ -2,8 +2,8 @@
 import numpy as np
 
 from pynn import ops
+from pynn.layers.image_utils import normalize_data_format
 from pynn.layers.layer import Layer
-from pynn.layers.pooling.base_pooling import normalize_data_format
 
 
 class BaseGlobalPooling(Layer):

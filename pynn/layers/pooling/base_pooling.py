@@ -2,27 +2,8 @@
 import numpy as np
 
 from pynn import ops
+from pynn.layers.image_utils import normalize_data_format, normalize_tuple
 from pynn.layers.layer import Layer
-
-
-def normalize_data_format(value, layer_name):
-    value = "channels_last" if value is None else str(value).lower()
-    if value not in ("channels_last", "channels_first"):
-        raise ValueError(f"Layer '{layer_name}': data_format must be 'channels_last' or 'channels_first', "
-                         f"got {value!r}")
-    return value
-
-
-def normalize_tuple(value, rank, name, layer_name):
-    """An integer or a sequence of `rank` integers, all >= 1, as a tuple."""
-    try:
-        values = (int(value),) * rank if np.ndim(value) == 0 else tuple(int(v) for v in value)
-    except (TypeError, ValueError):
-        values = None
-    if values is None or len(values) != rank or any(v < 1 for v in values):
-        raise ValueError(f"Layer '{layer_name}': {name} must be a positive integer or a tuple of {rank} positive "
-                         f"integers, got {value!r}")
-    return values
 
 
 class BasePooling(Layer):
