@@ -2,6 +2,7 @@
 from pynn.layers.activation import Activation
 from pynn.layers.activation_layers import ELU, LeakyReLU, ReLU, Softmax
 from pynn.layers.activity_regularization import ActivityRegularization
+from pynn.layers.augmentation import RandomFlip, RandomRotation, RandomTranslation, RandomZoom
 from pynn.layers.batch_normalization import BatchNormalization
 from pynn.layers.cropping2d import Cropping2D
 from pynn.layers.dense import Dense
@@ -22,4 +23,5 @@ __all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Fl
            "RepeatVector", "ActivityRegularization", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU",
            "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D", "GlobalMaxPooling1D",
            "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "BatchNormalization",
-           "ZeroPadding2D", "Cropping2D", "UpSampling2D"]
+           "ZeroPadding2D", "Cropping2D", "UpSampling2D",
+           "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation"]

@@ -5,6 +5,7 @@ from pynn.ops.activations import (
 )
 from pynn.ops.clipping import clip_by_global_norm, clip_by_norm, clip_by_value
 from pynn.ops.gemm import gemm, matmul
+from pynn.ops.image import affine_transform, affine_transform_backward
 from pynn.ops.losses import (
     huber, mean_absolute_error, mean_squared_error, sigmoid_binary_cross_entropy, softmax_cross_entropy,
     sparse_softmax_cross_entropy,
@@ -34,4 +35,5 @@ __all__ = [
     "sum_rows", "sum", "mean", "weighted_sum", "weighted_mean",
     "pool2d_output_shape", "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
     "batch_norm_training", "batch_norm_inference", "batch_norm_backward",
+    "affine_transform", "affine_transform_backward",
 ]
