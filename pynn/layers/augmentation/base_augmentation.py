@@ -81,6 +81,10 @@ class BaseAugmentation(Layer):
     def backward_weights(self, ctx, dy):
         """No weights: nothing to do as a model's first layer."""
 
+    def inference(self):
+        """The identity: predict() and model(x) skip the layer."""
+        return None
+
     def get_config(self):
         return {**super().get_config(), "seed": self.seed, "data_format": self.data_format}
 
