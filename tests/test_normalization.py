@@ -239,3 +239,20 @@ def test_batch_normalization_matches_pytorch(rng):
         bn.running_var.copy_(torch.from_numpy(layer.moving_variance.value))
     y_eval = bn.eval()(xt).detach().numpy().transpose(nchw)
     np.testing.assert_allclose(layer(x), y_eval, rtol=1e-5, atol=1e-5)
+
+
+def test_features_first_batch_normalization_matches_pytorch_on_nchw(rng):
+    torch = pytest.importorskip("torch")
+    x = (rng.standard_normal((6, 3, 5, 4)) * 3 - 2).astype(np.float32)  # NCHW: axis=1 is torch's layout
+    dy = rng.standard_normal(x.shape).astype(np.float32)
+    layer = layers.BatchNormalization(axis=1, momentum=0.9, epsilon=1e-5)
+    layer.build_for(x.shape)
+    y, ctx = layer.forward(x, training=True)
+    bn = torch.nn.BatchNorm2d(3, eps=1e-5, momentum=0.1)
+    xt = torch.from_numpy(x).requires_grad_(True)
+    yt = bn.train()(xt)
+    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-5, atol=1e-5)
+    yt.backward(torch.from_numpy(dy))
+    np.testing.assert_allclose(layer.backward(ctx, dy), xt.grad.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(layer.gamma.grad, bn.weight.grad.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(layer.moving_mean.value, bn.running_mean.numpy(), rtol=1e-5, atol=1e-7)

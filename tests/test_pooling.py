@@ -239,3 +239,19 @@ def test_pooling_matches_pytorch(rng):
     # 'valid' 2x2 on an odd size drops the last row and column, as torch does with no padding.
     y = layers.MaxPooling2D()(x)
     np.testing.assert_array_equal(y, F.max_pool2d(xt, 2).detach().numpy().transpose(0, 2, 3, 1))
+
+
+def test_same_padding_with_stride_2_pads_bottom_right_like_keras(rng):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    # 8x8, pool 3, stride 2, 'same': out 4x4, total padding 1, all of it after (Keras's asymmetric rule)
+    x = rng.standard_normal((2, 8, 8, 3)).astype(np.float32)
+    xt = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
+    ref = F.max_pool2d(F.pad(xt, (0, 1, 0, 1), value=-np.inf), 3, 2).numpy().transpose(0, 2, 3, 1)
+    np.testing.assert_array_equal(layers.MaxPooling2D(3, 2, padding="same")(x), ref)
+    # average: the padded position is not counted, so the border windows divide by 6 and 4
+    ones = F.pad(torch.ones(1, 1, 8, 8), (0, 1, 0, 1))
+    counts = F.avg_pool2d(ones, 3, 2, divisor_override=1).numpy().transpose(0, 2, 3, 1)
+    sums = F.avg_pool2d(F.pad(xt, (0, 1, 0, 1)), 3, 2, divisor_override=1).numpy().transpose(0, 2, 3, 1)
+    np.testing.assert_allclose(layers.AveragePooling2D(3, 2, padding="same")(x), sums / counts, rtol=1e-6,
+                               atol=1e-7)
