@@ -68,6 +68,16 @@ def test_batch_norm_kernels_match_numpy(shape, axis, dtype, affine, isa, rng):
     np.testing.assert_allclose(dgamma, dgamma_ref, rtol=tol["rtol"], atol=tol["atol"] * np.sqrt(x.size))
     np.testing.assert_allclose(dbeta, dbeta_ref, rtol=tol["rtol"], atol=tol["atol"] * np.sqrt(x.size))
 
+    # the C++ reference (two passes in double) agrees to rounding
+    mm_r, mv_r = mm0.copy(), mv0.copy()
+    y_r, mean_r, inv_r = ops.batch_norm_training(x, axis, gamma, beta, mm_r, mv_r, 1e-3, 0.9, reference=True)
+    for fast, ref in ((y, y_r), (mean, mean_r), (inv_std, inv_r), (moving_mean, mm_r), (moving_var, mv_r)):
+        np.testing.assert_allclose(fast, ref, **tol)
+    dx_r, dgamma_r, dbeta_r = ops.batch_norm_backward(x, dy, mean, inv_std, axis, gamma, reference=True)
+    np.testing.assert_allclose(dx, dx_r, rtol=tol["rtol"] * 10, atol=tol["atol"] * 10 * scale)
+    np.testing.assert_allclose(dgamma, dgamma_r, rtol=tol["rtol"], atol=tol["atol"] * np.sqrt(x.size))
+    np.testing.assert_allclose(dbeta, dbeta_r, rtol=tol["rtol"], atol=tol["atol"] * np.sqrt(x.size))
+
     # inference: the moving statistics; its gradient is the affine map's
     y = ops.batch_norm_inference(x, moving_mean, moving_var, axis, gamma, beta, 1e-3)
     bshape = [1] * x.ndim

@@ -81,6 +81,12 @@ def test_max_pool_matches_numpy(shape, pool, strides, padding, dtype, isa, rng):
     dx = ops.max_pool2d_backward(dy, argmax, x.shape, pool, strides, padding)
     np.testing.assert_allclose(dx, reference_pool_backward(dy, x.shape, pool, strides, padding, "max", arg_ref),
                                rtol=1e-6 if dtype == np.float32 else 1e-13, atol=1e-7)
+    # the C++ reference loops: the same maxima and the same sums in the same order
+    y_c, arg_c = ops.max_pool2d(x, pool, strides, padding, reference=True)
+    np.testing.assert_array_equal(y_c, y_ref)
+    np.testing.assert_array_equal(arg_c, arg_ref)
+    np.testing.assert_array_equal(ops.max_pool2d_backward(dy, argmax, x.shape, pool, strides, padding,
+                                                          reference=True), dx)
 
 
 @pytest.mark.parametrize("shape,pool,strides,padding", SHAPES)
@@ -93,6 +99,9 @@ def test_average_pool_matches_numpy(shape, pool, strides, padding, dtype, isa, r
     dy = rng.standard_normal(y.shape).astype(dtype)
     dx = ops.avg_pool2d_backward(dy, x.shape, pool, strides, padding)
     np.testing.assert_allclose(dx, reference_pool_backward(dy, x.shape, pool, strides, padding, "average"), **tol)
+    np.testing.assert_array_equal(ops.avg_pool2d(x, pool, strides, padding, reference=True), y)
+    np.testing.assert_allclose(ops.avg_pool2d_backward(dy, x.shape, pool, strides, padding, reference=True), dx,
+                               **tol)
 
 
 def test_max_pool_ties_take_the_first_and_nan_propagates():

@@ -201,4 +201,89 @@ void batch_norm_backward(const BatchNormParams& p, bool batch_statistics, const 
   backward(p, batch_statistics, x, dy, mean, inv_std, gamma, dx, dgamma, dbeta);
 }
 
+// ---------------------------------------------------------------- reference versions
+namespace {
+
+// Element i of channel c: x[(o * C + c) * inner + k], i = o * inner + k.
+template <class T>
+T at(const BatchNormParams& p, const T* x, int64_t c, int64_t i) {
+  return x[((i / p.inner) * p.channels + c) * p.inner + i % p.inner];
+}
+
+template <class T>
+void forward_training_ref(const BatchNormParams& p, const T* x, const T* gamma, const T* beta, T* y, T* batch_mean,
+                          T* batch_inv_std, T* moving_mean, T* moving_variance) {
+  if (!valid(p)) return;
+  const int64_t m = p.outer * p.inner;
+  for (int64_t c = 0; c < p.channels; ++c) {
+    double mean = 0.0, var = 0.0;
+    for (int64_t i = 0; i < m; ++i) mean += double(at(p, x, c, i));
+    mean /= double(m);
+    for (int64_t i = 0; i < m; ++i) {
+      const double d = double(at(p, x, c, i)) - mean;
+      var += d * d;
+    }
+    var /= double(m);
+    const double inv_std = 1.0 / std::sqrt(var + p.epsilon);
+    const double g = gamma ? double(gamma[c]) : 1.0, b = beta ? double(beta[c]) : 0.0;
+    for (int64_t i = 0; i < m; ++i) {
+      const int64_t index = ((i / p.inner) * p.channels + c) * p.inner + i % p.inner;
+      y[index] = static_cast<T>((double(x[index]) - mean) * inv_std * g + b);
+    }
+    batch_mean[c] = static_cast<T>(mean);
+    batch_inv_std[c] = static_cast<T>(inv_std);
+    if (moving_mean) moving_mean[c] = static_cast<T>(double(moving_mean[c]) * p.momentum + mean * (1.0 - p.momentum));
+    if (moving_variance)
+      moving_variance[c] = static_cast<T>(double(moving_variance[c]) * p.momentum + var * (1.0 - p.momentum));
+  }
+}
+
+template <class T>
+void backward_ref(const BatchNormParams& p, bool batch_statistics, const T* x, const T* dy, const T* mean,
+                  const T* inv_std, const T* gamma, T* dx, T* dgamma, T* dbeta) {
+  if (!valid(p)) return;
+  const int64_t m = p.outer * p.inner;
+  for (int64_t c = 0; c < p.channels; ++c) {
+    const double mu = double(mean[c]), inv = double(inv_std[c]), g = gamma ? double(gamma[c]) : 1.0;
+    double sum_dy = 0.0, sum_dy_xhat = 0.0;
+    for (int64_t i = 0; i < m; ++i) {
+      sum_dy += double(at(p, dy, c, i));
+      sum_dy_xhat += double(at(p, dy, c, i)) * (double(at(p, x, c, i)) - mu) * inv;
+    }
+    if (dbeta) dbeta[c] = static_cast<T>(double(dbeta[c]) + sum_dy);
+    if (dgamma) dgamma[c] = static_cast<T>(double(dgamma[c]) + sum_dy_xhat);
+    if (!dx) continue;
+    for (int64_t i = 0; i < m; ++i) {
+      const int64_t index = ((i / p.inner) * p.channels + c) * p.inner + i % p.inner;
+      double v = double(dy[index]);
+      if (batch_statistics)
+        v -= (sum_dy + (double(x[index]) - mu) * inv * sum_dy_xhat) / double(m);
+      dx[index] = static_cast<T>(g * inv * v);
+    }
+  }
+}
+
+}  // namespace
+
+void batch_norm_forward_training_reference(const BatchNormParams& p, const float* x, const float* gamma,
+                                           const float* beta, float* y, float* batch_mean, float* batch_inv_std,
+                                           float* moving_mean, float* moving_variance) {
+  forward_training_ref(p, x, gamma, beta, y, batch_mean, batch_inv_std, moving_mean, moving_variance);
+}
+void batch_norm_forward_training_reference(const BatchNormParams& p, const double* x, const double* gamma,
+                                           const double* beta, double* y, double* batch_mean,
+                                           double* batch_inv_std, double* moving_mean, double* moving_variance) {
+  forward_training_ref(p, x, gamma, beta, y, batch_mean, batch_inv_std, moving_mean, moving_variance);
+}
+void batch_norm_backward_reference(const BatchNormParams& p, bool batch_statistics, const float* x,
+                                   const float* dy, const float* mean, const float* inv_std, const float* gamma,
+                                   float* dx, float* dgamma, float* dbeta) {
+  backward_ref(p, batch_statistics, x, dy, mean, inv_std, gamma, dx, dgamma, dbeta);
+}
+void batch_norm_backward_reference(const BatchNormParams& p, bool batch_statistics, const double* x,
+                                   const double* dy, const double* mean, const double* inv_std,
+                                   const double* gamma, double* dx, double* dgamma, double* dbeta) {
+  backward_ref(p, batch_statistics, x, dy, mean, inv_std, gamma, dx, dgamma, dbeta);
+}
+
 }  // namespace pynn

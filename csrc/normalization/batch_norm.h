@@ -47,4 +47,19 @@ void batch_norm_backward(const BatchNormParams& p, bool batch_statistics, const 
                          const double* mean, const double* inv_std, const double* gamma, double* dx,
                          double* dgamma, double* dbeta);
 
+// The plain serial versions (two passes in double: mean, then the centred sum of squares; outputs computed in
+// double and rounded once): the readable spec and the tests' oracle. They agree with the fast ones to rounding.
+void batch_norm_forward_training_reference(const BatchNormParams& p, const float* x, const float* gamma,
+                                           const float* beta, float* y, float* batch_mean, float* batch_inv_std,
+                                           float* moving_mean, float* moving_variance);
+void batch_norm_forward_training_reference(const BatchNormParams& p, const double* x, const double* gamma,
+                                           const double* beta, double* y, double* batch_mean,
+                                           double* batch_inv_std, double* moving_mean, double* moving_variance);
+void batch_norm_backward_reference(const BatchNormParams& p, bool batch_statistics, const float* x,
+                                   const float* dy, const float* mean, const float* inv_std, const float* gamma,
+                                   float* dx, float* dgamma, float* dbeta);
+void batch_norm_backward_reference(const BatchNormParams& p, bool batch_statistics, const double* x,
+                                   const double* dy, const double* mean, const double* inv_std,
+                                   const double* gamma, double* dx, double* dgamma, double* dbeta);
+
 }  // namespace pynn

@@ -125,4 +125,104 @@ void avg_pool2d_forward(const Pool2dParams& p, const double* x, double* y) { avg
 void avg_pool2d_backward(const Pool2dParams& p, const float* dy, float* dx) { avg_backward(p, dy, dx); }
 void avg_pool2d_backward(const Pool2dParams& p, const double* dy, double* dx) { avg_backward(p, dy, dx); }
 
+// ---------------------------------------------------------------- reference loops
+namespace {
+
+struct Window {
+  int64_t h0, h1, w0, w1;
+};
+
+Window window(const Pool2dParams& p, int64_t oh, int64_t ow) {
+  const int64_t hs = oh * p.stride_h - p.pad_top, ws = ow * p.stride_w - p.pad_left;
+  return {hs < 0 ? 0 : hs, hs + p.pool_h < p.in_h ? hs + p.pool_h : p.in_h,
+          ws < 0 ? 0 : ws, ws + p.pool_w < p.in_w ? ws + p.pool_w : p.in_w};
+}
+
+template <class T>
+void max_forward_ref(const Pool2dParams& p, const T* x, T* y, int32_t* argmax) {
+  if (!pool2d_params_valid(p)) return;
+  const int64_t C = p.channels;
+  for (int64_t n = 0; n < p.batch; ++n)
+    for (int64_t oh = 0; oh < p.out_h; ++oh)
+      for (int64_t ow = 0; ow < p.out_w; ++ow) {
+        const Window win = window(p, oh, ow);
+        const int64_t o = ((n * p.out_h + oh) * p.out_w + ow) * C;
+        for (int64_t c = 0; c < C; ++c) {
+          T best = x[((n * p.in_h + win.h0) * p.in_w + win.w0) * C + c];
+          int64_t best_index = win.h0 * p.in_w + win.w0;
+          for (int64_t h = win.h0; h < win.h1; ++h)
+            for (int64_t w = win.w0; w < win.w1; ++w) {
+              const T v = x[((n * p.in_h + h) * p.in_w + w) * C + c];
+              if (v > best || v != v) {
+                best = v;
+                best_index = h * p.in_w + w;
+              }
+            }
+          y[o + c] = best;
+          if (argmax) argmax[o + c] = static_cast<int32_t>(best_index);
+        }
+      }
+}
+
+template <class T>
+void max_backward_ref(const Pool2dParams& p, const T* dy, const int32_t* argmax, T* dx) {
+  if (!pool2d_params_valid(p)) return;
+  const int64_t C = p.channels, pixels = p.in_h * p.in_w;
+  for (int64_t i = 0; i < p.batch * pixels * C; ++i) dx[i] = T(0);
+  for (int64_t n = 0; n < p.batch; ++n)
+    for (int64_t o = 0; o < p.out_h * p.out_w; ++o)
+      for (int64_t c = 0; c < C; ++c) {
+        const int64_t at = (n * p.out_h * p.out_w + o) * C + c;
+        const int64_t index = argmax[at];
+        if (index >= 0 && index < pixels) dx[(n * pixels + index) * C + c] += dy[at];
+      }
+}
+
+template <class T>
+void avg_forward_ref(const Pool2dParams& p, const T* x, T* y) {
+  if (!pool2d_params_valid(p)) return;
+  const int64_t C = p.channels;
+  for (int64_t n = 0; n < p.batch; ++n)
+    for (int64_t oh = 0; oh < p.out_h; ++oh)
+      for (int64_t ow = 0; ow < p.out_w; ++ow) {
+        const Window win = window(p, oh, ow);
+        const T count = static_cast<T>((win.h1 - win.h0) * (win.w1 - win.w0));
+        for (int64_t c = 0; c < C; ++c) {
+          T sum = 0;
+          for (int64_t h = win.h0; h < win.h1; ++h)
+            for (int64_t w = win.w0; w < win.w1; ++w) sum += x[((n * p.in_h + h) * p.in_w + w) * C + c];
+          y[((n * p.out_h + oh) * p.out_w + ow) * C + c] = sum / count;
+        }
+      }
+}
+
+template <class T>
+void avg_backward_ref(const Pool2dParams& p, const T* dy, T* dx) {
+  if (!pool2d_params_valid(p)) return;
+  const int64_t C = p.channels;
+  for (int64_t i = 0; i < p.batch * p.in_h * p.in_w * C; ++i) dx[i] = T(0);
+  for (int64_t n = 0; n < p.batch; ++n)
+    for (int64_t oh = 0; oh < p.out_h; ++oh)
+      for (int64_t ow = 0; ow < p.out_w; ++ow) {
+        const Window win = window(p, oh, ow);
+        const T count = static_cast<T>((win.h1 - win.h0) * (win.w1 - win.w0));
+        for (int64_t c = 0; c < C; ++c) {
+          const T g = dy[((n * p.out_h + oh) * p.out_w + ow) * C + c] / count;
+          for (int64_t h = win.h0; h < win.h1; ++h)
+            for (int64_t w = win.w0; w < win.w1; ++w) dx[((n * p.in_h + h) * p.in_w + w) * C + c] += g;
+        }
+      }
+}
+
+}  // namespace
+
+void max_pool2d_forward_reference(const Pool2dParams& p, const float* x, float* y, int32_t* argmax) { max_forward_ref(p, x, y, argmax); }
+void max_pool2d_forward_reference(const Pool2dParams& p, const double* x, double* y, int32_t* argmax) { max_forward_ref(p, x, y, argmax); }
+void max_pool2d_backward_reference(const Pool2dParams& p, const float* dy, const int32_t* argmax, float* dx) { max_backward_ref(p, dy, argmax, dx); }
+void max_pool2d_backward_reference(const Pool2dParams& p, const double* dy, const int32_t* argmax, double* dx) { max_backward_ref(p, dy, argmax, dx); }
+void avg_pool2d_forward_reference(const Pool2dParams& p, const float* x, float* y) { avg_forward_ref(p, x, y); }
+void avg_pool2d_forward_reference(const Pool2dParams& p, const double* x, double* y) { avg_forward_ref(p, x, y); }
+void avg_pool2d_backward_reference(const Pool2dParams& p, const float* dy, float* dx) { avg_backward_ref(p, dy, dx); }
+void avg_pool2d_backward_reference(const Pool2dParams& p, const double* dy, double* dx) { avg_backward_ref(p, dy, dx); }
+
 }  // namespace pynn

@@ -47,4 +47,15 @@ void avg_pool2d_forward(const Pool2dParams& p, const double* x, double* y);
 void avg_pool2d_backward(const Pool2dParams& p, const float* dy, float* dx);
 void avg_pool2d_backward(const Pool2dParams& p, const double* dy, double* dx);
 
+// The plain serial loops (one output at a time, backward by scatter in (oh, ow) order): the readable spec and
+// the tests' oracle. They agree with the fast versions to rounding.
+void max_pool2d_forward_reference(const Pool2dParams& p, const float* x, float* y, int32_t* argmax);
+void max_pool2d_forward_reference(const Pool2dParams& p, const double* x, double* y, int32_t* argmax);
+void max_pool2d_backward_reference(const Pool2dParams& p, const float* dy, const int32_t* argmax, float* dx);
+void max_pool2d_backward_reference(const Pool2dParams& p, const double* dy, const int32_t* argmax, double* dx);
+void avg_pool2d_forward_reference(const Pool2dParams& p, const float* x, float* y);
+void avg_pool2d_forward_reference(const Pool2dParams& p, const double* x, double* y);
+void avg_pool2d_backward_reference(const Pool2dParams& p, const float* dy, float* dx);
+void avg_pool2d_backward_reference(const Pool2dParams& p, const double* dy, double* dx);
+
 }  // namespace pynn

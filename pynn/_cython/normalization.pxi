@@ -19,6 +19,17 @@ cdef extern from "normalization/batch_norm.h" namespace "pynn" nogil:
     void c_batch_norm_backward "pynn::batch_norm_backward"(
         const BatchNormParams&, bint, const double*, const double*, const double*, const double*, const double*,
         double*, double*, double*)
+    void c_batch_norm_forward_training_reference "pynn::batch_norm_forward_training_reference"(
+        const BatchNormParams&, const float*, const float*, const float*, float*, float*, float*, float*, float*)
+    void c_batch_norm_forward_training_reference "pynn::batch_norm_forward_training_reference"(
+        const BatchNormParams&, const double*, const double*, const double*, double*, double*, double*, double*,
+        double*)
+    void c_batch_norm_backward_reference "pynn::batch_norm_backward_reference"(
+        const BatchNormParams&, bint, const float*, const float*, const float*, const float*, const float*, float*,
+        float*, float*)
+    void c_batch_norm_backward_reference "pynn::batch_norm_backward_reference"(
+        const BatchNormParams&, bint, const double*, const double*, const double*, const double*, const double*,
+        double*, double*, double*)
 
 
 cdef BatchNormParams _batch_norm_params(cnp.ndarray x, str name, double epsilon, double momentum) except *:
@@ -56,9 +67,10 @@ cdef void* _channel_vector(object v, cnp.ndarray x, int64_t channels, str name, 
 
 
 def batch_norm_forward_training(x, gamma, beta, y, mean, inv_std, moving_mean, moving_variance, double epsilon,
-                                double momentum):
+                                double momentum, bint reference=False):
     """y = batch-normalized x (3-D, (outer, channels, inner)); mean / inv_std get the batch statistics; the
-    moving statistics (or None) are updated in place. gamma / beta may be None."""
+    moving statistics (or None) are updated in place. gamma / beta may be None. reference: the plain serial
+    version (the tests' oracle)."""
     cdef cnp.ndarray X = _array(x, "x"), Y = _array(y, "y")
     cdef int kind = _float_kind(X, "x")
     cdef BatchNormParams p = _batch_norm_params(X, "x", epsilon, momentum)
@@ -85,9 +97,16 @@ def batch_norm_forward_training(x, gamma, beta, y, mean, inv_std, moving_mean, m
     cdef void* px = cnp.PyArray_DATA(X)
     cdef void* py = cnp.PyArray_DATA(Y)
     with nogil:
-        if kind == 0:
+        if kind == 0 and reference:
+            c_batch_norm_forward_training_reference(p, <const float*>px, <const float*>pg, <const float*>pb,
+                                                    <float*>py, <float*>pm, <float*>pi, <float*>pmm, <float*>pmv)
+        elif kind == 0:
             c_batch_norm_forward_training(p, <const float*>px, <const float*>pg, <const float*>pb, <float*>py,
                                           <float*>pm, <float*>pi, <float*>pmm, <float*>pmv)
+        elif reference:
+            c_batch_norm_forward_training_reference(p, <const double*>px, <const double*>pg, <const double*>pb,
+                                                    <double*>py, <double*>pm, <double*>pi, <double*>pmm,
+                                                    <double*>pmv)
         else:
             c_batch_norm_forward_training(p, <const double*>px, <const double*>pg, <const double*>pb, <double*>py,
                                           <double*>pm, <double*>pi, <double*>pmm, <double*>pmv)
@@ -122,7 +141,8 @@ def batch_norm_forward_inference(x, gamma, beta, moving_mean, moving_variance, y
                                            <const double*>pmm, <const double*>pmv, <double*>py)
 
 
-def batch_norm_backward(x, dy, mean, inv_std, gamma, dx, dgamma, dbeta, bint batch_statistics):
+def batch_norm_backward(x, dy, mean, inv_std, gamma, dx, dgamma, dbeta, bint batch_statistics,
+                        bint reference=False):
     """dx (or None) = the input gradient; dgamma / dbeta (or None) += the weight gradients.
 
     x, dy, dx: 3-D (outer, channels, inner). mean / inv_std: the statistics the forward used; batch_statistics
@@ -158,9 +178,17 @@ def batch_norm_backward(x, dy, mean, inv_std, gamma, dx, dgamma, dbeta, bint bat
     cdef void* px = cnp.PyArray_DATA(X)
     cdef void* pdy = cnp.PyArray_DATA(DY)
     with nogil:
-        if kind == 0:
+        if kind == 0 and reference:
+            c_batch_norm_backward_reference(p, batch_statistics, <const float*>px, <const float*>pdy,
+                                            <const float*>pm, <const float*>pi, <const float*>pg, <float*>pdx,
+                                            <float*>pdg, <float*>pdb)
+        elif kind == 0:
             c_batch_norm_backward(p, batch_statistics, <const float*>px, <const float*>pdy, <const float*>pm,
                                   <const float*>pi, <const float*>pg, <float*>pdx, <float*>pdg, <float*>pdb)
+        elif reference:
+            c_batch_norm_backward_reference(p, batch_statistics, <const double*>px, <const double*>pdy,
+                                            <const double*>pm, <const double*>pi, <const double*>pg, <double*>pdx,
+                                            <double*>pdg, <double*>pdb)
         else:
             c_batch_norm_backward(p, batch_statistics, <const double*>px, <const double*>pdy, <const double*>pm,
                                   <const double*>pi, <const double*>pg, <double*>pdx, <double*>pdg, <double*>pdb)

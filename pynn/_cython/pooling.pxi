@@ -18,6 +18,22 @@ cdef extern from "pooling/pooling.h" namespace "pynn" nogil:
     void c_avg_pool2d_forward "pynn::avg_pool2d_forward"(const Pool2dParams&, const double*, double*)
     void c_avg_pool2d_backward "pynn::avg_pool2d_backward"(const Pool2dParams&, const float*, float*)
     void c_avg_pool2d_backward "pynn::avg_pool2d_backward"(const Pool2dParams&, const double*, double*)
+    void c_max_pool2d_forward_reference "pynn::max_pool2d_forward_reference"(
+        const Pool2dParams&, const float*, float*, int32_t*)
+    void c_max_pool2d_forward_reference "pynn::max_pool2d_forward_reference"(
+        const Pool2dParams&, const double*, double*, int32_t*)
+    void c_max_pool2d_backward_reference "pynn::max_pool2d_backward_reference"(
+        const Pool2dParams&, const float*, const int32_t*, float*)
+    void c_max_pool2d_backward_reference "pynn::max_pool2d_backward_reference"(
+        const Pool2dParams&, const double*, const int32_t*, double*)
+    void c_avg_pool2d_forward_reference "pynn::avg_pool2d_forward_reference"(
+        const Pool2dParams&, const float*, float*)
+    void c_avg_pool2d_forward_reference "pynn::avg_pool2d_forward_reference"(
+        const Pool2dParams&, const double*, double*)
+    void c_avg_pool2d_backward_reference "pynn::avg_pool2d_backward_reference"(
+        const Pool2dParams&, const float*, float*)
+    void c_avg_pool2d_backward_reference "pynn::avg_pool2d_backward_reference"(
+        const Pool2dParams&, const double*, double*)
 
 
 cdef Pool2dParams _pool2d_params(cnp.ndarray image, str name, object pool_size, object strides,
@@ -73,8 +89,10 @@ cdef int _pool_output(cnp.ndarray out, cnp.ndarray ref, Pool2dParams& p, str nam
     return 0
 
 
-def max_pool2d_forward(x, y, argmax, pool_size, strides, str padding):
-    """y = max over each window of the NHWC x; argmax (int32, y's shape, or None) gets ih * width + iw."""
+def max_pool2d_forward(x, y, argmax, pool_size, strides, str padding, bint reference=False):
+    """y = max over each window of the NHWC x; argmax (int32, y's shape, or None) gets ih * width + iw.
+
+    reference: run the plain serial loops instead of the fast kernel (the tests' oracle); likewise below."""
     cdef cnp.ndarray X = _array(x, "x"), Y = _array(y, "y"), A = None
     cdef int kind = _float_kind(X, "x")
     _contiguous(X, "x")
@@ -95,12 +113,18 @@ def max_pool2d_forward(x, y, argmax, pool_size, strides, str padding):
     cdef void* py = cnp.PyArray_DATA(Y)
     with nogil:
         if kind == 0:
-            c_max_pool2d_forward(p, <const float*>px, <float*>py, pa)
+            if reference:
+                c_max_pool2d_forward_reference(p, <const float*>px, <float*>py, pa)
+            else:
+                c_max_pool2d_forward(p, <const float*>px, <float*>py, pa)
         else:
-            c_max_pool2d_forward(p, <const double*>px, <double*>py, pa)
+            if reference:
+                c_max_pool2d_forward_reference(p, <const double*>px, <double*>py, pa)
+            else:
+                c_max_pool2d_forward(p, <const double*>px, <double*>py, pa)
 
 
-def max_pool2d_backward(dy, argmax, dx, pool_size, strides, str padding):
+def max_pool2d_backward(dy, argmax, dx, pool_size, strides, str padding, bint reference=False):
     """dx (NHWC, the forward input's shape) = dy routed to the argmax of each window, summed where they meet."""
     cdef cnp.ndarray DY = _array(dy, "dy"), A = _array(argmax, "argmax"), DX = _array(dx, "dx")
     cdef int kind = _float_kind(DY, "dy")
@@ -118,12 +142,18 @@ def max_pool2d_backward(dy, argmax, dx, pool_size, strides, str padding):
     cdef const int32_t* pa = <const int32_t*>cnp.PyArray_DATA(A)
     with nogil:
         if kind == 0:
-            c_max_pool2d_backward(p, <const float*>pdy, pa, <float*>pdx)
+            if reference:
+                c_max_pool2d_backward_reference(p, <const float*>pdy, pa, <float*>pdx)
+            else:
+                c_max_pool2d_backward(p, <const float*>pdy, pa, <float*>pdx)
         else:
-            c_max_pool2d_backward(p, <const double*>pdy, pa, <double*>pdx)
+            if reference:
+                c_max_pool2d_backward_reference(p, <const double*>pdy, pa, <double*>pdx)
+            else:
+                c_max_pool2d_backward(p, <const double*>pdy, pa, <double*>pdx)
 
 
-def avg_pool2d_forward(x, y, pool_size, strides, str padding):
+def avg_pool2d_forward(x, y, pool_size, strides, str padding, bint reference=False):
     """y = the mean of the NHWC x over each window's valid (unpadded) positions."""
     cdef cnp.ndarray X = _array(x, "x"), Y = _array(y, "y")
     cdef int kind = _float_kind(X, "x")
@@ -137,12 +167,18 @@ def avg_pool2d_forward(x, y, pool_size, strides, str padding):
     cdef void* py = cnp.PyArray_DATA(Y)
     with nogil:
         if kind == 0:
-            c_avg_pool2d_forward(p, <const float*>px, <float*>py)
+            if reference:
+                c_avg_pool2d_forward_reference(p, <const float*>px, <float*>py)
+            else:
+                c_avg_pool2d_forward(p, <const float*>px, <float*>py)
         else:
-            c_avg_pool2d_forward(p, <const double*>px, <double*>py)
+            if reference:
+                c_avg_pool2d_forward_reference(p, <const double*>px, <double*>py)
+            else:
+                c_avg_pool2d_forward(p, <const double*>px, <double*>py)
 
 
-def avg_pool2d_backward(dy, dx, pool_size, strides, str padding):
+def avg_pool2d_backward(dy, dx, pool_size, strides, str padding, bint reference=False):
     """dx (NHWC, the forward input's shape) = each window's dy / count spread over its valid positions."""
     cdef cnp.ndarray DY = _array(dy, "dy"), DX = _array(dx, "dx")
     cdef int kind = _float_kind(DY, "dy")
@@ -158,6 +194,12 @@ def avg_pool2d_backward(dy, dx, pool_size, strides, str padding):
     cdef void* pdx = cnp.PyArray_DATA(DX)
     with nogil:
         if kind == 0:
-            c_avg_pool2d_backward(p, <const float*>pdy, <float*>pdx)
+            if reference:
+                c_avg_pool2d_backward_reference(p, <const float*>pdy, <float*>pdx)
+            else:
+                c_avg_pool2d_backward(p, <const float*>pdy, <float*>pdx)
         else:
-            c_avg_pool2d_backward(p, <const double*>pdy, <double*>pdx)
+            if reference:
+                c_avg_pool2d_backward_reference(p, <const double*>pdy, <double*>pdx)
+            else:
+                c_avg_pool2d_backward(p, <const double*>pdy, <double*>pdx)

@@ -31,18 +31,18 @@ def _as_3d(x, axis, name="x"):
 
 
 def batch_norm_training(x, axis=-1, gamma=None, beta=None, moving_mean=None, moving_variance=None, epsilon=1e-3,
-                        momentum=0.99):
+                        momentum=0.99, reference=False):
     """Normalize x with its batch statistics: (y, mean, inv_std), inv_std = 1 / sqrt(biased variance + epsilon).
 
     gamma / beta (None: 1 / 0) are the scale and offset; moving_mean / moving_variance (or None) are updated in
-    place.
+    place. reference=True runs the plain serial C++ version (the tests' oracle; backward takes it too).
     """
     x3 = _as_3d(x, axis)
     y = np.empty(x3.shape, x3.dtype)
     mean = np.empty(x3.shape[1], x3.dtype)
     inv_std = np.empty(x3.shape[1], x3.dtype)
     _C.batch_norm_forward_training(x3, gamma, beta, y, mean, inv_std, moving_mean, moving_variance, epsilon,
-                                   momentum)
+                                   momentum, reference)
     return y.reshape(x.shape), mean, inv_std
 
 
@@ -55,7 +55,7 @@ def batch_norm_inference(x, moving_mean, moving_variance, axis=-1, gamma=None, b
 
 
 def batch_norm_backward(x, dy, mean, inv_std, axis=-1, gamma=None, batch_statistics=True, dgamma=None,
-                        dbeta=None, input_gradient=True):
+                        dbeta=None, input_gradient=True, reference=False):
     """(dx, dgamma, dbeta) of batch normalization.
 
     mean / inv_std are what the forward used: the batch's own (batch_statistics=True) or the moving ones
@@ -68,5 +68,5 @@ def batch_norm_backward(x, dy, mean, inv_std, axis=-1, gamma=None, batch_statist
     dgamma = np.zeros(channels, x3.dtype) if dgamma is None else dgamma
     dbeta = np.zeros(channels, x3.dtype) if dbeta is None else dbeta
     dx = np.empty(x3.shape, x3.dtype) if input_gradient else None
-    _C.batch_norm_backward(x3, dy3, mean, inv_std, gamma, dx, dgamma, dbeta, batch_statistics)
+    _C.batch_norm_backward(x3, dy3, mean, inv_std, gamma, dx, dgamma, dbeta, batch_statistics, reference)
     return (dx.reshape(x.shape) if dx is not None else None), dgamma, dbeta

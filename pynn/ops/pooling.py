@@ -57,44 +57,45 @@ def _output(x, pool_size, strides, padding):
     return np.empty(shape, dtype=x.dtype)
 
 
-def max_pool2d(x, pool_size, strides=None, padding="valid", keep_argmax=True):
+def max_pool2d(x, pool_size, strides=None, padding="valid", keep_argmax=True, reference=False):
     """Max pooling: (y, argmax) with argmax int32 (ih * width + iw of each maximum), or (y, None).
 
     Args:
         x: float32 / float64 array (batch, height, width, channels).
         pool_size, strides: an integer or a pair (strides default to pool_size). padding: 'valid' or 'same'.
         keep_argmax: False for inference (no indices written).
+        reference: run the plain serial C++ loops (the tests' oracle); every function here takes it.
     """
     x = _check_input(x)
     pool_size, strides, padding = _arguments(pool_size, strides, padding)
     y = _output(x, pool_size, strides, padding)
     argmax = np.empty(y.shape, dtype=np.int32) if keep_argmax else None
-    _C.max_pool2d_forward(x, y, argmax, pool_size, strides, padding)
+    _C.max_pool2d_forward(x, y, argmax, pool_size, strides, padding, reference)
     return y, argmax
 
 
-def max_pool2d_backward(dy, argmax, input_shape, pool_size, strides=None, padding="valid"):
+def max_pool2d_backward(dy, argmax, input_shape, pool_size, strides=None, padding="valid", reference=False):
     """dx of max pooling: dy routed to each window's argmax (summed where windows overlap)."""
     pool_size, strides, padding = _arguments(pool_size, strides, padding)
     dy = np.ascontiguousarray(dy)
     dx = np.empty(tuple(input_shape), dtype=dy.dtype)
-    _C.max_pool2d_backward(dy, argmax, dx, pool_size, strides, padding)
+    _C.max_pool2d_backward(dy, argmax, dx, pool_size, strides, padding, reference)
     return dx
 
 
-def avg_pool2d(x, pool_size, strides=None, padding="valid"):
+def avg_pool2d(x, pool_size, strides=None, padding="valid", reference=False):
     """Average pooling over each window's valid positions."""
     x = _check_input(x)
     pool_size, strides, padding = _arguments(pool_size, strides, padding)
     y = _output(x, pool_size, strides, padding)
-    _C.avg_pool2d_forward(x, y, pool_size, strides, padding)
+    _C.avg_pool2d_forward(x, y, pool_size, strides, padding, reference)
     return y
 
 
-def avg_pool2d_backward(dy, input_shape, pool_size, strides=None, padding="valid"):
+def avg_pool2d_backward(dy, input_shape, pool_size, strides=None, padding="valid", reference=False):
     """dx of average pooling: each window's dy / count spread over its valid positions."""
     pool_size, strides, padding = _arguments(pool_size, strides, padding)
     dy = np.ascontiguousarray(dy)
     dx = np.empty(tuple(input_shape), dtype=dy.dtype)
-    _C.avg_pool2d_backward(dy, dx, pool_size, strides, padding)
+    _C.avg_pool2d_backward(dy, dx, pool_size, strides, padding, reference)
     return dx
