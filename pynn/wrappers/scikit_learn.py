@@ -226,10 +226,16 @@ class BaseWrapper(BaseEstimator):
     def fit(self, X, y, **kwargs):
         """Build a fresh model with build_fn and train it on (X, y); kwargs go to Model.fit. Returns self."""
         self._check_params()
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
         X, y = self._prepare_fit(X, y)
+        self._check_weighted_classes(y, kwargs.get("sample_weight"))
         with _thread_scope(self._sk_params.get("n_threads")), _seed_scope(self._sk_params.get("random_state")):
             self._build_and_fit(X, y, kwargs)
         return self
+
+    def _check_weighted_classes(self, y, sample_weight):
+        pass
 
     def _model_outputs(self, X, kwargs):
         check_is_fitted(self, "model_")
@@ -270,6 +276,17 @@ class KerasClassifier(ClassifierMixin, BaseWrapper):
         self.n_classes_ = len(self.classes_)
         self.n_outputs_ = 1
         return X, y_int.reshape(-1).astype(np.int64)
+
+    def _check_weighted_classes(self, y_int, sample_weight):
+        if sample_weight is None:
+            return
+        weights = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+        if len(weights) != len(y_int):
+            raise ValueError(f"{type(self).__name__}: sample_weight has {len(weights)} values for "
+                             f"{len(y_int)} samples")
+        if len(np.unique(y_int[weights > 0])) < 2:
+            raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes with a positive "
+                             "sample_weight")
 
     def _meta(self):
         meta = super()._meta()
