@@ -346,6 +346,14 @@ class KerasRegressor(RegressorMixin, BaseWrapper):
     Attributes after fit: model_, n_features_in_, n_outputs_, history_.
     """
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True  # a 2-D y trains a model with one output per column
+        return tags
+
+    def _more_tags(self):  # scikit-learn < 1.6
+        return {**super()._more_tags(), "multioutput": True}
+
     def _prepare_fit(self, X, y):
         X, y = self._validate(X, y, multi_output=True, y_numeric=True)
         y = np.asarray(y)
