@@ -329,10 +329,11 @@ def test_regressor_on_diabetes():
 
 
 # ---------------------------------------------------------------- packaging
-def test_importing_pynn_does_not_import_sklearn():
+def test_importing_pynn_does_not_import_sklearn(tmp_path):
     code = "import sys, pynn; assert 'sklearn' not in sys.modules; import pynn.wrappers; " \
            "assert 'sklearn' in sys.modules"
-    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ})
+    # run outside the repository root, so that the installed package is imported, not the source tree
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)
 
 
 # ---------------------------------------------------------------- scikit-learn's estimator checks
