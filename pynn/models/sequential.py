@@ -105,6 +105,12 @@ class Sequential(Model):
             x = run(x)
         return x
 
+    def __getstate__(self):
+        # The inference plan holds closures (not picklable); it is rebuilt at the next predict.
+        state = self.__dict__.copy()
+        state["_plan"] = None
+        return state
+
     def backward(self, ctx, dy):
         layers = self.layers
         for i in range(len(layers) - 1, -1, -1):

@@ -107,6 +107,24 @@ class Optimizer:
             self._slot_owners[id(variable)] = variable
         return slot
 
+    def __getstate__(self):
+        # Slots are keyed by id(variable), which does not survive pickling: store them with their variables
+        # (pickled once with the model that owns them) and re-key them on load. The slot-list cache is rebuilt.
+        state = self.__dict__.copy()
+        owners = self._slot_owners
+        state["_slots"] = [(owners[key[0]], key[1], slot) for key, slot in self._slots.items()]
+        state["_excluded_ids"] = [owners[i] for i in self._excluded_ids]
+        state["_slot_owners"] = list(owners.values())
+        state["_slot_lists"] = {}
+        return state
+
+    def __setstate__(self, state):
+        slots, excluded = state.pop("_slots"), state.pop("_excluded_ids")
+        self.__dict__.update(state)
+        self._slots = {(id(variable), name): slot for variable, name, slot in slots}
+        self._slot_owners = {id(variable): variable for variable in self._slot_owners}
+        self._excluded_ids = {id(variable) for variable in excluded}
+
     @property
     def variables(self):
         """Every slot array, in creation order (the optimizer's state besides `iterations`)."""
@@ -114,7 +132,9 @@ class Optimizer:
 
     def exclude_from_weight_decay(self, var_list=None, var_names=None):
         """Skip weight decay for these Variables, and for those whose name contains one of `var_names`."""
-        self._excluded_ids.update(id(variable) for variable in var_list or ())
+        for variable in var_list or ():
+            self._excluded_ids.add(id(variable))
+            self._slot_owners[id(variable)] = variable  # keeps the id valid (and lets the optimizer pickle)
         self._excluded_name_patterns.extend(var_names or ())
 
     def weight_decay_for(self, variable):
