@@ -100,7 +100,10 @@ class Sequential(Model):
             self.build_for(x.shape)  # builds, or checks a shape with free (None) dimensions
         plan = self._plan
         if plan is None:
-            plan = self._plan = [f for f in (layer.inference() for layer in self.layers) if f is not None]
+            if any(getattr(layer, "produces_mask", False) for layer in self.layers):
+                plan = self._plan = [lambda x: self.forward(x, training=False)[0]]  # masks flow in forward
+            else:
+                plan = self._plan = [f for f in (layer.inference() for layer in self.layers) if f is not None]
         for run in plan:
             x = run(x)
         return x
