@@ -2,7 +2,10 @@
 from pynn.layers.activation import Activation
 from pynn.layers.activation_layers import ELU, LeakyReLU, ReLU, Softmax
 from pynn.layers.activity_regularization import ActivityRegularization
+from pynn.layers.augmentation import RandomFlip, RandomRotation, RandomTranslation, RandomZoom
+from pynn.layers.batch_normalization import BatchNormalization
 from pynn.layers.bidirectional import Bidirectional
+from pynn.layers.cropping2d import Cropping2D
 from pynn.layers.dense import Dense
 from pynn.layers.dropout import Dropout
 from pynn.layers.embedding import Embedding
@@ -12,12 +15,22 @@ from pynn.layers.input_layer import Input, InputLayer
 from pynn.layers.layer import Layer
 from pynn.layers.lstm import LSTM
 from pynn.layers.masking import Masking
+from pynn.layers.pooling import (
+    AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D,
+    GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D,
+)
 from pynn.layers.prelu import PReLU
 from pynn.layers.reshaping import Permute, RepeatVector, Reshape
 from pynn.layers.rnn_base import RNNBase
 from pynn.layers.simple_rnn import SimpleRNN
 from pynn.layers.time_distributed import TimeDistributed
+from pynn.layers.up_sampling2d import UpSampling2D
+from pynn.layers.zero_padding2d import ZeroPadding2D
 
 __all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Permute",
            "RepeatVector", "ActivityRegularization", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU",
+           "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D", "GlobalMaxPooling1D",
+           "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "BatchNormalization",
+           "ZeroPadding2D", "Cropping2D", "UpSampling2D",
+           "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",
            "SimpleRNN", "LSTM", "GRU", "RNNBase", "Bidirectional", "TimeDistributed", "Embedding", "Masking"]

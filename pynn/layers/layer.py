@@ -82,8 +82,8 @@ class Layer:
     # ------------------------------------------------------------------ masks
     # A mask (batch, timesteps) of booleans marks the valid steps of padded sequences. Layers that make one
     # (Embedding(mask_zero=True), Masking) set produces_mask and return it from compute_mask; layers that
-    # pass it on unchanged set supports_masking; layers that use it (LSTM, GRU, ...) set uses_mask and take forward(x, training,
-    # mask=...). A Sequential model threads the mask from layer to layer.
+    # pass it on unchanged set supports_masking; layers that use it (LSTM, GRU, ...) set uses_mask and
+    # take forward(x, training, mask=...). A Sequential model threads the mask from layer to layer.
     supports_masking = False
     uses_mask = False
     produces_mask = False
@@ -136,6 +136,13 @@ class Layer:
         Layers whose input gradient is expensive (Dense: a GEMM with the kernel transposed) override this.
         """
         self.backward(ctx, dy)
+
+    def inference(self):
+        """The function x -> y that predict() and model(x) run: forward(x, training=False) with no context
+        kept. None means the identity (Dropout). Layers override it to skip per-call work."""
+        def run(x):
+            return self.forward(x, False)[0]
+        return run
 
     def __call__(self, x, training=False):
         x = np.ascontiguousarray(x, dtype=self.dtype)
