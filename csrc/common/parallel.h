@@ -18,12 +18,10 @@ void set_num_threads(int n);
 bool have_openmp();
 
 // Run body(thread_id, num_threads) on a team of `threads` threads (the calling thread included).
-// Called from inside a team (a kernel that splits its own work, e.g. the recurrent layers' batch chunks,
-// calling the GEMM), it runs body(0, 1) on the calling thread: no nested teams.
 template <class Body>
 void parallel_region(int threads, Body&& body) {
 #if PYNN_HAVE_OPENMP
-  if (threads > 1 && !omp_in_parallel()) {
+  if (threads > 1) {
 #pragma omp parallel num_threads(threads)
     body(omp_get_thread_num(), omp_get_num_threads());
     return;

@@ -134,6 +134,8 @@ void backward_impl(const RnnParams& p, const RnnBackwardArgs<T>& a) {
   T* sc = a.scratch;
   T *dg = sc + bl.dg, *dgrec = sc + bl.dgrec, *dh = sc + bl.dh, *dc = sc + bl.dc;
   T *tmp = sc + bl.tmp, *dxt = sc + bl.dxt;
+  const bool local = local_weight_grads(p);
+  const int64_t psize = partial_size(p);
   const bool lstm = p.cell == RnnCell::lstm, gru = p.cell == RnnCell::gru;
   const bool gru_v1 = gru && !p.reset_after, gru_after = gru && p.reset_after;
   T* dg_rec = gru_after ? dgrec : dg;  // the gradient of the recurrent product's output
@@ -158,6 +160,11 @@ void backward_impl(const RnnParams& p, const RnnBackwardArgs<T>& a) {
     std::vector<T> a_panel(static_cast<size_t>(rnn_detail::kMaxMR * GU));
     for (int64_t k = k0; k < k1; ++k) {
       const int64_t r0 = k * rows, r1 = std::min(B, r0 + rows), n = r1 - r0;
+      // This chunk's partial weight gradients: kernel (F, GU), recurrent kernel (U, GU), bias rows.
+      T* part_k = local ? sc + bl.partials + k * psize : nullptr;
+      T* part_rk = local ? part_k + F * GU : nullptr;
+      T* part_b = local ? part_rk + U * GU : nullptr;
+      if (local) std::memset(part_k, 0, sizeof(T) * psize);
       // The first valid step of each row: before it, a masked step outputs zero, not h.
       std::vector<int64_t> first(static_cast<size_t>(n), T_);
       for (int64_t b = r0; b < r1; ++b)
@@ -224,20 +231,44 @@ void backward_impl(const RnnParams& p, const RnnBackwardArgs<T>& a) {
             for (int64_t j = 0; j < U; ++j) d[j] += t[j];
           }
         }
+        if (local) {  // this step's rows into the chunk's partial weight gradients, while dG is in cache
+          const T* x_rows = xt + (s * B + r0) * F;
+          local_gemm_at(F, GU, n, x_rows, F, dg_step + r0 * GU, GU, part_k, GU);
+          if (gru_v1) {
+            local_gemm_at(U, 2 * U, n, h_in + r0 * U, U, dg_step + r0 * GU, GU, part_rk, GU);
+            local_gemm_at(U, U, n, aux + so + r0 * U, U, dg_step + r0 * GU + 2 * U, GU, part_rk + 2 * U, GU);
+          } else {
+            local_gemm_at(U, GU, n, h_in + r0 * U, U, dgrec_step + r0 * GU, GU, part_rk, GU);
+          }
+          for (int64_t b = r0; b < r1; ++b) {
+            const T* g = dg_step + b * GU;
+            for (int64_t j = 0; j < GU; ++j) part_b[j] += g[j];
+            if (gru_after) {
+              const T* gr = dgrec_step + b * GU;
+              for (int64_t j = 0; j < GU; ++j) part_b[GU + j] += gr[j];
+            }
+          }
+        }
       }
     }
   });
   if (a.dh0) std::memcpy(a.dh0, dh, sizeof(T) * B * U);
   if (lstm && a.dc0) std::memcpy(a.dc0, dc, sizeof(T) * B * U);
 
-  // Weight gradients over all steps at once.
   const int64_t M = T_ * B;
-  if (a.dkernel) {
+  if (local) {  // the chunks' partials, added in chunk order
+    const T* parts = sc + bl.partials;
+    add_partials(parts, chunks, psize, 0, F * GU, a.dkernel);
+    add_partials(parts, chunks, psize, F * GU, U * GU, a.drecurrent_kernel);
+    add_partials(parts, chunks, psize, (F + U) * GU, (gru_after ? 2 : 1) * GU, a.dbias);
+  }
+  // Weight gradients over all steps at once.
+  if (a.dkernel && !local) {
     GemmParams g;
     g.m = F, g.n = GU, g.k = M, g.trans_a = true, g.lda = F, g.ldb = GU, g.ldc = GU, g.beta = 1.0;
     gemm_column_blocks(g, xt, dg, a.dkernel);
   }
-  if (a.drecurrent_kernel) {
+  if (a.drecurrent_kernel && !local) {
     const T* h_in_all = hin ? hin : hs;
     GemmParams g;
     g.m = U, g.k = M, g.trans_a = true, g.lda = U, g.ldb = GU, g.ldc = GU, g.beta = 1.0;
@@ -251,7 +282,7 @@ void backward_impl(const RnnParams& p, const RnnBackwardArgs<T>& a) {
       gemm_column_blocks(g, h_in_all, dg_rec, a.drecurrent_kernel);
     }
   }
-  if (a.dbias) {
+  if (a.dbias && !local) {
     add_column_sums(dg, M, GU, a.dbias);
     if (gru_after) add_column_sums(dgrec, M, GU, a.dbias + GU);
   }

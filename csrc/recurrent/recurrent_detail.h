@@ -68,8 +68,34 @@ inline ForwardLayout forward_layout(const RnnParams& p) {
   return l;
 }
 
+// Rows of the batch that one thread takes through the whole sequence: fixed by the shape alone, so the
+// arithmetic of every row is the same whatever the thread count.
+inline int64_t chunk_rows(const RnnParams& p) {
+  const int64_t B = p.batch;
+  int64_t rows = 16;
+  // Large recurrent matrices: bigger chunks read U fewer times per step.
+  if (p.units * rnn_gates(p.cell) * p.units >= (64 << 10)) rows = 32;
+  return std::min(B, rows);
+}
+
+// Whether backward accumulates the weight gradients per batch chunk, step by step while dG is in cache
+// (partials summed in chunk order at the end), instead of as large GEMMs over all steps afterwards: for a
+// recurrent matrix that stays in L2 (W3's 50 x 200; the GEMMs over k = T*B read dG three more times and
+// did not split across threads) and a few chunks (the partials cost chunks x the weights).
+inline bool local_weight_grads(const RnnParams& p) {
+  const int64_t GU = rnn_gates(p.cell) * p.units;
+  const int64_t chunks = (p.batch + chunk_rows(p) - 1) / chunk_rows(p);
+  return (p.units + p.input_size) * GU <= (48 << 10) && chunks <= 8;
+}
+
+// Size of one chunk's partial weight gradients: kernel (F, GU), recurrent kernel (U, GU), two bias rows.
+inline int64_t partial_size(const RnnParams& p) {
+  const int64_t GU = rnn_gates(p.cell) * p.units;
+  return (p.input_size + p.units + 2) * GU;
+}
+
 struct BackwardLayout {
-  int64_t dg, dgrec, packed, dh, dc, tmp, dxt, total;
+  int64_t dg, dgrec, packed, dh, dc, tmp, dxt, partials, total;
 };
 
 inline BackwardLayout backward_layout(const RnnParams& p) {
@@ -85,18 +111,9 @@ inline BackwardLayout backward_layout(const RnnParams& p) {
   l.dc = at, at += B * U;
   l.tmp = at, at += B * U;
   l.dxt = at, at += T * B * F;
+  l.partials = at, at += local_weight_grads(p) ? (B + chunk_rows(p) - 1) / chunk_rows(p) * partial_size(p) : 0;
   l.total = at;
   return l;
-}
-
-// Rows of the batch that one thread takes through the whole sequence: fixed by the shape alone, so the
-// arithmetic of every row is the same whatever the thread count.
-inline int64_t chunk_rows(const RnnParams& p) {
-  const int64_t B = p.batch;
-  int64_t rows = 16;
-  // Large recurrent matrices: bigger chunks read U fewer times per step.
-  if (p.units * rnn_gates(p.cell) * p.units >= (64 << 10)) rows = 32;
-  return std::min(B, rows);
 }
 
 inline int64_t input_time(const RnnParams& p, int64_t s) { return p.go_backwards ? p.steps - 1 - s : s; }
@@ -142,11 +159,35 @@ void add_column_sums(const T* src, int64_t rows, int64_t cols, T* dst) {
   });
 }
 
+// C (m x n, ldc) += A^T B for A (k x m, lda) and B (k x n, ldb): one step's rows into a chunk's partial
+// weight gradient, on the calling thread (inside the chunks' team the GEMM's own region is an inactive
+// nested one, of one thread).
+template <class T>
+void local_gemm_at(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, T* c,
+                   int64_t ldc) {
+  GemmParams g;
+  g.m = m, g.n = n, g.k = k, g.trans_a = true, g.lda = lda, g.ldb = ldb, g.ldc = ldc, g.beta = 1.0;
+  gemm(g, a, b, c, GemmEpilogue<T>{});
+}
+
+// dst[i] += sum over chunks c (in order) of parts[c * stride + offset + i], for i < count; dst may be null.
+template <class T>
+void add_partials(const T* parts, int64_t chunks, int64_t stride, int64_t offset, int64_t count, T* dst) {
+  if (!dst || count <= 0) return;
+  parallel_for(count, 4096, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      T acc = T(0);
+      for (int64_t c = 0; c < chunks; ++c) acc += parts[c * stride + offset + i];
+      dst[i] += acc;
+    }
+  });
+}
+
 // The large products over all steps, split by blocks of columns of C that are fixed by the shape, one
-// serial GEMM per block on one thread: the core GEMM did not scale to two threads on these shapes (the
-// projection T*B x F x G*U and the weight gradients with k = T*B; measured on W4's shapes), and a block
-// split keeps every entry's sum independent of the thread count. op(B)'s and C's columns are offset; with
-// trans_b, B's rows.
+// GEMM per block on one thread (its own region nested, so of one thread): the core GEMM did not scale to
+// two threads on these shapes (the projection T*B x F x G*U and the weight gradients with k = T*B;
+// measured on W4's shapes), and a block split keeps every entry's sum independent of the thread count.
+// op(B)'s and C's columns are offset; with trans_b, B's rows.
 template <class T>
 void gemm_column_blocks(const GemmParams& p, const T* a, const T* b, T* c, const T* bias = nullptr) {
   // A quarter of the columns (rounded to 8), at most 256: several blocks even for W3's dU (50 x 200, k =
