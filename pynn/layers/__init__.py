@@ -2,13 +2,18 @@
 from pynn.layers.activation import Activation
 from pynn.layers.activation_layers import ELU, LeakyReLU, ReLU, Softmax
 from pynn.layers.activity_regularization import ActivityRegularization
+from pynn.layers.conv import Conv1D, Conv2D
+from pynn.layers.conv2d_transpose import Conv2DTranspose
 from pynn.layers.dense import Dense
+from pynn.layers.depthwise_conv2d import DepthwiseConv2D
 from pynn.layers.dropout import Dropout
 from pynn.layers.flatten import Flatten
 from pynn.layers.input_layer import Input, InputLayer
 from pynn.layers.layer import Layer
 from pynn.layers.prelu import PReLU
 from pynn.layers.reshaping import Permute, RepeatVector, Reshape
+from pynn.layers.separable_conv2d import SeparableConv2D
 
 __all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Permute",
-           "RepeatVector", "ActivityRegularization", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU"]
+           "RepeatVector", "ActivityRegularization", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU",
+           "Conv1D", "Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Conv2DTranspose"]
