@@ -5,8 +5,9 @@
 //   backward-weights  the pixels are cut into chunks fixed by the shape; each chunk sums
 //                     col^T . dy over its tiles into its own partial dw (and bias sums), then the partials
 //                     are added in chunk order: thread-count independent.
-//   backward-data     stride 1: a forward conv of dy with the kernel flipped and its in/out channels swapped
-//                     (tiles over dx, no scatter). Stride > 1: per image, dcol = dy . w^T then col2im, which
+//   backward-data     stride 1 and >= 16 input channels per group: a forward conv of dy with the kernel
+//                     flipped and its in/out channels swapped (tiles over dx, no scatter). Otherwise, per
+//                     image, dcol = dy . w^T then col2im, which
 //                     adds each patch back into the image in a fixed order; images go to threads.
 #include "conv/conv2d.h"
 
@@ -56,11 +57,20 @@ int64_t tile_rows(int64_t rows, int64_t kg, int64_t elem, int64_t bytes) {
 template <class T>
 void im2col(const Conv2dParams& p, const Shape& s, const T* x, int64_t g, int64_t r0, int64_t rows, T* col) {
   const int64_t cin_g = s.cin_g;
+  const bool contiguous_kw = p.dilation_w == 1 && p.groups == 1;
+  const int64_t run = p.kernel_w * cin_g;
   int64_t n = r0 / s.pixels, oh = (r0 % s.pixels) / p.out_w, ow = r0 % p.out_w;
   for (int64_t r = 0; r < rows; ++r) {
     T* dst = col + r * s.kg;
     const T* img = x + n * p.in_h * p.in_w * p.in_c + g * cin_g;
     const int64_t ih0 = oh * p.stride_h - p.pad_top, iw0 = ow * p.stride_w - p.pad_left;
+    const bool inside = ih0 >= 0 && ih0 + (p.kernel_h - 1) * p.dilation_h < p.in_h && iw0 >= 0 &&
+                        iw0 + (p.kernel_w - 1) * p.dilation_w < p.in_w;
+    if (inside && contiguous_kw) {  // the common case: each kernel row is one run of kernel_w * cin_g values
+      const T* src = img + (ih0 * p.in_w + iw0) * p.in_c;
+      for (int64_t kh = 0; kh < p.kernel_h; ++kh, dst += run, src += p.dilation_h * p.in_w * p.in_c)
+        for (int64_t i = 0; i < run; ++i) dst[i] = src[i];
+    } else
     for (int64_t kh = 0; kh < p.kernel_h; ++kh) {
       const int64_t ih = ih0 + kh * p.dilation_h;
       if (ih < 0 || ih >= p.in_h) {
@@ -132,11 +142,13 @@ void forward_impl(const Conv2dParams& p, const T* x, const T* w, const T* bias, 
     q.lda = p.in_c;
     q.ldb = p.out_c;
     q.ldc = p.out_c;
-    gemm(q, x, w, y, GemmEpilogue<T>{bias, act});
+    gemm(q, x, w, y, GemmEpilogue<T>{bias, nullptr});
+    if (act && act->kind != Activation::linear) activation_forward(*act, y, y, s.rows * p.out_c);
     return;
   }
   const int64_t tr = tile_rows(s.rows, s.kg, sizeof(T), 96 << 10);
   const int64_t tiles = ceil_div(s.rows, tr);
+  const bool has_act = act && act->kind != Activation::linear;
   parallel_for(tiles, 1, [&](int64_t t0, int64_t t1) {
     T* col = static_cast<T*>(thread_scratch(kColSlot, sizeof(T) * std::max<int64_t>(1, tr * s.kg)));
     for (int64_t t = t0; t < t1; ++t) {
@@ -150,9 +162,12 @@ void forward_impl(const Conv2dParams& p, const T* x, const T* w, const T* bias, 
         q.lda = std::max<int64_t>(1, s.kg);
         q.ldb = p.out_c;
         q.ldc = p.out_c;
+        // With one group the tile of y is contiguous: one activation pass over it (still in cache) costs
+        // less than the GEMM epilogue's call per row.
         gemm(q, col, w + g * s.cout_g, y + r0 * p.out_c + g * s.cout_g,
-             GemmEpilogue<T>{bias ? bias + g * s.cout_g : nullptr, act});
+             GemmEpilogue<T>{bias ? bias + g * s.cout_g : nullptr, p.groups == 1 ? nullptr : act});
       }
+      if (p.groups == 1 && has_act) activation_forward_serial(*act, y + r0 * p.out_c, y + r0 * p.out_c, rows * p.out_c);
     }
   });
 }
@@ -220,7 +235,9 @@ void backward_data_impl(const Conv2dParams& p, const T* dy, const T* w, T* dx) {
   const Shape s(p);
   const int64_t xsize = p.batch * p.in_h * p.in_w * p.in_c;
   if (xsize <= 0) return;
-  if (p.stride_h == 1 && p.stride_w == 1) {
+  // The flipped-kernel conv has cin_g output channels per group: a GEMM that narrow wastes the register
+  // tile, so few input channels also take the GEMM + col2im path.
+  if (p.stride_h == 1 && p.stride_w == 1 && s.cin_g >= 16) {
     // dx = conv(dy, flip(w) with in/out channels swapped): w'[a, b, o, g * cin_g + c] = w[kh-1-a, kw-1-b, c, g * cout_g + o].
     Conv2dParams q = p;
     q.in_h = p.out_h;
