@@ -67,8 +67,17 @@ void im2col(const Conv2dParams& p, const Shape& s, const T* x, int64_t g, int64_
                         iw0 + (p.kernel_w - 1) * p.dilation_w < p.in_w;
     if (inside && contiguous_kw) {  // the common case: each kernel row is one run of kernel_w * cin_g values
       const T* src = img + (ih0 * p.in_w + iw0) * p.in_c;
-      for (int64_t kh = 0; kh < p.kernel_h; ++kh, dst += run, src += p.dilation_h * p.in_w * p.in_c)
-        for (int64_t i = 0; i < run; ++i) dst[i] = src[i];
+      const int64_t step = p.dilation_h * p.in_w * p.in_c;
+      if (run == 3) {  // 3x3 on one channel (a grayscale first layer): constant-length copies
+        for (int64_t kh = 0; kh < p.kernel_h; ++kh, dst += 3, src += step) {
+          dst[0] = src[0];
+          dst[1] = src[1];
+          dst[2] = src[2];
+        }
+      } else {
+        for (int64_t kh = 0; kh < p.kernel_h; ++kh, dst += run, src += step)
+          for (int64_t i = 0; i < run; ++i) dst[i] = src[i];
+      }
     } else
     for (int64_t kh = 0; kh < p.kernel_h; ++kh) {
       const int64_t ih = ih0 + kh * p.dilation_h;
