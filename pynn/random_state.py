@@ -8,7 +8,7 @@ import numpy as np
 
 from pynn import ops
 
-_state = {"seed": None, "counter": 0}
+_state = {"seed": None, "counter": 0, "generation": 0}
 
 
 def set_seed(seed):
@@ -17,6 +17,7 @@ def set_seed(seed):
         raise ValueError(f"set_seed: expected a non-negative integer, got {seed!r}")
     _state["seed"] = int(seed)
     _state["counter"] = 0
+    _state["generation"] += 1
 
 
 def next_seed():
@@ -27,3 +28,9 @@ def next_seed():
     seed = _state["seed"]
     words = ops.philox4x32_10([_state["counter"], 0, 0, 0], [seed & 0xFFFFFFFF, (seed >> 32) & 0xFFFFFFFF])
     return int(words[0]) | (int(words[1]) << 32)
+
+
+def generation():
+    """How many times set_seed has been called: a layer that drew a seed for a stream of draws redraws it
+    when this changes, so that set_seed makes everything after it reproducible."""
+    return _state["generation"]

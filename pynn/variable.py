@@ -9,6 +9,11 @@ class Variable:
     same shape and dtype, and a layer's backward pass *adds* its gradient into it (the model zeroes it
     before each step, so a weight used twice gets the sum).
 
+    Zeroing is lazy: `zero_grad()` only marks the gradient stale, and the next read of `grad` fills it with
+    zeros. A kernel that can write the first contribution instead of adding it asks `grad_for_update()`
+    for the array and the factor to keep of its contents (0.0 when stale, else 1.0), so a step does not
+    sweep every gradient with zeros before overwriting it.
+
     Args:
         value: initial value (copied into a C-contiguous array).
         name: a name unique within the layer ("kernel", "bias", ...).
@@ -19,11 +24,35 @@ class Variable:
 
     def __init__(self, value, name="variable", trainable=True, regularizer=None, constraint=None):
         self.value = np.array(value, copy=True, order="C")
-        self.grad = np.zeros_like(self.value)
+        self._grad = np.zeros_like(self.value)
+        self._grad_stale = False
         self.name = name
         self.trainable = trainable
         self.regularizer = regularizer
         self.constraint = constraint
+
+    @property
+    def grad(self):
+        if self._grad_stale:
+            self._grad.fill(0)
+            self._grad_stale = False
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        self._grad = value
+        self._grad_stale = False
+
+    def zero_grad(self):
+        """Make the gradient zero (lazily: see the class docstring)."""
+        self._grad_stale = True
+
+    def grad_for_update(self):
+        """(gradient array, beta): write `beta * array + contribution` into the array; beta is 0.0 when the
+        gradient was zeroed since (the array's contents are then garbage), else 1.0."""
+        beta = 0.0 if self._grad_stale else 1.0
+        self._grad_stale = False
+        return self._grad, beta
 
     @property
     def shape(self):

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+import pynn
 from pynn import callbacks, optimizers
 
 
@@ -303,3 +304,23 @@ def test_lambda_callback():
                       ("epoch_end", 0, 1.0), "train_end"]
     with pytest.raises(ValueError):
         callbacks.LambdaCallback(on_nothing=print)
+
+
+def test_batch_hooks_are_called_only_where_defined():
+    from pynn.callbacks import Callback, CallbackList, History, LambdaCallback
+    assert not CallbackList([History(), Callback()]).has_train_batch_hooks
+
+    class OldStyle(Callback):
+        def on_batch_end(self, batch, logs=None):
+            pass
+    assert CallbackList([OldStyle()]).has_train_batch_hooks
+    assert CallbackList([LambdaCallback(on_batch_end=lambda batch, logs: None)]).has_train_batch_hooks
+    assert not CallbackList([LambdaCallback(on_epoch_end=lambda epoch, logs: None)]).has_train_batch_hooks
+    # and fit calls them with the running logs
+    seen = []
+    model = pynn.Sequential([pynn.layers.Input(shape=(3,)), pynn.layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((10, 3), np.float32), np.zeros((10, 2), np.float32)
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0,
+              callbacks=[LambdaCallback(on_batch_end=lambda batch, logs: seen.append((batch, sorted(logs))))])
+    assert seen == [(0, ["loss"]), (1, ["loss"]), (2, ["loss"])]

@@ -212,3 +212,34 @@ def test_any_alignment_of_c_same_bits_for_any_thread_count(isa, threads, dtype, 
         np.testing.assert_allclose(results[0], want, rtol=0, atol=_tol(dtype, k) * k ** 0.5)
         for r in results[1:]:
             assert np.array_equal(r, results[0]), f"m={m} k={k} n={n}"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_few_rows_path(isa, dtype, rng, threads):
+    """m <= 4 (one sample's inference) has its own kernel: A and B in place, columns split across threads.
+    Every row count, ragged column counts around the vector widths, A transposed, alpha / beta, a strided C,
+    bias + activation, and bit-identical results for 1 and 2 threads."""
+    for m in (1, 2, 3, 4, 5):
+        for k, n in [(1, 1), (37, 15), (37, 17), (64, 64), (19, 65), (784, 128), (33, 257), (300, 1100)]:
+            for ta in (False, True):
+                a, b = _operands(rng, m, k, n, ta, False, dtype)
+                c0 = rng.standard_normal((m, n + 3)).astype(dtype)
+                bias = rng.standard_normal(n).astype(dtype)
+                results = []
+                for t in (1, 2):
+                    threads(t)
+                    c = c0.copy()
+                    _C.gemm(a, b, c[:, 1:n + 1], -0.5, 1.25, ta, False)
+                    np.testing.assert_array_equal(c[:, 0], c0[:, 0])
+                    np.testing.assert_array_equal(c[:, n + 1:], c0[:, n + 1:])
+                    y = np.empty((m, n), dtype)
+                    _C.gemm(a, b, y, 1.0, 0.0, ta, False, bias=bias, activation="relu")
+                    results.append((c, y))
+                np.testing.assert_array_equal(results[0][0], results[1][0])
+                np.testing.assert_array_equal(results[0][1], results[1][1])
+                c, y = results[0]
+                expected = _expected(a, b, ta, False, -0.5, 1.25, c0[:, 1:n + 1])
+                np.testing.assert_allclose(c[:, 1:n + 1], expected, rtol=0, atol=_tol(dtype, k) * k ** 0.5 * 2,
+                                           err_msg=f"{isa} m={m} k={k} n={n} ta={ta}")
+                relu = np.maximum(_expected(a, b, ta, False) + bias, 0)
+                np.testing.assert_allclose(y, relu, rtol=0, atol=_tol(dtype, k) * k ** 0.5 * 2)

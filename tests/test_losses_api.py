@@ -175,10 +175,19 @@ def test_fused_path_equals_probability_path(loss, activation, rng):
         p = 1 / (1 + np.exp(-logits))
         def backward(g):
             return g * p * (1 - p)
-    value, grad_p = loss.value_and_gradient(y, p, sample_weight=sw)
-    fused_value, grad_logits = loss.value_and_gradient_from_logits(y, logits, activation, sample_weight=sw)
-    assert fused_value == pytest.approx(value, rel=1e-12)
-    np.testing.assert_allclose(grad_logits, backward(grad_p), atol=1e-12)
+    for weights in (sw, None):  # without sample weights the kernel scales the gradient itself
+        value, grad_p = loss.value_and_gradient(y, p, sample_weight=weights)
+        fused_value, grad_logits = loss.value_and_gradient_from_logits(y, logits, activation, sample_weight=weights)
+        assert fused_value == pytest.approx(value, rel=1e-12)
+        np.testing.assert_allclose(grad_logits, backward(grad_p), atol=1e-12)
+
+
+def test_fused_sparse_path_rejects_bad_labels_naming_the_loss():
+    loss = losses.SparseCategoricalCrossentropy()
+    logits = np.zeros((4, 3), np.float32)
+    for labels in (np.array([0, 1, 3, 2]), np.array([0, -1, 1, 2], np.int32)):
+        with pytest.raises(ValueError, match="sparse_categorical_crossentropy: .*out of range"):
+            loss.value_and_gradient_from_logits(labels, logits, "softmax")
 
 
 def test_fused_path_unsupported():

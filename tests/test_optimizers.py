@@ -97,6 +97,12 @@ def ref_nadam(w, g, s, t, lr, beta_1, beta_2, epsilon, wd):
     return w - (m_hat * lr) / (np.sqrt(v_hat) + epsilon)
 
 
+@pytest.fixture(autouse=True)
+def every_isa(isa):
+    """Every test here runs on each ISA's build of the update loops (csrc/optimizers/update_rules_*.cpp)."""
+    return isa
+
+
 # ---------------------------------------------------------------- harness
 def run_both(dtype, slots, pynn_step, ref_step, shape=SHAPE, seed=0):
     """STEPS updates with different random gradients through pynn and the reference; compare everything."""
@@ -437,3 +443,73 @@ def test_bad_clipping_arguments():
     with pytest.raises(ValueError, match=r"grads: expected a list or tuple"):
         ops.clip_by_global_norm(g, 1.0)
     np.testing.assert_array_equal(g, 1.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adam_many_equals_one_call_per_variable(dtype, amsgrad):
+    rng = np.random.default_rng(5)
+    shapes = [(7, 3), (3,), (1,), (40, 50)]
+    params = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    grads = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    one = [p.copy() for p in params]
+    m1, v1, h1 = ([np.zeros_like(p) for p in params] for _ in range(3))
+    m2, v2, h2 = ([np.zeros_like(p) for p in params] for _ in range(3))
+    decays = [0.0, 0.01, 0.0, 0.004]
+    for step in (1, 2, 3):
+        ops.adam_update_many(params, grads, m1, v1, step, lr=0.01, amsgrad=amsgrad, v_hat=h1, weight_decays=decays)
+        for p, g, m, v, h, d in zip(one, grads, m2, v2, h2, decays):
+            ops.adam_update(p, g, m, v, step, lr=0.01, amsgrad=amsgrad, v_hat=h, weight_decay=d)
+    for a, b in zip(params + m1 + v1, one + m2 + v2):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("momentum,nesterov", [(0.0, False), (0.9, False), (0.9, True)])
+def test_sgd_many_equals_one_call_per_variable(momentum, nesterov):
+    rng = np.random.default_rng(6)
+    params = [rng.standard_normal(s).astype(np.float32) for s in [(5, 4), (4,)]]
+    grads = [rng.standard_normal(p.shape).astype(np.float32) for p in params]
+    one = [p.copy() for p in params]
+    vel1 = [np.zeros_like(p) for p in params]
+    vel2 = [np.zeros_like(p) for p in params]
+    for _ in range(3):
+        ops.sgd_update_many(params, grads, vel1, lr=0.1, momentum=momentum, nesterov=nesterov)
+        for p, g, v in zip(one, grads, vel2):
+            ops.sgd_update(p, g, v, lr=0.1, momentum=momentum, nesterov=nesterov)
+    for a, b in zip(params, one):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_many_checks_every_variable_before_updating_any():
+    params = [np.ones(3, np.float32), np.ones(4, np.float32)]
+    before = [p.copy() for p in params]
+    m = [np.zeros(3, np.float32), np.zeros(4, np.float32)]
+    cases = [
+        ([np.ones(3, np.float32), np.ones(5, np.float32)], m, "variable 1: grad: expected shape"),
+        ([np.ones(3, np.float32), np.ones(4, np.float64)], m, "variable 1: grad: expected dtype float32"),
+        ([np.ones(3, np.float32)], m, "grads: expected 2 arrays"),
+        ([np.ones(3, np.float32), np.ones(4, np.float32)], [m[0], params[1]], "variable 1: .*shares no memory"),
+    ]
+    for grads, slots, message in cases:
+        with pytest.raises(ValueError, match=message):
+            ops.adam_update_many(params, grads, slots, [np.zeros(3, np.float32), np.zeros(4, np.float32)], 1)
+        for p, b in zip(params, before):
+            np.testing.assert_array_equal(p, b)
+    with pytest.raises(ValueError, match="variable 0: param: expected a writeable"):
+        ro = np.ones(3, np.float32)
+        ro.flags.writeable = False
+        ops.sgd_update_many([ro], [np.ones(3, np.float32)], lr=0.1)
+
+
+def test_lazy_gradient_zeroing():
+    v = pynn.variable.Variable(np.ones((2, 2), np.float32))
+    v.grad += 3
+    v.zero_grad()
+    grad, beta = v.grad_for_update()
+    assert beta == 0.0 and grad is v._grad   # a kernel may overwrite the stale contents
+    grad[...] = 5
+    assert v.grad_for_update()[1] == 1.0     # written since: accumulate
+    v.zero_grad()
+    np.testing.assert_array_equal(v.grad, 0)  # a plain read sees zeros
+    v.grad += 1
+    assert v.grad_for_update()[1] == 1.0 and v.grad[0, 0] == 1

@@ -290,3 +290,19 @@ def test_dropout_2d_shapes_and_rate_zero():
 def test_bad_arguments_raise_value_error_naming_the_argument(call, argument):
     with pytest.raises(ValueError, match=rf"^{argument}\b"):
         call()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dropout_mask_is_the_bernoulli_complement_on_every_isa(isa, dtype, threads):
+    """The vectorized mask (16 Philox blocks per pass on AVX-512) against the scalar Bernoulli stream: every
+    start phase within a block, lengths around the 64-element pass, a length split across threads, and block
+    indices that carry into the counter's second word."""
+    for offset in (0, 1, 2, 3, 5, 2**32 - 7, 2**34 - 9):  # the last crosses block 2^32 (the carry)
+        for n in (1, 3, 4, 63, 64, 65, 130, 1027, 70001):
+            x = np.ones(n, dtype)
+            expected = 1 - ops.random_bernoulli(n, 0.3, seed=2**40 + 11, offset=offset)
+            for t in (1, 2):
+                threads(t)
+                y, mask = ops.dropout(x, 0.3, seed=2**40 + 11, offset=offset)
+                np.testing.assert_array_equal(mask, expected, err_msg=f"{isa} offset={offset} n={n} threads={t}")
+                np.testing.assert_array_equal(y, mask * dtype(1 / 0.7))

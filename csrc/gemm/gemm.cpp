@@ -132,6 +132,46 @@ void scale_only(const GemmParams& p, T* c, const GemmEpilogue<T>& e) {
 // Below this many multiply-adds a second thread costs more to wake than it saves.
 constexpr int64_t kMinWorkPerThread = 1 << 15;
 
+// m <= kGemmSmallRows (one sample's inference): no packing and no k blocking, A and B read in place. The
+// threads split the columns at cache-line boundaries of C; each entry is summed over k in one order, so
+// the split does not change any result.
+template <class T>
+void small_rows(const GemmKernel<T>& kr, const GemmParams& p, const T* a, const T* b, T* c,
+                const GemmEpilogue<T>& e) {
+  const int64_t m = p.m, n = p.n;
+  const int64_t line = 64 / static_cast<int64_t>(sizeof(T));
+  const int64_t lines = ceil_div(n, line);
+  const int threads = static_cast<int>(std::max<int64_t>(
+      1, std::min<int64_t>({get_num_threads(), m * n * p.k / kMinWorkPerThread, lines})));
+  const bool has_act = e.activation && e.activation->kind != Activation::linear;
+  parallel_region(threads, [&](int tid, int nt) {
+    const int64_t col0 = std::min(n, lines * tid / nt * line), col1 = std::min(n, lines * (tid + 1) / nt * line);
+    if (col1 <= col0) return;
+    GemmTile<T> t;
+    t.k = p.k;
+    t.a = a;
+    t.a_row = p.trans_a ? 1 : p.lda;
+    t.a_k = p.trans_a ? p.lda : 1;
+    t.a_panel = 0;
+    t.b_stride = p.ldb;
+    t.ldc = p.ldc;
+    t.rows = m;
+    t.alpha = static_cast<T>(p.alpha);
+    t.beta = static_cast<T>(p.beta);
+    constexpr int64_t kChunk = int64_t{1} << 24;  // GemmTile counts columns in an int
+    for (int64_t j = col0; j < col1; j += kChunk) {
+      t.b = b + j;
+      t.b_cols = t.cols = static_cast<int>(std::min(kChunk, col1 - j));
+      t.c = c + j;
+      t.bias = e.bias ? e.bias + j : nullptr;
+      kr.rows(t);
+    }
+    if (has_act)
+      for (int64_t i = 0; i < m; ++i)
+        activation_forward_serial(*e.activation, c + i * p.ldc + col0, c + i * p.ldc + col0, col1 - col0);
+  });
+}
+
 template <class T>
 void gemm_impl(const GemmParams& p, const T* a, const T* b, T* c, const GemmEpilogue<T>& e) {
   const int64_t m = p.m, n = p.n, k = p.k;
@@ -161,6 +201,10 @@ void gemm_impl(const GemmParams& p, const T* a, const T* b, T* c, const GemmEpil
     return;
   }
   const GemmKernel<T>& kr = kernel_for<T>(active_isa());
+  if (m <= kGemmSmallRows && !p.trans_b && kr.rows) {
+    small_rows(kr, p, a, b, c, e);
+    return;
+  }
   const int mr = kr.mr, nr = kr.nr;
   const int64_t KC = kr.kc, NC = kr.nc;
   // A problem whose B fits in cache ("small": the shapes of a training step) reads A in place (full row

@@ -36,12 +36,17 @@ struct GemmTile {
 template <class T>
 using GemmTileFn = void (*)(const GemmTile<T>&);
 
-// A kernel and the block sizes that suit it (MC a multiple of MR, NC of NR).
+// A kernel and the block sizes that suit it (MC a multiple of MR, NC of NR). `rows` computes a product
+// with at most kGemmSmallRows rows of C over any number of columns, A and B read in place (B not
+// transposed; b_cols == cols), or is nullptr where the ISA has none.
+constexpr int kGemmSmallRows = 4;
+
 template <class T>
 struct GemmKernel {
   int mr, nr;
   int mc, kc, nc;
   GemmTileFn<T> tile;
+  GemmTileFn<T> rows;
 };
 
 extern const GemmKernel<float> gemm_kernel_generic_f32;

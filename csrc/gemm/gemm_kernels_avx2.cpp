@@ -51,7 +51,9 @@ constexpr int kNV = 2;
 
 }  // namespace
 
-const GemmKernel<float> gemm_kernel_avx2_f32 = {kMR, kNV * 8, 144, 256, 3072, &simd_tile<VecF32, kMR, kNV>};
-const GemmKernel<double> gemm_kernel_avx2_f64 = {kMR, kNV * 4, 72, 256, 3072, &simd_tile<VecF64, kMR, kNV>};
+const GemmKernel<float> gemm_kernel_avx2_f32 = {kMR, kNV * 8, 144, 256, 3072, &simd_tile<VecF32, kMR, kNV>,
+                                               &simd_rows<VecF32, 2>};
+const GemmKernel<double> gemm_kernel_avx2_f64 = {kMR, kNV * 4, 72, 256, 3072, &simd_tile<VecF64, kMR, kNV>,
+                                               &simd_rows<VecF64, 2>};
 
 }  // namespace pynn

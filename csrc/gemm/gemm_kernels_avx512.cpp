@@ -48,7 +48,9 @@ constexpr int kNV = 2;
 
 }  // namespace
 
-const GemmKernel<float> gemm_kernel_avx512_f32 = {kMR, kNV * 16, 480, 256, 3072, &simd_tile<VecF32, kMR, kNV>};
-const GemmKernel<double> gemm_kernel_avx512_f64 = {kMR, kNV * 8, 240, 256, 3072, &simd_tile<VecF64, kMR, kNV>};
+const GemmKernel<float> gemm_kernel_avx512_f32 = {kMR, kNV * 16, 480, 256, 3072, &simd_tile<VecF32, kMR, kNV>,
+                                                 &simd_rows<VecF32, 4>};
+const GemmKernel<double> gemm_kernel_avx512_f64 = {kMR, kNV * 8, 240, 256, 3072, &simd_tile<VecF64, kMR, kNV>,
+                                                 &simd_rows<VecF64, 4>};
 
 }  // namespace pynn

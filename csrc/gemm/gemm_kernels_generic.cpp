@@ -43,7 +43,7 @@ void generic_tile(const GemmTile<T>& t) {
 
 }  // namespace
 
-const GemmKernel<float> gemm_kernel_generic_f32 = {kMR, kNR, 256, 256, 2048, &generic_tile<float>};
-const GemmKernel<double> gemm_kernel_generic_f64 = {kMR, kNR, 128, 256, 2048, &generic_tile<double>};
+const GemmKernel<float> gemm_kernel_generic_f32 = {kMR, kNR, 256, 256, 2048, &generic_tile<float>, nullptr};
+const GemmKernel<double> gemm_kernel_generic_f64 = {kMR, kNR, 128, 256, 2048, &generic_tile<double>, nullptr};
 
 }  // namespace pynn

@@ -7,6 +7,7 @@
 
 #include "common/denormals.h"
 #include "common/parallel.h"
+#include "optimizers/update_rules.h"
 
 namespace pynn {
 namespace optimizer_detail {
@@ -24,16 +25,6 @@ void update_in_parallel(int64_t n, Range&& range) {
     range(begin, end);
   });
 }
-
-// Keras's decoupled weight decay, w -= w * weight_decay * learning_rate, as one factor.
-template <class T>
-struct WeightDecay {
-  T factor;
-  bool active;
-  WeightDecay(double weight_decay, double learning_rate)
-      : factor(static_cast<T>(weight_decay * learning_rate)), active(weight_decay != 0.0) {}
-  T operator()(T w) const { return active ? w - w * factor : w; }
-};
 
 inline void require_slot(const void* slot, const char* optimizer, const char* slot_name, const char* why) {
   if (slot == nullptr)

@@ -43,6 +43,11 @@ cdef ActivationParams _activation_params(object spec) except *:
     leaky_relu(negative_slope=0.2), elu(alpha=1), gelu(approximate=False; True selects gelu_tanh).
     """
     cdef ActivationParams p
+    cached = _ACTIVATION_BY_NAME.get(spec) if type(spec) is str else None
+    if cached is not None:  # a plain name, seen before: the hot path of Dense's fused GEMM
+        p.kind, p.negative_slope, p.max_value, p.threshold, p.alpha = cached
+        return p
+    name = spec
     params = {}
     if isinstance(spec, tuple):
         if len(spec) != 2 or not isinstance(spec[1], dict):
@@ -67,7 +72,12 @@ cdef ActivationParams _activation_params(object spec) except *:
     p.max_value = -1.0 if mv is None else mv
     p.threshold = params.get("threshold", 0.0)
     p.alpha = params.get("alpha", 1.0)
+    if type(name) is str:
+        _ACTIVATION_BY_NAME[name] = (p.kind, p.negative_slope, p.max_value, p.threshold, p.alpha)
     return p
+
+
+_ACTIVATION_BY_NAME = {}  # name -> the fields of its ActivationParams with default parameters
 
 
 cdef inline int _float_input(cnp.ndarray x, cnp.ndarray ref, str name, str ref_name) except -1:

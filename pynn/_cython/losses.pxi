@@ -184,6 +184,15 @@ cdef int64_t _run_sparse(_LossArgs a, const void* labels, bint labels64) noexcep
                                           <const double*>a.row_scale, <double*>a.loss, <double*>a.grad)
 
 
+cdef int64_t _first_label_out_of_range(const void* labels, bint labels64, int64_t n, int64_t classes) noexcept nogil:
+    cdef int64_t i, label
+    for i in range(n):
+        label = (<const int64_t*>labels)[i] if labels64 else (<const int32_t*>labels)[i]
+        if label < 0 or label >= classes:
+            return i
+    return -1
+
+
 def sparse_softmax_cross_entropy(logits, labels, loss, grad=None, row_scale=None, double scale=1.0):
     """Sparse categorical cross-entropy from logits: loss = logsumexp(z) - z[label]; grad = softmax(z) - onehot.
 
@@ -201,15 +210,12 @@ def sparse_softmax_cross_entropy(logits, labels, loss, grad=None, row_scale=None
         raise ValueError(f"labels: expected shape {lead} or {lead + (1,)} (logits {(<object>logits).shape} "
                          f"without its last axis), got {(<object>Lab).shape}")
     cdef int64_t classes = a.p.cols
-    if Lab.size:
-        flat = (<object>Lab).reshape(Lab.size)
-        bad = ((flat < 0) | (flat >= classes)).nonzero()[0]
-        if bad.size:
-            i = int(bad[0])
-            raise ValueError(f"labels: label {int(flat[i])} (at flat index {i}) is out of range for {classes} "
-                             f"classes; expected 0 <= label < {classes}")
     cdef const void* pl = cnp.PyArray_DATA(Lab)
     cdef bint labels64 = t == cnp.NPY_INT64
+    cdef int64_t i = _first_label_out_of_range(pl, labels64, Lab.size, classes)
+    if i >= 0:
+        raise ValueError(f"labels: label {int((<object>Lab).reshape(-1)[i])} (at flat index {i}) is out of range "
+                         f"for {classes} classes; expected 0 <= label < {classes}")
     cdef int64_t bad_row
     with nogil:
         bad_row = _run_sparse(a, pl, labels64)

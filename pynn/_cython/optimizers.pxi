@@ -294,3 +294,142 @@ def clip_by_global_norm(grads, double clipnorm):
         else:
             norm = c_clip_by_global_norm(<double* const*>pointers.data(), sizes.data(), count, clipnorm)
     return norm
+
+
+# ---------------------------------------------------------------- several variables in one call
+# An optimizer step over a model's variables makes one call here instead of one per variable. The checks are
+# done in C (a failure falls back to _check_update_arrays, which raises with the full message), then each
+# variable gets its own kernel call with the GIL released once.
+
+cdef inline bint _like_param(object x, cnp.ndarray p, bint writeable):
+    if not isinstance(x, cnp.ndarray):
+        return False
+    cdef cnp.ndarray a = <cnp.ndarray>x
+    if cnp.PyArray_TYPE(a) != cnp.PyArray_TYPE(p) or not cnp.PyArray_IS_C_CONTIGUOUS(a):
+        return False
+    if writeable and not cnp.PyArray_ISWRITEABLE(a):
+        return False
+    cdef int nd = cnp.PyArray_NDIM(p), d
+    if cnp.PyArray_NDIM(a) != nd:
+        return False
+    for d in range(nd):
+        if a.shape[d] != p.shape[d]:
+            return False
+    return True
+
+
+cdef int _check_many(list params, list grads, list slot_names, list slot_lists, Py_ssize_t i) except -1:
+    """Checks variable i of a many-variable update (as _check_update_arrays does); returns its float kind."""
+    param, grad = params[i], grads[i]
+    slots = [lst[i] if lst is not None else None for lst in slot_lists]
+    cdef bint ok = isinstance(param, cnp.ndarray)
+    cdef cnp.ndarray P
+    cdef int kind = -1
+    cdef Py_ssize_t a, b
+    if ok:
+        P = <cnp.ndarray>param
+        t = cnp.PyArray_TYPE(P)
+        kind = 0 if t == cnp.NPY_FLOAT32 else (1 if t == cnp.NPY_FLOAT64 else -1)
+        ok = kind >= 0 and _like_param(P, P, True) and _like_param(grad, P, False)
+        for s in slots:
+            if s is not None and not _like_param(s, P, True):
+                ok = False
+        if ok:
+            arrays = [P, grad] + [s for s in slots if s is not None]
+            for a in range(len(arrays)):
+                for b in range(a):
+                    if _overlap(<cnp.ndarray>arrays[a], <cnp.ndarray>arrays[b]):
+                        ok = False
+    if ok:
+        return kind
+    try:
+        _check_update_arrays(param, grad, tuple(zip(slot_names, slots)))
+    except ValueError as error:
+        raise ValueError(f"variable {i}: {error}") from None
+    raise ValueError(f"variable {i}: invalid arrays")
+
+
+cdef int _check_many_lengths(list params, list grads, list slot_names, list slot_lists) except -1:
+    cdef Py_ssize_t count = len(params)
+    if len(grads) != count:
+        raise ValueError(f"grads: expected {count} arrays (one per param), got {len(grads)}")
+    for name, lst in zip(slot_names, slot_lists):
+        if lst is not None and len(lst) != count:
+            raise ValueError(f"{name}: expected {count} arrays (one per param), got {len(lst)}")
+    return 0
+
+
+def adam_update_many(list params, list grads, list m, list v, object v_hat, int64_t step, double learning_rate,
+                     double beta_1, double beta_2, double epsilon, bint amsgrad, list weight_decays):
+    """adam_update for several variables: lists of params, grads and slots (v_hat None unless amsgrad),
+    and one weight decay per variable. Every variable is checked before any is updated."""
+    if amsgrad and v_hat is None:
+        raise ValueError("v_hat: a list of slots is required when amsgrad")
+    names = ["m", "v", "v_hat"]
+    lists = [m, v, v_hat if amsgrad else None]
+    _check_many_lengths(params, grads, names, lists)
+    cdef Py_ssize_t count = len(params), i
+    if len(weight_decays) != count:
+        raise ValueError(f"weight_decays: expected {count} values (one per param), got {len(weight_decays)}")
+    if step < 1:
+        raise ValueError(f"step: expected the 1-based update number (>= 1), got {step}")
+    cdef vector[int] kinds
+    cdef vector[void*] pw, pg, pm, pv, pvh
+    cdef vector[int64_t] sizes
+    cdef vector[double] decays
+    kinds.resize(count); pw.resize(count); pg.resize(count); pm.resize(count); pv.resize(count)
+    pvh.resize(count); sizes.resize(count); decays.resize(count)
+    for i in range(count):
+        kinds[i] = _check_many(params, grads, names, lists, i)
+        pw[i] = cnp.PyArray_DATA(<cnp.ndarray>params[i])
+        pg[i] = cnp.PyArray_DATA(<cnp.ndarray>grads[i])
+        pm[i] = cnp.PyArray_DATA(<cnp.ndarray>m[i])
+        pv[i] = cnp.PyArray_DATA(<cnp.ndarray>v[i])
+        pvh[i] = cnp.PyArray_DATA(<cnp.ndarray>v_hat[i]) if amsgrad else NULL
+        sizes[i] = cnp.PyArray_SIZE(<cnp.ndarray>params[i])
+        decays[i] = float(weight_decays[i])
+    cdef AdamParams p
+    p.learning_rate, p.beta_1, p.beta_2, p.epsilon = learning_rate, beta_1, beta_2, epsilon
+    p.amsgrad, p.step = amsgrad, step
+    with nogil:
+        for i in range(count):
+            p.weight_decay = decays[i]
+            if kinds[i] == 0:
+                c_adam_update(p, <float*>pw[i], <const float*>pg[i], <float*>pm[i], <float*>pv[i],
+                              <float*>pvh[i], sizes[i])
+            else:
+                c_adam_update(p, <double*>pw[i], <const double*>pg[i], <double*>pm[i], <double*>pv[i],
+                              <double*>pvh[i], sizes[i])
+
+
+def sgd_update_many(list params, list grads, object velocities, double learning_rate, double momentum,
+                    bint nesterov, list weight_decays):
+    """sgd_update for several variables (velocities None when momentum == 0)."""
+    names = ["velocity"]
+    lists = [velocities]
+    _check_many_lengths(params, grads, names, lists)
+    cdef Py_ssize_t count = len(params), i
+    if len(weight_decays) != count:
+        raise ValueError(f"weight_decays: expected {count} values (one per param), got {len(weight_decays)}")
+    cdef vector[int] kinds
+    cdef vector[void*] pw, pg, pvel
+    cdef vector[int64_t] sizes
+    cdef vector[double] decays
+    kinds.resize(count); pw.resize(count); pg.resize(count); pvel.resize(count)
+    sizes.resize(count); decays.resize(count)
+    for i in range(count):
+        kinds[i] = _check_many(params, grads, names, lists, i)
+        pw[i] = cnp.PyArray_DATA(<cnp.ndarray>params[i])
+        pg[i] = cnp.PyArray_DATA(<cnp.ndarray>grads[i])
+        pvel[i] = cnp.PyArray_DATA(<cnp.ndarray>velocities[i]) if velocities is not None else NULL
+        sizes[i] = cnp.PyArray_SIZE(<cnp.ndarray>params[i])
+        decays[i] = float(weight_decays[i])
+    cdef SgdParams p
+    p.learning_rate, p.momentum, p.nesterov = learning_rate, momentum, nesterov
+    with nogil:
+        for i in range(count):
+            p.weight_decay = decays[i]
+            if kinds[i] == 0:
+                c_sgd_update(p, <float*>pw[i], <const float*>pg[i], <float*>pvel[i], sizes[i])
+            else:
+                c_sgd_update(p, <double*>pw[i], <const double*>pg[i], <double*>pvel[i], sizes[i])

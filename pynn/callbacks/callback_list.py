@@ -58,6 +58,18 @@ class CallbackList(Callback):
         for callback in self.callbacks:
             callback.set_params(params)
 
+    @property
+    def has_train_batch_hooks(self):
+        """Whether any callback does something per training batch (the loop skips building batch logs
+        otherwise): it overrides on_train_batch_begin / _end or their old aliases on_batch_begin / _end."""
+        from pynn.callbacks.callback import Callback
+        hooks = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
+
+        def overridden(callback, hook):  # in its class, or as an attribute (LambdaCallback)
+            found = getattr(callback, hook, None)
+            return getattr(found, "__func__", found) is not getattr(Callback, hook)
+        return any(overridden(cb, hook) for cb in self.callbacks for hook in hooks)
+
     def set_model(self, model):
         self.model = model
         if self._history is not None:

@@ -2,18 +2,31 @@
 from pynn.layers.activation import Activation
 from pynn.layers.activation_layers import ELU, LeakyReLU, ReLU, Softmax
 from pynn.layers.activity_regularization import ActivityRegularization
+from pynn.layers.augmentation import RandomFlip, RandomRotation, RandomTranslation, RandomZoom
+from pynn.layers.batch_normalization import BatchNormalization
 from pynn.layers.conv import Conv1D, Conv2D
 from pynn.layers.conv2d_transpose import Conv2DTranspose
+from pynn.layers.cropping2d import Cropping2D
 from pynn.layers.dense import Dense
 from pynn.layers.depthwise_conv2d import DepthwiseConv2D
 from pynn.layers.dropout import Dropout
 from pynn.layers.flatten import Flatten
 from pynn.layers.input_layer import Input, InputLayer
 from pynn.layers.layer import Layer
+from pynn.layers.pooling import (
+    AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D,
+    GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D,
+)
 from pynn.layers.prelu import PReLU
 from pynn.layers.reshaping import Permute, RepeatVector, Reshape
 from pynn.layers.separable_conv2d import SeparableConv2D
+from pynn.layers.up_sampling2d import UpSampling2D
+from pynn.layers.zero_padding2d import ZeroPadding2D
 
 __all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Permute",
            "RepeatVector", "ActivityRegularization", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU",
-           "Conv1D", "Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Conv2DTranspose"]
+           "Conv1D", "Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Conv2DTranspose",
+           "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D", "GlobalMaxPooling1D",
+           "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "BatchNormalization",
+           "ZeroPadding2D", "Cropping2D", "UpSampling2D",
+           "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation"]

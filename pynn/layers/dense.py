@@ -76,6 +76,23 @@ class Dense(Layer):
         y = act.forward(z)
         return y.reshape(x.shape[:-1] + (self.units,)), (x2, z, y, x.shape)
 
+    def inference(self):
+        act = self.activation
+        fused = None if act.name == "linear" or not act.elementwise else (
+            (act.name, act.params) if act.params else act.name)
+        after = act.forward if act.name != "linear" and not act.elementwise else None
+        gemm, units, dtype, forward = _C.gemm, self.units, self.dtype, self.forward
+        kernel = self.kernel
+        bias = self.bias if self.use_bias else None
+
+        def run(x):
+            if x.ndim != 2:
+                return forward(x, False)[0]
+            y = np.empty((x.shape[0], units), dtype)
+            gemm(x, kernel.value, y, 1.0, 0.0, False, False, None if bias is None else bias.value, fused)
+            return y if after is None else after(y)
+        return run
+
     def backward_weights(self, ctx, dy):
         """kernel.grad += x^T dz, bias.grad += sum(dz); returns dz, the gradient before the activation."""
         x2, z, y, x_shape = ctx
@@ -84,9 +101,14 @@ class Dense(Layer):
             dz = self.activation.backward(np.ascontiguousarray(dz), x=z, y=y)
         dz = np.ascontiguousarray(dz)
         if self.trainable:
-            _C.gemm(x2, dz, self.kernel.grad, 1.0, 1.0, True, False)
+            grad, beta = self.kernel.grad_for_update()
+            _C.gemm(x2, dz, grad, 1.0, beta, True, False)
             if self.use_bias:
-                self.bias.grad += ops.sum_rows(dz)
+                grad, beta = self.bias.grad_for_update()
+                if beta:
+                    grad += ops.sum_rows(dz)
+                else:
+                    _C.sum_rows(dz, grad)
         return dz
 
     def backward(self, ctx, dy):

@@ -9,8 +9,9 @@ class Dropout(Layer):
     """Sets a fraction `rate` of the inputs to 0 in training and scales the rest by 1 / (1 - rate).
 
     The mask comes from the counter-based generator keyed by (seed, offset), so it does not depend on the
-    thread count. With `seed`, the layer draws a reproducible sequence of masks; without, each call takes a
-    fresh seed from the global stream (pynn.utils.set_random_seed fixes it).
+    thread count. Each call takes the next `x.size` elements of the layer's stream: the stream of `seed`, or
+    without one, of a seed drawn from the global stream at the first call (and again after
+    pynn.utils.set_random_seed, which makes the masks reproducible).
 
     Args:
         rate: fraction to drop, in [0, 1).
@@ -29,13 +30,20 @@ class Dropout(Layer):
         self.rate = float(rate)
         self.seed = seed
         self._offset = 0
+        self._stream = (None, None)  # (seed drawn from the global stream, random_state.generation() then)
 
     def _key(self, size):
-        if self.seed is None:
-            return random_state.next_seed(), 0
+        if self.seed is not None:
+            seed = int(self.seed)
+        else:
+            seed, generation = self._stream
+            if seed is None or generation != random_state.generation():
+                seed = random_state.next_seed()
+                self._stream = (seed, random_state.generation())
+                self._offset = 0
         offset = self._offset
         self._offset += size
-        return int(self.seed), offset
+        return seed, offset
 
     def forward(self, x, training=False):
         if not training or self.rate == 0.0:
@@ -43,6 +51,9 @@ class Dropout(Layer):
         seed, offset = self._key(x.size)
         y, mask = ops.dropout(np.ascontiguousarray(x), self.rate, seed, offset)
         return y, mask
+
+    def inference(self):
+        return None  # the identity outside training
 
     def backward(self, ctx, dy):
         if ctx is None:

@@ -118,6 +118,13 @@ class Layer:
         """
         self.backward(ctx, dy)
 
+    def inference(self):
+        """The function x -> y that predict() and model(x) run: forward(x, training=False) with no context
+        kept. None means the identity (Dropout). Layers override it to skip per-call work."""
+        def run(x):
+            return self.forward(x, False)[0]
+        return run
+
     def __call__(self, x, training=False):
         x = np.ascontiguousarray(x, dtype=self.dtype)
         self.build_for(x.shape)

@@ -90,8 +90,9 @@ class Loss:
             grad[..., j] = (plus - minus) / (2 * step)
         return values, grad.astype(y_pred.dtype)
 
-    def _prepare(self, y_true, y_pred):
-        """Casts and checks the inputs; returns (y_true, y_pred). Sparse losses override it."""
+    def _prepare(self, y_true, y_pred, kernel_checks_labels=False):
+        """Casts and checks the inputs; returns (y_true, y_pred). Sparse losses override it (their fused
+        kernel checks the label range itself, which kernel_checks_labels says)."""
         y_pred = _as_float(y_pred)
         y_true = np.asarray(y_true)
         if y_true.dtype.kind not in "biuf":
@@ -134,9 +135,16 @@ class Loss:
         if not self.supports_fused(activation):
             raise NotImplementedError(f"{self.name}: no fused path for activation {activation!r}")
         shape = np.shape(logits)
-        y_true, logits = self._prepare(y_true, logits)
+        y_true, logits = self._prepare(y_true, logits, kernel_checks_labels=True)
+        mask = self._mask(y_true, logits)
+        if sample_weight is None and mask is None and self.reduction in ("sum_over_batch_size", "mean") \
+                and logits.ndim >= 1 and logits.size:
+            # The training step's case: the kernel scales the gradient by 1 / count as it writes it.
+            count = logits.size // logits.shape[-1]
+            values, grad = self._call_and_gradient_from_logits(y_true, logits, 1.0 / count)
+            return logits.dtype.type(float(ops.sum(values)) / count), grad.reshape(shape)
         values, grad = self._call_and_gradient_from_logits(y_true, logits)
-        value, grad = self._reduce(values, grad, sample_weight, self._mask(y_true, logits))
+        value, grad = self._reduce(values, grad, sample_weight, mask)
         return value, grad.reshape(shape)
 
     def get_config(self):

@@ -77,8 +77,8 @@ class BinaryCrossentropy(Loss):
     def supports_fused(self, activation):
         return activation == "sigmoid" and not self.from_logits and self.axis in (-1, None)
 
-    def _call_and_gradient_from_logits(self, y_true, logits):
-        return ops.sigmoid_binary_cross_entropy(np.ascontiguousarray(logits), self._smooth(y_true))
+    def _call_and_gradient_from_logits(self, y_true, logits, scale=1.0):
+        return ops.sigmoid_binary_cross_entropy(np.ascontiguousarray(logits), self._smooth(y_true), scale=scale)
 
     def get_config(self):
         return {**super().get_config(), "from_logits": self.from_logits,
@@ -123,8 +123,8 @@ class CategoricalCrossentropy(Loss):
     def supports_fused(self, activation):
         return activation == "softmax" and not self.from_logits and self.axis == -1
 
-    def _call_and_gradient_from_logits(self, y_true, logits):
-        return ops.softmax_cross_entropy(np.ascontiguousarray(logits), self._smooth(y_true))
+    def _call_and_gradient_from_logits(self, y_true, logits, scale=1.0):
+        return ops.softmax_cross_entropy(np.ascontiguousarray(logits), self._smooth(y_true), scale=scale)
 
     def get_config(self):
         return {**super().get_config(), "from_logits": self.from_logits,
@@ -147,7 +147,7 @@ class SparseCategoricalCrossentropy(Loss):
         self.from_logits = bool(from_logits)
         self.ignore_class = ignore_class
 
-    def _prepare(self, y_true, y_pred):
+    def _prepare(self, y_true, y_pred, kernel_checks_labels=False):
         y_pred = np.asarray(y_pred)
         if y_pred.dtype not in (np.float32, np.float64):
             y_pred = y_pred.astype(np.float32)
@@ -163,7 +163,10 @@ class SparseCategoricalCrossentropy(Loss):
             raise ValueError(f"{self.name}: y_true must hold integer class labels")
         if labels.dtype.kind not in "biuf":
             raise ValueError(f"{self.name}: y_true must hold integer class labels, got dtype {labels.dtype}")
-        labels = labels.astype(np.int64)
+        if labels.dtype not in (np.int32, np.int64):
+            labels = labels.astype(np.int64)
+        if kernel_checks_labels and self.ignore_class is None:
+            return labels, y_pred
         checked = labels if self.ignore_class is None else labels[labels != self.ignore_class]
         classes = y_pred.shape[-1]
         if checked.size and (checked.min() < 0 or checked.max() >= classes):
@@ -203,9 +206,12 @@ class SparseCategoricalCrossentropy(Loss):
     def supports_fused(self, activation):
         return activation == "softmax" and not self.from_logits
 
-    def _call_and_gradient_from_logits(self, y_true, logits):
+    def _call_and_gradient_from_logits(self, y_true, logits, scale=1.0):
         labels, valid = self._valid(y_true)
-        values, grad = ops.sparse_softmax_cross_entropy(np.ascontiguousarray(logits), labels)
+        try:
+            values, grad = ops.sparse_softmax_cross_entropy(np.ascontiguousarray(logits), labels, scale=scale)
+        except ValueError as error:  # the kernel's label check: say which loss and the shapes
+            raise ValueError(f"{self.name}: {error} (y_pred of shape {logits.shape})") from None
         return self._zero_ignored(values, grad, valid)
 
     def get_config(self):

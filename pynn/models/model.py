@@ -70,7 +70,7 @@ class Model:
             self._variables_to_train = self._trainable_variables()
         variables = self._variables_to_train
         for v in variables:
-            v.grad.fill(0)
+            v.zero_grad()
         fused = self._fused_activation
         out, ctx = self.forward(x, training=True, logits=fused is not None)
         if fused is not None:
@@ -133,11 +133,17 @@ class Model:
     def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
         """The model's outputs for x, computed in batches (no training behaviour)."""
         x = self._as_input(x)
-        outputs = [self.forward(xb, training=False)[0] for xb in batches(x, batch_size or 32)]
+        outputs = [self._predict_batch(xb) for xb in batches(x, batch_size or 32)]
         return np.concatenate(outputs) if outputs else np.empty((0,) + self.output_shape[1:], self.dtype)
 
     def __call__(self, x, training=False):
-        return self.forward(self._as_input(x), training=training)[0]
+        if training:
+            return self.forward(self._as_input(x), training=True)[0]
+        return self._predict_batch(self._as_input(x))
+
+    def _predict_batch(self, x):
+        """The outputs for one batch, training=False, no context kept (Sequential runs a leaner plan)."""
+        return self.forward(x, training=False)[0]
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
         self._require_compiled("train_on_batch")
@@ -158,7 +164,7 @@ class Model:
         return self._batch_logs(value, y, y_pred, sample_weight, return_dict)
 
     def predict_on_batch(self, x):
-        return self.forward(self._as_input(x), training=False)[0]
+        return self._predict_batch(self._as_input(x))
 
     def _batch_logs(self, value, y, y_pred, sample_weight, return_dict):
         logs = {"loss": float(value)}
@@ -170,6 +176,8 @@ class Model:
         return logs["loss"] if len(logs) == 1 else list(logs.values())
 
     def _as_input(self, x):
+        if type(x) is np.ndarray and x.dtype == self.dtype and x.flags.c_contiguous:
+            return x
         x = np.asarray(x)
         if x.dtype != self.dtype:
             x = x.astype(self.dtype)

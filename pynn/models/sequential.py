@@ -29,6 +29,7 @@ class Sequential(Model):
         self.dtype = np.dtype("float32")
         self.trainable = trainable
         self.input_gradient = False  # fit needs no gradient for the data; a model nested in another does
+        self._plan = None            # the layers' inference functions, made at the first predict
         for layer in layers or []:
             self.add(layer)
 
@@ -50,6 +51,7 @@ class Sequential(Model):
         if isinstance(layer, InputLayer):
             raise ValueError("Sequential.add: Input may only be the first layer")
         self._layers.append(layer)
+        self._plan = None
         if self.input_shape is not None:  # already built: build the new layer on the current output shape
             layer.build_for(self.output_shape)
             self.output_shape = layer.compute_output_shape(self.output_shape)
@@ -92,6 +94,25 @@ class Sequential(Model):
                 regularized[i] = x
             ctxs.append(ctx)
         return x, {"layers": ctxs, "activity_loss": activity, "regularized_outputs": regularized}
+
+    def _predict_batch(self, x):
+        if self.input_shape is None or x.shape[1:] != self.input_shape[1:]:
+            self.build_for(x.shape)  # builds, or checks a shape with free (None) dimensions
+        plan = self._plan
+        if plan is None:
+            if any(getattr(layer, "produces_mask", False) for layer in self.layers):
+                plan = self._plan = [lambda x: self.forward(x, training=False)[0]]  # masks flow in forward
+            else:
+                plan = self._plan = [f for f in (layer.inference() for layer in self.layers) if f is not None]
+        for run in plan:
+            x = run(x)
+        return x
+
+    def __getstate__(self):
+        # The inference plan holds closures (not picklable); it is rebuilt at the next predict.
+        state = self.__dict__.copy()
+        state["_plan"] = None
+        return state
 
     def backward(self, ctx, dy):
         layers = self.layers

@@ -9,14 +9,17 @@ from pynn.ops.conv import (
     conv_padding, conv_transpose_output_length,
 )
 from pynn.ops.gemm import gemm, matmul
+from pynn.ops.image import affine_transform, affine_transform_backward
 from pynn.ops.losses import (
     huber, mean_absolute_error, mean_squared_error, sigmoid_binary_cross_entropy, softmax_cross_entropy,
     sparse_softmax_cross_entropy,
 )
 from pynn.ops.optimizers import (
-    adadelta_update, adagrad_update, adam_update, adamax_update, adamw_update, nadam_u_product, nadam_update,
-    rmsprop_update, sgd_update,
+    adadelta_update, adagrad_update, adam_update, adam_update_many, adamax_update, adamw_update, nadam_u_product,
+    nadam_update, rmsprop_update, sgd_update, sgd_update_many,
 )
+from pynn.ops.normalization import batch_norm_backward, batch_norm_inference, batch_norm_training
+from pynn.ops.pooling import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward, pool2d_output_shape
 from pynn.ops.random import (
     dropout, dropout_backward, philox4x32_10, random_bernoulli, random_integers, random_normal, random_uniform,
     truncated_normal,
@@ -31,9 +34,12 @@ __all__ = [
     "softmax_backward", "log_softmax", "log_softmax_backward",
     "softmax_cross_entropy", "sparse_softmax_cross_entropy", "sigmoid_binary_cross_entropy",
     "mean_squared_error", "mean_absolute_error", "huber",
-    "sgd_update", "rmsprop_update", "adagrad_update", "adadelta_update", "adam_update", "adamw_update",
+    "sgd_update", "sgd_update_many", "adam_update_many", "rmsprop_update", "adagrad_update", "adadelta_update", "adam_update", "adamw_update",
     "adamax_update", "nadam_u_product", "nadam_update", "clip_by_value", "clip_by_norm", "clip_by_global_norm",
     "philox4x32_10", "random_uniform", "random_normal", "truncated_normal", "random_bernoulli",
     "random_integers", "dropout", "dropout_backward",
     "sum_rows", "sum", "mean", "weighted_sum", "weighted_mean",
+    "pool2d_output_shape", "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
+    "batch_norm_training", "batch_norm_inference", "batch_norm_backward",
+    "affine_transform", "affine_transform_backward",
 ]

@@ -47,6 +47,16 @@ def sgd_update(param, grad, velocity=None, lr=0.01, momentum=0.0, nesterov=False
     _C.sgd_update(param, grad, velocity if momentum != 0.0 else None, lr, momentum, nesterov, weight_decay)
 
 
+def sgd_update_many(params, grads, velocities=None, lr=0.01, momentum=0.0, nesterov=False, weight_decays=None):
+    """sgd_update over several parameters in one call: lists of params, grads and (when momentum != 0)
+    velocities; weight_decays: one float per parameter (None: all 0)."""
+    if momentum != 0.0:
+        _require(velocities, "velocities", "when momentum != 0")
+    decays = [0.0] * len(params) if weight_decays is None else list(weight_decays)
+    _C.sgd_update_many(list(params), list(grads), None if momentum == 0.0 else list(velocities), lr, momentum,
+                       nesterov, decays)
+
+
 def rmsprop_update(param, grad, velocity, lr=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
                    momentums=None, average_grad=None, weight_decay=0.0):
     """RMSprop, in place.
@@ -111,6 +121,21 @@ def adam_update(param, grad, m, v, step, lr=0.001, beta_1=0.9, beta_2=0.999, eps
         _require(v_hat, "v_hat", "when amsgrad=True")
     _C.adam_update(param, grad, m, v, v_hat if amsgrad else None, step, lr, beta_1, beta_2, epsilon, amsgrad,
                    weight_decay)
+
+
+def adam_update_many(params, grads, m, v, step, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
+                     v_hat=None, weight_decays=None):
+    """adam_update over several parameters in one call (an optimizer step over a model's variables).
+
+    params, grads, m, v (and v_hat when amsgrad): lists with one array per parameter; weight_decays: one
+    float per parameter (None: all 0). Every parameter is checked before any is updated.
+    """
+    step = _check_step(step)
+    if amsgrad:
+        _require(v_hat, "v_hat", "when amsgrad=True")
+    decays = [0.0] * len(params) if weight_decays is None else list(weight_decays)
+    _C.adam_update_many(list(params), list(grads), list(m), list(v), list(v_hat) if amsgrad else None, step, lr,
+                        beta_1, beta_2, epsilon, amsgrad, decays)
 
 
 def adamw_update(param, grad, m, v, step, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,

@@ -37,6 +37,13 @@ class Adam(Optimizer):
                         beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon, amsgrad=self.amsgrad,
                         v_hat=v_hat, weight_decay=self.weight_decay_for(variable))
 
+    def update_steps(self, grads, variables, learning_rate):
+        ops.adam_update_many([v.value for v in variables], grads, self.slot_list(variables, "momentum"),
+                             self.slot_list(variables, "velocity"), self.iterations + 1, lr=learning_rate,
+                             beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon, amsgrad=self.amsgrad,
+                             v_hat=self.slot_list(variables, "velocity_hat") if self.amsgrad else None,
+                             weight_decays=self.weight_decays_for(variables))
+
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
                 "amsgrad": self.amsgrad}

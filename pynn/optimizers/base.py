@@ -72,6 +72,7 @@ class Optimizer:
         self.learning_rate = learning_rate
         self._slots = {}          # (id(variable), slot name) -> array
         self._slot_owners = {}    # id(variable) -> variable, so ids are not reused while slots exist
+        self._slot_lists = {}     # (slot name, variable ids...) -> [slot, ...], see slot_list
         self._excluded_ids = set()
         self._excluded_name_patterns = []
 
@@ -106,6 +107,24 @@ class Optimizer:
             self._slot_owners[id(variable)] = variable
         return slot
 
+    def __getstate__(self):
+        # Slots are keyed by id(variable), which does not survive pickling: store them with their variables
+        # (pickled once with the model that owns them) and re-key them on load. The slot-list cache is rebuilt.
+        state = self.__dict__.copy()
+        owners = self._slot_owners
+        state["_slots"] = [(owners[key[0]], key[1], slot) for key, slot in self._slots.items()]
+        state["_excluded_ids"] = [owners[i] for i in self._excluded_ids]
+        state["_slot_owners"] = list(owners.values())
+        state["_slot_lists"] = {}
+        return state
+
+    def __setstate__(self, state):
+        slots, excluded = state.pop("_slots"), state.pop("_excluded_ids")
+        self.__dict__.update(state)
+        self._slots = {(id(variable), name): slot for variable, name, slot in slots}
+        self._slot_owners = {id(variable): variable for variable in self._slot_owners}
+        self._excluded_ids = {id(variable) for variable in excluded}
+
     @property
     def variables(self):
         """Every slot array, in creation order (the optimizer's state besides `iterations`)."""
@@ -113,7 +132,9 @@ class Optimizer:
 
     def exclude_from_weight_decay(self, var_list=None, var_names=None):
         """Skip weight decay for these Variables, and for those whose name contains one of `var_names`."""
-        self._excluded_ids.update(id(variable) for variable in var_list or ())
+        for variable in var_list or ():
+            self._excluded_ids.add(id(variable))
+            self._slot_owners[id(variable)] = variable  # keeps the id valid (and lets the optimizer pickle)
         self._excluded_name_patterns.extend(var_names or ())
 
     def weight_decay_for(self, variable):
@@ -140,6 +161,10 @@ class Optimizer:
         grads = [self._prepared_gradient(grad, variable) for grad, variable in pairs]
         variables = [variable for _, variable in pairs]
         self._clip_gradients(grads)
+        self._step(grads, variables)
+
+    def _step(self, grads, variables):
+        """Steps 2 to 4 of apply_gradients, on gradients already checked and clipped."""
         learning_rate = self.learning_rate
         if not self.fuses_weight_decay:
             for variable in variables:
@@ -147,16 +172,39 @@ class Optimizer:
                 if decay:
                     variable.value -= variable.value * variable.value.dtype.type(decay * learning_rate)
         self._prepare_step(self.iterations + 1)
-        for grad, variable in zip(grads, variables):
-            self.update_step(grad, variable, learning_rate)
+        self.update_steps(grads, variables, learning_rate)
         self.iterations += 1
         for variable in variables:
             if variable.constraint is not None:
                 variable.value[...] = variable.constraint(variable.value)
 
+    def update_steps(self, grads, variables, learning_rate):
+        """update_step for each variable; the built-in optimizers override it with one kernel call for all."""
+        for grad, variable in zip(grads, variables):
+            self.update_step(grad, variable, learning_rate)
+
+    def slot_list(self, variables, name, initial_value=0.0):
+        """add_slot(variable, name) for each variable, as a list (cached for the same variables)."""
+        key = (name,) + tuple(map(id, variables))
+        cached = self._slot_lists.get(key)
+        if cached is None:
+            cached = self._slot_lists[key] = [self.add_slot(v, name, initial_value) for v in variables]
+        return cached
+
+    def weight_decays_for(self, variables):
+        if not self.weight_decay:
+            return None
+        return [self.weight_decay_for(v) for v in variables]
+
     def apply(self, variables):
         """One step over the trainable Variables of the list, each with its own `.grad`."""
-        self.apply_gradients([(variable.grad, variable) for variable in variables if variable.trainable])
+        variables = [variable for variable in variables if variable.trainable]
+        if self.clipnorm is None and self.clipvalue is None and self.global_clipnorm is None:
+            # A model's own gradients: the right shape and dtype by construction, and nothing to clip.
+            if variables:
+                self._step([variable.grad for variable in variables], variables)
+            return
+        self.apply_gradients([(variable.grad, variable) for variable in variables])
 
     def _prepared_gradient(self, grad, variable):
         grad = np.asarray(grad)

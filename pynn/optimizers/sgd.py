@@ -34,5 +34,11 @@ class SGD(Optimizer):
         ops.sgd_update(variable.value, gradient, velocity, lr=learning_rate, momentum=self.momentum,
                        nesterov=self.nesterov, weight_decay=self.weight_decay_for(variable))
 
+    def update_steps(self, grads, variables, learning_rate):
+        ops.sgd_update_many([v.value for v in variables], grads,
+                            self.slot_list(variables, "momentum") if self.momentum != 0.0 else None,
+                            lr=learning_rate, momentum=self.momentum, nesterov=self.nesterov,
+                            weight_decays=self.weight_decays_for(variables))
+
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}

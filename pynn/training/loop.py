@@ -31,6 +31,8 @@ def validate_arrays(model, x, y, sample_weight, what):
         if not np.isfinite(y).all():
             raise ValueError(f"{what}: y contains NaN or infinite values")
         y = np.ascontiguousarray(y, dtype=model.dtype)
+    elif y.dtype.kind in "iub" and y.dtype not in (np.int32, np.int64):
+        y = y.astype(np.int64)  # once here, not at every step (labels as uint8, e.g. MNIST's)
     if sample_weight is not None:
         sample_weight = np.asarray(sample_weight, dtype=model.dtype)
         if sample_weight.shape != (len(x),):
@@ -78,6 +80,9 @@ class EpochLoop:
             validation_data = _unpack_validation(model, validation_data)
         model.stop_training = False
         rng = np.random.default_rng(random_state.next_seed())
+        batch_hooks = cb.has_train_batch_hooks
+        size = self.batch_size
+        x_batch = np.empty((size,) + x.shape[1:], x.dtype)  # full shuffled batches are gathered into it
         cb.on_train_begin()
         for epoch in range(initial_epoch, self.epochs):
             self._reset_metrics()
@@ -85,24 +90,31 @@ class EpochLoop:
             if self.verbose == 1:
                 print(f"Epoch {epoch + 1}/{self.epochs}")
             bar = Progbar(steps) if self.verbose == 1 else None
-            order = rng.permutation(n) if shuffle else None
+            order = _batch_order(rng, n, size) if shuffle else None
             loss_sum, seen = 0.0, 0
             for step in range(steps):
-                idx = slice(step * self.batch_size, min(n, (step + 1) * self.batch_size))
-                if order is not None:
-                    idx = np.sort(order[idx])
-                xb, yb = x[idx], y[idx]
+                start, stop = step * size, min(n, (step + 1) * size)
+                if order is None:
+                    idx = slice(start, stop)
+                    xb = x[idx]
+                else:
+                    idx = order[start:stop]
+                    xb = np.take(x, idx, axis=0, out=x_batch) if stop - start == size else x[idx]
+                yb = y[idx]
                 swb = None if sample_weight is None else sample_weight[idx]
-                cb.on_train_batch_begin(step)
+                if batch_hooks:
+                    cb.on_train_batch_begin(step)
                 value, y_pred = model._train_batch(xb, yb, swb)
-                loss_sum += value * len(xb)
-                seen += len(xb)
+                loss_sum += value * (stop - start)
+                seen += stop - start
                 for m in model.compiled_metrics:
                     m.update_state(yb, y_pred, swb)
-                logs = self._logs(loss_sum, seen)
-                cb.on_train_batch_end(step, logs)
-                if bar is not None:
-                    bar.update(step + 1, list(logs.items()), finalize=False)
+                if batch_hooks or bar is not None:
+                    logs = self._logs(loss_sum, seen)
+                    if batch_hooks:
+                        cb.on_train_batch_end(step, logs)
+                    if bar is not None:
+                        bar.update(step + 1, list(logs.items()), finalize=False)
             logs = self._logs(loss_sum, seen)
             if validation_data is not None and (epoch + 1) % validation_freq == 0:
                 vx, vy, vsw = validation_data
@@ -129,6 +141,16 @@ class EpochLoop:
             for m in model.compiled_metrics:
                 m.update_state(yb, y_pred, swb)
         return self._logs(loss_sum, seen)
+
+
+def _batch_order(rng, n, size):
+    """A random permutation of range(n) whose batches of `size` are each sorted (rows are then gathered in
+    memory order)."""
+    order = rng.permutation(n)
+    full = n // size * size
+    order[:full].reshape(-1, size).sort(axis=1)
+    order[full:].sort()
+    return order
 
 
 def _unpack_validation(model, data):

@@ -1,0 +1,20 @@
+"""GlobalMaxPooling1D: the maximum over every step, per channel."""
+from pynn.layers.pooling.base_global_pooling import BaseGlobalPooling
+
+
+class GlobalMaxPooling1D(BaseGlobalPooling):
+    """Global max pooling: the maximum over every step, per channel.
+
+    Args:
+        data_format: 'channels_last' (default) or 'channels_first'.
+        keepdims: keep the spatial axes with size 1.
+
+    Input shape: (batch, steps, channels). Output shape: (batch, channels), or (batch, 1, channels) with keepdims.
+
+    Example:
+        layer = pynn.layers.GlobalMaxPooling1D()
+        y = layer(np.zeros((8, 10, 16), np.float32))         # (8, 16)
+    """
+
+    mode = "max"
+    rank = 1
