@@ -146,8 +146,6 @@ class NumpyCNN:
 
 @pytest.mark.parametrize("peer", PEERS)
 def test_w2_cnn_epoch(benchmark, mnist, peer):
-    if peer == "pynn" and not hasattr(layers, "MaxPooling2D"):
-        pytest.skip("MaxPooling2D is not in pynn.layers yet (pooling branch)")
     x, y, xt, yt = mnist
     benchmark.group = "W2 CNN one epoch of 10k MNIST images (batch 64)"
     pynn.utils.set_random_seed(0)

@@ -1,10 +1,10 @@
 """The tutorial CNN on real MNIST (issue 4): Conv 32 3x3 relu - MaxPool - Conv 64 3x3 relu - MaxPool - Flatten -
 Dense 128 relu - Dense 10 softmax, Adam, batch 64.
 
-What it asserts (kept under ~60 s on 2 cores): after 2 epochs on the first 20,000 training images, accuracy
->= 97% on the full 10,000-image test set, and the loss falls between the epochs. (The issue's goal, >= 98.5%
-after 2 epochs on all 60,000 images, is what bench/bench_cnn.py's full run checks.)
-Skipped until pynn has MaxPooling2D (the pooling branch) or when real MNIST is absent.
+What it asserts: after 2 epochs on all 60,000 training images (about 30 s on 2 cores), accuracy >= 98% on
+the 10,000-image test set, and the loss falls between the epochs. With this seed the run reaches 98.57%
+(issue 4's goal is >= 98.5%); the assertion leaves a margin so that a change in summation order elsewhere
+does not fail it. Skipped when real MNIST is absent.
 """
 import os
 from pathlib import Path
@@ -46,14 +46,12 @@ def load_mnist_images():
     return (x[..., None].astype(np.float32) / 255, y, xt[..., None].astype(np.float32) / 255, yt)
 
 
-def test_tutorial_cnn_reaches_97_percent_on_real_mnist():
-    if not hasattr(layers, "MaxPooling2D"):
-        pytest.skip("MaxPooling2D is not in pynn.layers yet (pooling branch)")
+def test_tutorial_cnn_reaches_98_percent_in_two_epochs_on_real_mnist():
     x, y, xt, yt = load_mnist_images()
     pynn.utils.set_random_seed(0)
     model = tutorial_cnn()
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    history = model.fit(x[:20000], y[:20000], batch_size=64, epochs=2, verbose=0)
+    history = model.fit(x, y, batch_size=64, epochs=2, verbose=0)
     loss, accuracy = model.evaluate(xt, yt, verbose=0)
-    assert accuracy >= 0.97, f"test accuracy {accuracy:.4f} after 2 epochs on 20,000 images"
+    assert accuracy >= 0.98, f"test accuracy {accuracy:.4f} after 2 epochs on 60,000 images"
     assert history.history["loss"][1] < history.history["loss"][0]
