@@ -18,11 +18,15 @@ void set_num_threads(int n);
 bool have_openmp();
 
 // Run body(thread_id, num_threads) on a team of `threads` threads (the calling thread included).
+// Called from inside another region (a conv tile calling the GEMM), it runs on a nested team of one thread,
+// so that a team_barrier() in body binds to that team and not to the outer one (whose other threads would
+// never reach it).
 template <class Body>
 void parallel_region(int threads, Body&& body) {
 #if PYNN_HAVE_OPENMP
-  if (threads > 1) {
-#pragma omp parallel num_threads(threads)
+  const bool nested = omp_in_parallel();
+  if (threads > 1 || nested) {
+#pragma omp parallel num_threads(nested ? 1 : threads)
     body(omp_get_thread_num(), omp_get_num_threads());
     return;
   }

@@ -5,8 +5,11 @@ from pynn.layers.activity_regularization import ActivityRegularization
 from pynn.layers.augmentation import RandomFlip, RandomRotation, RandomTranslation, RandomZoom
 from pynn.layers.batch_normalization import BatchNormalization
 from pynn.layers.bidirectional import Bidirectional
+from pynn.layers.conv import Conv1D, Conv2D
+from pynn.layers.conv2d_transpose import Conv2DTranspose
 from pynn.layers.cropping2d import Cropping2D
 from pynn.layers.dense import Dense
+from pynn.layers.depthwise_conv2d import DepthwiseConv2D
 from pynn.layers.dropout import Dropout
 from pynn.layers.embedding import Embedding
 from pynn.layers.flatten import Flatten
@@ -22,6 +25,7 @@ from pynn.layers.pooling import (
 from pynn.layers.prelu import PReLU
 from pynn.layers.reshaping import Permute, RepeatVector, Reshape
 from pynn.layers.rnn_base import RNNBase
+from pynn.layers.separable_conv2d import SeparableConv2D
 from pynn.layers.simple_rnn import SimpleRNN
 from pynn.layers.time_distributed import TimeDistributed
 from pynn.layers.up_sampling2d import UpSampling2D
@@ -29,6 +33,7 @@ from pynn.layers.zero_padding2d import ZeroPadding2D
 
 __all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Permute",
            "RepeatVector", "ActivityRegularization", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU",
+           "Conv1D", "Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Conv2DTranspose",
            "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D", "GlobalMaxPooling1D",
            "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "BatchNormalization",
            "ZeroPadding2D", "Cropping2D", "UpSampling2D",

@@ -4,6 +4,10 @@ from pynn.ops.activations import (
     log_softmax_backward, softmax, softmax_backward,
 )
 from pynn.ops.clipping import clip_by_global_norm, clip_by_norm, clip_by_value
+from pynn.ops.conv import (
+    conv2d, conv2d_backward_data, conv2d_backward_weights, conv2d_geometry, conv2d_transpose, conv_output_length,
+    conv_padding, conv_transpose_output_length,
+)
 from pynn.ops.gemm import gemm, matmul
 from pynn.ops.image import affine_transform, affine_transform_backward
 from pynn.ops.losses import (
@@ -25,6 +29,8 @@ from pynn.ops.reduce import mean, sum, sum_rows, weighted_mean, weighted_sum
 
 __all__ = [
     "gemm", "matmul",
+    "conv2d", "conv2d_backward_data", "conv2d_backward_weights", "conv2d_transpose", "conv2d_geometry",
+    "conv_output_length", "conv_padding", "conv_transpose_output_length",
     "ACTIVATIONS", "activation", "activation_backward", "activation_backward_uses_output", "softmax",
     "softmax_backward", "log_softmax", "log_softmax_backward",
     "softmax_cross_entropy", "sparse_softmax_cross_entropy", "sigmoid_binary_cross_entropy",

@@ -1,0 +1,438 @@
+// 2-D convolution as im2col + the core GEMM, per tile of output pixels (see conv2d.h).
+//
+//   forward           per tile and group: col = patches(x) (rows x kh*kw*cin_g, in cache), then
+//                     y[tile, group] = act(col . w[:, group] + bias) with the GEMM's fused epilogue.
+//   backward-weights  the pixels are cut into chunks fixed by the shape; each chunk sums
+//                     col^T . dy over its tiles into its own partial dw (and bias sums), then the partials
+//                     are added in chunk order: thread-count independent.
+//   backward-data     per image, dcol = dy . w^T then col2im, which adds each patch back into the image in
+//                     a fixed order; images go to threads. Stride 1 with a batch of 1-3: a forward conv of
+//                     dy with the kernel flipped and its in/out channels swapped (tiles over dx, no scatter).
+#include "conv/conv2d.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "common/parallel.h"
+#include "common/scratch.h"
+#include "gemm/gemm.h"
+
+namespace pynn {
+namespace {
+
+constexpr int kColSlot = 4;    // per-thread patch tile
+constexpr int64_t kBiasBlock = 64;
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+struct Shape {
+  int64_t cin_g, cout_g, kg, pixels, rows;
+  explicit Shape(const Conv2dParams& p)
+      : cin_g(p.in_c / p.groups),
+        cout_g(p.out_c / p.groups),
+        kg(p.kernel_h * p.kernel_w * (p.in_c / p.groups)),
+        pixels(p.out_h * p.out_w),
+        rows(p.batch * p.out_h * p.out_w) {}
+};
+
+// A 1x1, stride-1, unpadded conv whose output has the input's size: x itself is the patch matrix.
+bool is_pointwise(const Conv2dParams& p) {
+  return p.kernel_h == 1 && p.kernel_w == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_top == 0 &&
+         p.pad_left == 0 && p.out_h == p.in_h && p.out_w == p.in_w && p.groups == 1;
+}
+
+// Rows per tile: the patch tile (rows x kg) within `bytes`, a multiple of 12 (the GEMM's register tile
+// height), at least 48, and small enough that a large problem has 8 tiles or more. Fixed by the shape.
+int64_t tile_rows(int64_t rows, int64_t kg, int64_t elem, int64_t bytes) {
+  int64_t t = bytes / std::max<int64_t>(1, kg * elem);
+  t = std::min<int64_t>(t, std::max<int64_t>(48, ceil_div(rows, 8)));
+  t = std::max<int64_t>(48, ceil_div(t, 12) * 12);
+  return t;
+}
+
+// col[r, (kh * kernel_w + kw) * cin_g + c] = x[n, ih, iw, g * cin_g + c] (0 outside the image) for the patch
+// rows [r0, r0 + rows) (row r = pixel (n, oh, ow) of the output in NHW order).
+template <class T>
+void im2col(const Conv2dParams& p, const Shape& s, const T* x, int64_t g, int64_t r0, int64_t rows, T* col) {
+  const int64_t cin_g = s.cin_g;
+  const bool contiguous_kw = p.dilation_w == 1 && p.groups == 1;
+  const int64_t run = p.kernel_w * cin_g;
+  int64_t n = r0 / s.pixels, oh = (r0 % s.pixels) / p.out_w, ow = r0 % p.out_w;
+  for (int64_t r = 0; r < rows; ++r) {
+    T* dst = col + r * s.kg;
+    const T* img = x + n * p.in_h * p.in_w * p.in_c + g * cin_g;
+    const int64_t ih0 = oh * p.stride_h - p.pad_top, iw0 = ow * p.stride_w - p.pad_left;
+    const bool inside = ih0 >= 0 && ih0 + (p.kernel_h - 1) * p.dilation_h < p.in_h && iw0 >= 0 &&
+                        iw0 + (p.kernel_w - 1) * p.dilation_w < p.in_w;
+    if (inside && contiguous_kw) {  // the common case: each kernel row is one run of kernel_w * cin_g values
+      const T* src = img + (ih0 * p.in_w + iw0) * p.in_c;
+      const int64_t step = p.dilation_h * p.in_w * p.in_c;
+      if (run == 3) {  // 3x3 on one channel (a grayscale first layer): constant-length copies
+        for (int64_t kh = 0; kh < p.kernel_h; ++kh, dst += 3, src += step) {
+          dst[0] = src[0];
+          dst[1] = src[1];
+          dst[2] = src[2];
+        }
+      } else {
+        for (int64_t kh = 0; kh < p.kernel_h; ++kh, dst += run, src += step)
+          for (int64_t i = 0; i < run; ++i) dst[i] = src[i];
+      }
+    } else
+    for (int64_t kh = 0; kh < p.kernel_h; ++kh) {
+      const int64_t ih = ih0 + kh * p.dilation_h;
+      if (ih < 0 || ih >= p.in_h) {
+        std::fill(dst, dst + p.kernel_w * cin_g, T(0));
+        dst += p.kernel_w * cin_g;
+        continue;
+      }
+      const T* src_row = img + ih * p.in_w * p.in_c;
+      for (int64_t kw = 0; kw < p.kernel_w; ++kw, dst += cin_g) {
+        const int64_t iw = iw0 + kw * p.dilation_w;
+        if (iw < 0 || iw >= p.in_w)
+          std::fill(dst, dst + cin_g, T(0));
+        else if (cin_g == 1)
+          dst[0] = src_row[iw * p.in_c];
+        else
+          std::memcpy(dst, src_row + iw * p.in_c, sizeof(T) * cin_g);
+      }
+    }
+    if (++ow == p.out_w) {
+      ow = 0;
+      if (++oh == p.out_h) {
+        oh = 0;
+        ++n;
+      }
+    }
+  }
+}
+
+// The inverse scatter: dx[n, ih, iw, g * cin_g + c] += col[r, tap, c] for the rows [r0, r0 + rows) of ONE image.
+template <class T>
+void col2im_add(const Conv2dParams& p, const Shape& s, const T* col, int64_t g, int64_t r0, int64_t rows, T* dx) {
+  const int64_t cin_g = s.cin_g;
+  const int64_t n = r0 / s.pixels;
+  int64_t oh = (r0 % s.pixels) / p.out_w, ow = r0 % p.out_w;
+  T* img = dx + n * p.in_h * p.in_w * p.in_c + g * cin_g;
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* src = col + r * s.kg;
+    const int64_t ih0 = oh * p.stride_h - p.pad_top, iw0 = ow * p.stride_w - p.pad_left;
+    for (int64_t kh = 0; kh < p.kernel_h; ++kh) {
+      const int64_t ih = ih0 + kh * p.dilation_h;
+      if (ih < 0 || ih >= p.in_h) {
+        src += p.kernel_w * cin_g;
+        continue;
+      }
+      T* dst_row = img + ih * p.in_w * p.in_c;
+      for (int64_t kw = 0; kw < p.kernel_w; ++kw, src += cin_g) {
+        const int64_t iw = iw0 + kw * p.dilation_w;
+        if (iw < 0 || iw >= p.in_w) continue;
+        T* d = dst_row + iw * p.in_c;
+        for (int64_t c = 0; c < cin_g; ++c) d[c] += src[c];
+      }
+    }
+    if (++ow == p.out_w) {
+      ow = 0;
+      ++oh;
+    }
+  }
+}
+
+template <class T>
+void forward_impl(const Conv2dParams& p, const T* x, const T* w, const T* bias, T* y, const ActivationParams* act) {
+  const Shape s(p);
+  if (s.rows <= 0 || p.out_c <= 0) return;
+  if (is_pointwise(p)) {
+    GemmParams q;
+    q.m = s.rows;
+    q.n = p.out_c;
+    q.k = p.in_c;
+    q.lda = p.in_c;
+    q.ldb = p.out_c;
+    q.ldc = p.out_c;
+    gemm(q, x, w, y, GemmEpilogue<T>{bias, nullptr});
+    if (act && act->kind != Activation::linear) activation_forward(*act, y, y, s.rows * p.out_c);
+    return;
+  }
+  const int64_t tr = tile_rows(s.rows, s.kg, sizeof(T), 96 << 10);
+  const int64_t tiles = ceil_div(s.rows, tr);
+  const bool has_act = act && act->kind != Activation::linear;
+  parallel_for(tiles, 1, [&](int64_t t0, int64_t t1) {
+    T* col = static_cast<T*>(thread_scratch(kColSlot, sizeof(T) * std::max<int64_t>(1, tr * s.kg)));
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t r0 = t * tr, rows = std::min(tr, s.rows - r0);
+      for (int64_t g = 0; g < p.groups; ++g) {
+        im2col(p, s, x, g, r0, rows, col);
+        GemmParams q;
+        q.m = rows;
+        q.n = s.cout_g;
+        q.k = s.kg;
+        q.lda = std::max<int64_t>(1, s.kg);
+        q.ldb = p.out_c;
+        q.ldc = p.out_c;
+        // With one group the tile of y is contiguous: one activation pass over it (still in cache) costs
+        // less than the GEMM epilogue's call per row.
+        gemm(q, col, w + g * s.cout_g, y + r0 * p.out_c + g * s.cout_g,
+             GemmEpilogue<T>{bias ? bias + g * s.cout_g : nullptr, p.groups == 1 ? nullptr : act});
+      }
+      if (p.groups == 1 && has_act) activation_forward_serial(*act, y + r0 * p.out_c, y + r0 * p.out_c, rows * p.out_c);
+    }
+  });
+}
+
+template <class T>
+void backward_weights_impl(const Conv2dParams& p, const T* x, const T* dy, T* dw, T* dbias, bool accumulate) {
+  const Shape s(p);
+  const int64_t wsize = s.kg * p.out_c;
+  if (wsize <= 0 && !dbias) return;
+  // Chunks of pixels fixed by the shape alone: each is summed by one thread into its own partials.
+  const int64_t chunks = std::clamp<int64_t>(ceil_div(s.rows, 1024), 1, 16);
+  const int64_t chunk_rows = std::max<int64_t>(1, ceil_div(s.rows, chunks));
+  const int64_t bsize = dbias ? p.out_c : 0;
+  std::vector<T> partial_w(static_cast<size_t>(chunks * wsize));
+  std::vector<double> partial_b(static_cast<size_t>(chunks * bsize));
+  const bool pointwise = is_pointwise(p);
+  const int64_t tr = std::max<int64_t>(12, std::min<int64_t>(chunk_rows, (192 << 10) / std::max<int64_t>(1, s.kg * sizeof(T))) / 12 * 12);
+  parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
+    T* col = pointwise ? nullptr : static_cast<T*>(thread_scratch(kColSlot, sizeof(T) * std::max<int64_t>(1, tr * s.kg)));
+    for (int64_t c = c0; c < c1; ++c) {
+      T* pw = partial_w.data() + c * wsize;
+      double* pb = partial_b.data() + c * bsize;
+      std::fill(pw, pw + wsize, T(0));
+      std::fill(pb, pb + bsize, 0.0);
+      const int64_t end = std::min(s.rows, (c + 1) * chunk_rows);
+      for (int64_t r0 = c * chunk_rows; r0 < end; r0 += tr) {
+        const int64_t rows = std::min(tr, end - r0);
+        for (int64_t g = 0; g < p.groups && wsize > 0; ++g) {
+          const T* a = pointwise ? x + r0 * p.in_c : col;
+          if (!pointwise) im2col(p, s, x, g, r0, rows, col);
+          GemmParams q;
+          q.m = s.kg;
+          q.n = s.cout_g;
+          q.k = rows;
+          q.trans_a = true;
+          q.lda = pointwise ? p.in_c : s.kg;
+          q.ldb = p.out_c;
+          q.ldc = p.out_c;
+          q.beta = 1.0;
+          gemm(q, a, dy + r0 * p.out_c + g * s.cout_g, pw + g * s.cout_g);
+        }
+        // Bias sums: the tile's rows in T, in blocks of channels held in a local array (vectorised), then
+        // added into the chunk's double sums.
+        for (int64_t o0 = 0; o0 < bsize; o0 += kBiasBlock) {
+          const int64_t len = std::min<int64_t>(kBiasBlock, bsize - o0);
+          T acc[kBiasBlock] = {};
+          for (int64_t r = r0; r < r0 + rows; ++r) {
+            const T* d = dy + r * p.out_c + o0;
+            for (int64_t o = 0; o < len; ++o) acc[o] += d[o];
+          }
+          for (int64_t o = 0; o < len; ++o) pb[o0 + o] += acc[o];
+        }
+      }
+    }
+  });
+  parallel_for(wsize, 4096, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      T v = accumulate ? dw[i] : T(0);
+      for (int64_t c = 0; c < chunks; ++c) v += partial_w[c * wsize + i];
+      dw[i] = v;
+    }
+  });
+  for (int64_t o = 0; o < bsize; ++o) {
+    double v = 0;
+    for (int64_t c = 0; c < chunks; ++c) v += partial_b[c * bsize + o];
+    dbias[o] = static_cast<T>(accumulate ? dbias[o] + v : v);
+  }
+}
+
+template <class T>
+void backward_data_impl(const Conv2dParams& p, const T* dy, const T* w, T* dx) {
+  const Shape s(p);
+  const int64_t xsize = p.batch * p.in_h * p.in_w * p.in_c;
+  if (xsize <= 0) return;
+  // Images go to threads on the GEMM + col2im path; a batch too small to share runs as the flipped-kernel
+  // conv instead, whose tiles split any image (measured on W2's 13x13x32 layer, batch 64: col2im 2.6 ms,
+  // flipped 3.4 ms: its patch matrix is kh*kw*out_c wide). The choice depends on the shape alone.
+  if (p.stride_h == 1 && p.stride_w == 1 && p.batch < 4) {
+    // dx = conv(dy, flip(w) with in/out channels swapped): w'[a, b, o, g * cin_g + c] = w[kh-1-a, kw-1-b, c, g * cout_g + o].
+    Conv2dParams q = p;
+    q.in_h = p.out_h;
+    q.in_w = p.out_w;
+    q.in_c = p.out_c;
+    q.out_h = p.in_h;
+    q.out_w = p.in_w;
+    q.out_c = p.in_c;
+    q.pad_top = (p.kernel_h - 1) * p.dilation_h - p.pad_top;
+    q.pad_left = (p.kernel_w - 1) * p.dilation_w - p.pad_left;
+    const int64_t taps = p.kernel_h * p.kernel_w;
+    std::vector<T> wf(static_cast<size_t>(taps * s.cout_g * p.in_c));
+    for (int64_t t = 0; t < taps; ++t) {
+      const T* src = w + (taps - 1 - t) * s.cin_g * p.out_c;
+      T* dst = wf.data() + t * s.cout_g * p.in_c;
+      for (int64_t g = 0; g < p.groups; ++g)
+        for (int64_t c = 0; c < s.cin_g; ++c)
+          for (int64_t o = 0; o < s.cout_g; ++o)
+            dst[o * p.in_c + g * s.cin_g + c] = src[c * p.out_c + g * s.cout_g + o];
+    }
+    forward_impl<T>(q, dy, wf.data(), nullptr, dx, nullptr);
+    return;
+  }
+  // w^T per group, [cout_g, kg] row-major, transposed once here so that every tile's GEMM reads it in place.
+  std::vector<T> wt(static_cast<size_t>(p.groups * s.cout_g * s.kg));
+  for (int64_t g = 0; g < p.groups; ++g)
+    for (int64_t i = 0; i < s.kg; ++i)
+      for (int64_t o = 0; o < s.cout_g; ++o) wt[(g * s.cout_g + o) * s.kg + i] = w[i * p.out_c + g * s.cout_g + o];
+  const int64_t image = p.in_h * p.in_w * p.in_c;
+  const int64_t tr = std::min(tile_rows(s.pixels, s.kg, sizeof(T), 96 << 10), std::max<int64_t>(1, s.pixels));
+  parallel_for(p.batch, 1, [&](int64_t n0, int64_t n1) {
+    std::fill(dx + n0 * image, dx + n1 * image, T(0));
+    if (s.kg <= 0 || s.cout_g <= 0) return;
+    T* col = static_cast<T*>(thread_scratch(kColSlot, sizeof(T) * std::max<int64_t>(1, tr * s.kg)));
+    for (int64_t n = n0; n < n1; ++n)
+      for (int64_t r0 = n * s.pixels; r0 < (n + 1) * s.pixels; r0 += tr) {
+        const int64_t rows = std::min(tr, (n + 1) * s.pixels - r0);
+        for (int64_t g = 0; g < p.groups; ++g) {
+          GemmParams q;
+          q.m = rows;
+          q.n = s.kg;
+          q.k = s.cout_g;
+          q.lda = p.out_c;
+          q.ldb = s.kg;
+          q.ldc = s.kg;
+          gemm(q, dy + r0 * p.out_c + g * s.cout_g, wt.data() + g * s.cout_g * s.kg, col);
+          col2im_add(p, s, col, g, r0, rows, dx);
+        }
+      }
+  });
+}
+
+// ------------------------------------------------------------------ reference loops
+
+template <class Body>
+void for_each_tap(const Conv2dParams& p, int64_t oh, int64_t ow, Body&& body) {
+  for (int64_t kh = 0; kh < p.kernel_h; ++kh) {
+    const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
+    if (ih < 0 || ih >= p.in_h) continue;
+    for (int64_t kw = 0; kw < p.kernel_w; ++kw) {
+      const int64_t iw = ow * p.stride_w - p.pad_left + kw * p.dilation_w;
+      if (iw < 0 || iw >= p.in_w) continue;
+      body(kh, kw, ih, iw);
+    }
+  }
+}
+
+template <class T>
+void forward_reference_impl(const Conv2dParams& p, const T* x, const T* w, const T* bias, T* y,
+                            const ActivationParams* act) {
+  const Shape s(p);
+  for (int64_t n = 0; n < p.batch; ++n)
+    for (int64_t oh = 0; oh < p.out_h; ++oh)
+      for (int64_t ow = 0; ow < p.out_w; ++ow) {
+        T* out = y + ((n * p.out_h + oh) * p.out_w + ow) * p.out_c;
+        for (int64_t o = 0; o < p.out_c; ++o) {
+          const int64_t g = o / s.cout_g;
+          double sum = bias ? bias[o] : 0.0;
+          for_each_tap(p, oh, ow, [&](int64_t kh, int64_t kw, int64_t ih, int64_t iw) {
+            const T* xi = x + ((n * p.in_h + ih) * p.in_w + iw) * p.in_c + g * s.cin_g;
+            const T* wk = w + (kh * p.kernel_w + kw) * s.cin_g * p.out_c + o;
+            for (int64_t c = 0; c < s.cin_g; ++c) sum += double(xi[c]) * double(wk[c * p.out_c]);
+          });
+          out[o] = static_cast<T>(sum);
+        }
+        if (act) activation_forward_serial(*act, out, out, p.out_c);
+      }
+}
+
+template <class T>
+void backward_data_reference_impl(const Conv2dParams& p, const T* dy, const T* w, T* dx) {
+  const Shape s(p);
+  std::vector<double> acc(static_cast<size_t>(p.batch * p.in_h * p.in_w * p.in_c), 0.0);
+  for (int64_t n = 0; n < p.batch; ++n)
+    for (int64_t oh = 0; oh < p.out_h; ++oh)
+      for (int64_t ow = 0; ow < p.out_w; ++ow) {
+        const T* d = dy + ((n * p.out_h + oh) * p.out_w + ow) * p.out_c;
+        for_each_tap(p, oh, ow, [&](int64_t kh, int64_t kw, int64_t ih, int64_t iw) {
+          double* xi = acc.data() + ((n * p.in_h + ih) * p.in_w + iw) * p.in_c;
+          const T* wk = w + (kh * p.kernel_w + kw) * s.cin_g * p.out_c;
+          for (int64_t o = 0; o < p.out_c; ++o) {
+            const int64_t g = o / s.cout_g;
+            for (int64_t c = 0; c < s.cin_g; ++c) xi[g * s.cin_g + c] += double(d[o]) * double(wk[c * p.out_c + o]);
+          }
+        });
+      }
+  for (size_t i = 0; i < acc.size(); ++i) dx[i] = static_cast<T>(acc[i]);
+}
+
+template <class T>
+void backward_weights_reference_impl(const Conv2dParams& p, const T* x, const T* dy, T* dw, T* dbias,
+                                     bool accumulate) {
+  const Shape s(p);
+  std::vector<double> acc(static_cast<size_t>(s.kg * p.out_c), 0.0), accb(static_cast<size_t>(p.out_c), 0.0);
+  for (int64_t n = 0; n < p.batch; ++n)
+    for (int64_t oh = 0; oh < p.out_h; ++oh)
+      for (int64_t ow = 0; ow < p.out_w; ++ow) {
+        const T* d = dy + ((n * p.out_h + oh) * p.out_w + ow) * p.out_c;
+        for (int64_t o = 0; o < p.out_c; ++o) accb[o] += d[o];
+        for_each_tap(p, oh, ow, [&](int64_t kh, int64_t kw, int64_t ih, int64_t iw) {
+          const T* xi = x + ((n * p.in_h + ih) * p.in_w + iw) * p.in_c;
+          double* wk = acc.data() + (kh * p.kernel_w + kw) * s.cin_g * p.out_c;
+          for (int64_t o = 0; o < p.out_c; ++o) {
+            const int64_t g = o / s.cout_g;
+            for (int64_t c = 0; c < s.cin_g; ++c) wk[c * p.out_c + o] += double(xi[g * s.cin_g + c]) * double(d[o]);
+          }
+        });
+      }
+  for (size_t i = 0; i < acc.size(); ++i) dw[i] = static_cast<T>(accumulate ? dw[i] + acc[i] : acc[i]);
+  if (dbias)
+    for (int64_t o = 0; o < p.out_c; ++o) dbias[o] = static_cast<T>(accumulate ? dbias[o] + accb[o] : accb[o]);
+}
+
+}  // namespace
+
+void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const float* bias, float* y,
+                    const ActivationParams* activation) {
+  forward_impl(p, x, w, bias, y, activation);
+}
+void conv2d_forward(const Conv2dParams& p, const double* x, const double* w, const double* bias, double* y,
+                    const ActivationParams* activation) {
+  forward_impl(p, x, w, bias, y, activation);
+}
+void conv2d_backward_data(const Conv2dParams& p, const float* dy, const float* w, float* dx) {
+  backward_data_impl(p, dy, w, dx);
+}
+void conv2d_backward_data(const Conv2dParams& p, const double* dy, const double* w, double* dx) {
+  backward_data_impl(p, dy, w, dx);
+}
+void conv2d_backward_weights(const Conv2dParams& p, const float* x, const float* dy, float* dw, float* dbias,
+                             bool accumulate) {
+  backward_weights_impl(p, x, dy, dw, dbias, accumulate);
+}
+void conv2d_backward_weights(const Conv2dParams& p, const double* x, const double* dy, double* dw, double* dbias,
+                             bool accumulate) {
+  backward_weights_impl(p, x, dy, dw, dbias, accumulate);
+}
+
+void conv2d_forward_reference(const Conv2dParams& p, const float* x, const float* w, const float* bias, float* y,
+                              const ActivationParams* activation) {
+  forward_reference_impl(p, x, w, bias, y, activation);
+}
+void conv2d_forward_reference(const Conv2dParams& p, const double* x, const double* w, const double* bias,
+                              double* y, const ActivationParams* activation) {
+  forward_reference_impl(p, x, w, bias, y, activation);
+}
+void conv2d_backward_data_reference(const Conv2dParams& p, const float* dy, const float* w, float* dx) {
+  backward_data_reference_impl(p, dy, w, dx);
+}
+void conv2d_backward_data_reference(const Conv2dParams& p, const double* dy, const double* w, double* dx) {
+  backward_data_reference_impl(p, dy, w, dx);
+}
+void conv2d_backward_weights_reference(const Conv2dParams& p, const float* x, const float* dy, float* dw,
+                                       float* dbias, bool accumulate) {
+  backward_weights_reference_impl(p, x, dy, dw, dbias, accumulate);
+}
+void conv2d_backward_weights_reference(const Conv2dParams& p, const double* x, const double* dy, double* dw,
+                                       double* dbias, bool accumulate) {
+  backward_weights_reference_impl(p, x, dy, dw, dbias, accumulate);
+}
+
+}  // namespace pynn

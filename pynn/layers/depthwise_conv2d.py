@@ -1,0 +1,83 @@
+"""DepthwiseConv2D: each input channel convolved with its own depth_multiplier filters."""
+import numpy as np
+
+from pynn import ops
+from pynn.layers.base_conv import BaseConv
+from pynn.layers.layer import serialize_argument as _serialize
+
+
+class DepthwiseConv2D(BaseConv):
+    """y[n, i, j, c * m + k] = act(bias + sum_{a, b} x[n, i*s - pad + a*d, j*s - pad + b*d, c] * kernel[a, b, c, k]).
+
+    A grouped convolution with one group per input channel (the same C++ kernels as Conv2D).
+
+    Args:
+        kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1, data_format=None,
+        dilation_rate=(1, 1), activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
+        bias_initializer="zeros", depthwise_regularizer, bias_regularizer, activity_regularizer,
+        depthwise_constraint, bias_constraint (Keras 3's names and defaults).
+
+    Input shape: (batch, h, w, channels). Output shape: (batch, new_h, new_w, channels * depth_multiplier).
+    Weights: kernel (kh, kw, channels, depth_multiplier), bias (channels * depth_multiplier,).
+    """
+
+    def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1, data_format=None,
+                 dilation_rate=(1, 1), activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", depthwise_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, depthwise_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias,
+                         bias_initializer, bias_regularizer, activity_regularizer, bias_constraint, **kwargs)
+        if isinstance(depth_multiplier, bool) or not isinstance(depth_multiplier, (int, np.integer)) \
+                or depth_multiplier < 1:
+            raise ValueError(f"{self._who}: depth_multiplier must be a positive integer, got {depth_multiplier!r}")
+        self.depth_multiplier = int(depth_multiplier)
+        self.depthwise_initializer = depthwise_initializer
+        self.depthwise_regularizer = depthwise_regularizer
+        self.depthwise_constraint = depthwise_constraint
+        self.kernel = None
+
+    def build(self, input_shape):
+        self._check_input_rank(input_shape)
+        self._output_spatial(input_shape[1:-1])
+        channels = input_shape[-1]
+        self.kernel = self.add_weight("kernel", self.kernel_size + (channels, self.depth_multiplier),
+                                      self.depthwise_initializer, self.depthwise_regularizer,
+                                      self.depthwise_constraint)
+        self._add_bias((channels * self.depth_multiplier,))
+
+    def compute_output_shape(self, input_shape):
+        return ((input_shape[0],) + self._output_spatial(input_shape[1:-1])
+                + (input_shape[-1] * self.depth_multiplier,))
+
+    def _grouped_kernel(self):
+        kh, kw, c, m = self.kernel.shape
+        return self.kernel.value.reshape(kh, kw, 1, c * m), c
+
+    def forward(self, x, training=False):
+        w, groups = self._grouped_kernel()
+        bias = self.bias.value if self.use_bias else None
+        y, z, fused = self._activate(lambda act: ops.conv2d(x, w, bias, self.strides, self.padding,
+                                                            self.dilation_rate, groups, act))
+        return y, (x, y, z, fused)
+
+    def backward_weights(self, ctx, dy):
+        x, y, z, fused = ctx
+        dz = self._activation_backward(dy, y, z, fused)
+        if self.trainable:
+            w, groups = self._grouped_kernel()
+            ops.conv2d_backward_weights(x, dz, w.shape, self.strides, self.padding, self.dilation_rate, groups,
+                                        bias=self.use_bias, dw=self.kernel.grad.reshape(w.shape),
+                                        dbias=self.bias.grad if self.use_bias else None, accumulate=True)
+        return dz
+
+    def backward(self, ctx, dy):
+        x = ctx[0]
+        dz = self.backward_weights(ctx, dy)
+        w, groups = self._grouped_kernel()
+        return ops.conv2d_backward_data(dz, w, x.shape, self.strides, self.padding, self.dilation_rate, groups)
+
+    def get_config(self):
+        return {**super().get_config(), "depth_multiplier": self.depth_multiplier,
+                "depthwise_initializer": _serialize(self.depthwise_initializer),
+                "depthwise_regularizer": _serialize(self.depthwise_regularizer),
+                "depthwise_constraint": _serialize(self.depthwise_constraint)}

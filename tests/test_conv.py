@@ -1,0 +1,205 @@
+"""Convolution kernels (csrc/conv/) against a plain NumPy reference, on every ISA path, and bit-identical
+results for 1 and 2 threads."""
+import numpy as np
+import pytest
+
+from pynn import _C, ops
+
+# (batch, h, w, in_c, out_c, kernel, strides, padding, dilation, groups)
+CASES = [
+    (1, 5, 5, 1, 1, (1, 1), 1, "valid", 1, 1),          # 1x1, batch 1
+    (2, 6, 7, 5, 3, (1, 1), 1, "valid", 1, 1),          # pointwise: a plain GEMM
+    (2, 7, 6, 3, 5, (3, 3), 1, "valid", 1, 1),
+    (2, 7, 6, 3, 5, (3, 3), 1, "same", 1, 1),
+    (3, 9, 8, 17, 19, (3, 2), 2, "same", 1, 1),         # asymmetric 'same', odd channels
+    (2, 10, 11, 4, 6, (2, 2), 3, "valid", 1, 1),        # stride larger than the kernel
+    (1, 6, 6, 20, 40, (1, 1), 2, "valid", 1, 1),        # 1x1 with stride
+    (1, 28, 28, 1, 32, (3, 3), 1, "valid", 1, 1),       # W2's first layer
+    (2, 13, 13, 32, 64, (3, 3), 1, "valid", 1, 1),      # W2's second layer
+    (2, 12, 12, 5, 7, (3, 3), 1, "same", 2, 1),         # dilation
+    (2, 8, 9, 3, 4, (3, 3), 2, "valid", (2, 1), 1),     # stride and dilation
+    (2, 11, 13, 3, 4, (3, 5), (2, 3), "same", 1, 1),    # per-axis strides
+    (2, 9, 9, 6, 9, (3, 3), 1, "same", 1, 3),           # groups
+    (2, 8, 8, 4, 8, (3, 3), 2, "same", 1, 4),           # depthwise, depth multiplier 2, stride 2
+    (1, 5, 5, 3, 4, (5, 5), 1, "valid", 1, 1),          # kernel as large as the image
+    (1, 4, 4, 2, 3, (5, 5), 1, "same", 1, 1),           # kernel larger than the image ('same')
+    (5, 17, 3, 33, 18, (2, 3), 1, "same", 1, 1),
+]
+
+
+def _pairs(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def _pads(case):
+    n, h, w, c, o, k, s, padding, d, g = case
+    s, d = _pairs(s), _pairs(d)
+    return [ops.conv_padding(size, k[i], s[i], padding, d[i]) for i, size in enumerate((h, w))]
+
+
+def _sliced(xp, kh, kw, out_h, out_w, s, d):
+    return xp[:, kh * d[0]: kh * d[0] + (out_h - 1) * s[0] + 1: s[0], kw * d[1]: kw * d[1] + (out_w - 1) * s[1] + 1: s[1]]
+
+
+def numpy_conv(x, w, case):
+    """Forward, by explicit zero padding and one matrix product per tap and group, in float64."""
+    _, h, wd, c, o, k, s, padding, d, g = case
+    s, d = _pairs(s), _pairs(d)
+    (pt, pb), (pl, pr) = _pads(case)
+    xp = np.pad(x.astype(np.float64), ((0, 0), (pt, pb), (pl, pr), (0, 0)))
+    out_h = (h + pt + pb - (k[0] - 1) * d[0] - 1) // s[0] + 1
+    out_w = (wd + pl + pr - (k[1] - 1) * d[1] - 1) // s[1] + 1
+    cg, og = c // g, o // g
+    y = np.zeros((x.shape[0], out_h, out_w, o))
+    for kh in range(k[0]):
+        for kw in range(k[1]):
+            patch = _sliced(xp, kh, kw, out_h, out_w, s, d)
+            for gi in range(g):
+                y[..., gi * og:(gi + 1) * og] += patch[..., gi * cg:(gi + 1) * cg] @ w[kh, kw, :, gi * og:(gi + 1) * og]
+    return y
+
+
+def numpy_conv_backward(x, w, dy, case):
+    """(dx, dw, dbias) of sum(dy * conv(x, w)), in float64."""
+    _, h, wd, c, o, k, s, padding, d, g = case
+    s, d = _pairs(s), _pairs(d)
+    (pt, pb), (pl, pr) = _pads(case)
+    xp = np.pad(x.astype(np.float64), ((0, 0), (pt, pb), (pl, pr), (0, 0)))
+    dxp = np.zeros_like(xp)
+    dw = np.zeros(w.shape)
+    out_h, out_w = dy.shape[1:3]
+    cg, og = c // g, o // g
+    dy = dy.astype(np.float64)
+    for kh in range(k[0]):
+        for kw in range(k[1]):
+            patch = _sliced(xp, kh, kw, out_h, out_w, s, d)
+            dpatch = _sliced(dxp, kh, kw, out_h, out_w, s, d)
+            for gi in range(g):
+                dyg = dy[..., gi * og:(gi + 1) * og]
+                dpatch[..., gi * cg:(gi + 1) * cg] += dyg @ w[kh, kw, :, gi * og:(gi + 1) * og].T
+                dw[kh, kw, :, gi * og:(gi + 1) * og] = np.einsum("nhwc,nhwo->co", patch[..., gi * cg:(gi + 1) * cg], dyg)
+    dx = dxp[:, pt:pt + h, pl:pl + wd]
+    return dx, dw, dy.sum(axis=(0, 1, 2))
+
+
+def _data(case, dtype, rng):
+    n, h, w, c, o, k, s, padding, d, g = case
+    x = rng.standard_normal((n, h, w, c)).astype(dtype)
+    wt = rng.standard_normal((k[0], k[1], c // g, o)).astype(dtype)
+    b = rng.standard_normal(o).astype(dtype)
+    y_shape = (n,) + ops.conv2d_geometry((h, w), k, s, padding, d)[0] + (o,)
+    dy = rng.standard_normal(y_shape).astype(dtype)
+    return x, wt, b, dy
+
+
+def _tol(dtype, case):
+    fan = case[5][0] * case[5][1] * case[3] // case[9]
+    return (2e-6 if dtype == np.float32 else 1e-13) * max(8.0, fan)
+
+
+def _run_all(case, x, w, b, dy, reference=False, activation=None):
+    _, h, wd, c, o, k, s, padding, d, g = case
+    y = np.empty(dy.shape, x.dtype)
+    _C.conv2d_forward(x, w, b, y, _pairs(s), tuple(p[0] for p in _pads(case)), _pairs(d), g, activation,
+                      reference)
+    dx = np.empty_like(x)
+    _C.conv2d_backward_data(dy, w, dx, _pairs(s), tuple(p[0] for p in _pads(case)), _pairs(d), g, reference)
+    dw, db = np.full_like(w, np.nan), np.full_like(b, np.nan)
+    _C.conv2d_backward_weights(x, dy, dw, db, _pairs(s), tuple(p[0] for p in _pads(case)), _pairs(d), g, False,
+                               reference)
+    return y, dx, dw, db
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_conv2d_kernels_match_numpy(isa, dtype, rng):
+    for case in CASES:
+        x, w, b, dy = _data(case, dtype, rng)
+        y, dx, dw, db = _run_all(case, x, w, b, dy, activation="relu")
+        want_dx, want_dw, want_db = numpy_conv_backward(x, w, dy, case)
+        tol = _tol(dtype, case)
+        msg = f"{isa} {dtype.__name__} {case}"
+        np.testing.assert_allclose(y, np.maximum(numpy_conv(x, w, case) + b, 0), rtol=0, atol=tol, err_msg=msg)
+        np.testing.assert_allclose(dx, want_dx, rtol=0, atol=tol * 4, err_msg="dx " + msg)
+        rows = dy.shape[0] * dy.shape[1] * dy.shape[2]
+        np.testing.assert_allclose(dw, want_dw, rtol=0, atol=tol * max(1, rows) ** 0.5, err_msg="dw " + msg)
+        np.testing.assert_allclose(db, want_db, rtol=0, atol=tol * max(1, rows) ** 0.5, err_msg="db " + msg)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_reference_kernels_match_numpy(dtype, rng):
+    for case in CASES[:14]:
+        x, w, b, dy = _data(case, dtype, rng)
+        y, dx, dw, db = _run_all(case, x, w, b, dy, reference=True)
+        want_dx, want_dw, want_db = numpy_conv_backward(x, w, dy, case)
+        tol = _tol(dtype, case) * 8
+        np.testing.assert_allclose(y, numpy_conv(x, w, case) + b, rtol=0, atol=tol, err_msg=str(case))
+        np.testing.assert_allclose(dx, want_dx, rtol=0, atol=tol, err_msg=str(case))
+        np.testing.assert_allclose(dw, want_dw, rtol=0, atol=tol * 8, err_msg=str(case))
+        np.testing.assert_allclose(db, want_db, rtol=0, atol=tol * 8, err_msg=str(case))
+
+
+def test_bit_identical_for_one_and_two_threads(isa, threads, rng):
+    for case in CASES + [(64, 28, 28, 1, 32, (3, 3), 1, "valid", 1, 1), (64, 13, 13, 32, 64, (3, 3), 1, "valid", 1, 1),
+                         (8, 15, 15, 8, 16, (3, 3), 2, "same", 1, 1)]:
+        x, w, b, dy = _data(case, np.float32, rng)
+        threads(1)
+        one = _run_all(case, x, w, b, dy, activation="relu")
+        threads(2)
+        two = _run_all(case, x, w, b, dy, activation="relu")
+        for a, b_, name in zip(one, two, ("y", "dx", "dw", "db")):
+            np.testing.assert_array_equal(a, b_, err_msg=f"{name} {case}")
+
+
+def test_backward_weights_accumulates(rng):
+    case = CASES[4]
+    x, w, b, dy = _data(case, np.float64, rng)
+    _, want_dw, want_db = numpy_conv_backward(x, w, dy, case)
+    dw0, db0 = rng.standard_normal(w.shape), rng.standard_normal(b.shape)
+    dw, db = ops.conv2d_backward_weights(x, dy, w.shape, strides=2, padding="same", dw=dw0.copy(),
+                                         dbias=db0.copy(), accumulate=True)
+    np.testing.assert_allclose(dw, dw0 + want_dw, atol=1e-12)
+    np.testing.assert_allclose(db, db0 + want_db, atol=1e-12)
+
+
+def test_forward_ignores_nan_in_output_buffer_and_fuses_activations(rng):
+    case = CASES[3]
+    x, w, b, dy = _data(case, np.float32, rng)
+    y = np.full(dy.shape, np.nan, np.float32)
+    _C.conv2d_forward(x, w, b, y, (1, 1), (1, 1), (1, 1), 1, ("relu", {"max_value": 1.0}))
+    np.testing.assert_allclose(y, np.clip(numpy_conv(x, w, case) + b, 0, 1), atol=1e-5)
+    y = ops.conv2d(x, w, b, padding="same", activation="sigmoid")
+    np.testing.assert_allclose(y, 1 / (1 + np.exp(-(numpy_conv(x, w, case) + b))), atol=1e-6)
+
+
+def test_keras_same_padding_is_asymmetric_for_stride_two():
+    assert ops.conv_padding(28, 3, 2, "same") == (0, 1)   # keras-parity.md: n=28, k=3, s=2 pads (0, 1)
+    assert ops.conv_padding(27, 3, 2, "same") == (1, 1)
+    assert ops.conv_padding(8, 4, 1, "same") == (1, 2)
+    assert ops.conv_padding(10, 3, 1, "same", dilation=2) == (2, 2)
+    assert ops.conv_output_length(28, 3, 2, "same") == 14
+    assert ops.conv_output_length(28, 3, 2, "valid") == 13
+
+
+def test_binding_rejects_bad_arrays(rng):
+    x = rng.standard_normal((2, 5, 5, 3)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 3, 4)).astype(np.float32)
+    y = np.empty((2, 3, 3, 4), np.float32)
+    with pytest.raises(ValueError, match=r"w: expected shape \(3, 3, 3, 4\)"):
+        _C.conv2d_forward(x, w[:, :, :2].copy(), None, y)
+    with pytest.raises(ValueError, match="w: expected dtype float32"):
+        _C.conv2d_forward(x, w.astype(np.float64), None, y)
+    with pytest.raises(ValueError, match="strides: expected positive integers"):
+        _C.conv2d_forward(x, w, None, y, (0, 1))
+    with pytest.raises(ValueError, match="groups: 2 must divide"):
+        _C.conv2d_forward(x, w, None, y, groups=2)
+    with pytest.raises(ValueError, match="y: expected batch 2"):
+        _C.conv2d_forward(x, w, None, np.empty((1, 3, 3, 4), np.float32))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _C.conv2d_forward(x[:, ::2], w, None, y)
+    buf = np.zeros(200, np.float32)
+    with pytest.raises(ValueError, match="share memory"):
+        _C.conv2d_forward(x, buf[:108].reshape(3, 3, 3, 4), None, buf[:72].reshape(2, 3, 3, 4))
+    with pytest.raises(ValueError, match="bias: expected shape"):
+        _C.conv2d_forward(x, w, np.zeros(3, np.float32), y)
+    with pytest.raises(ValueError, match="does not fit"):
+        ops.conv2d(x, rng.standard_normal((7, 7, 3, 4)).astype(np.float32))
