@@ -6,8 +6,14 @@
                                     pynn.layers.Dense(10, activation="softmax")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 """
-from pynn._config import get_num_threads, set_num_threads, show_config
-from pynn import ops
+import pkgutil as _pkgutil
+
+# Run from a source checkout (python -m ... in the repository root), this directory shadows the installed
+# package and has no compiled extension; extend_path lets `pynn._C` come from the installed copy.
+__path__ = _pkgutil.extend_path(__path__, __name__)
+
+from pynn._config import get_num_threads, set_num_threads, show_config  # noqa: E402
+from pynn import ops  # noqa: E402
 from pynn import (activations, callbacks, constraints, datasets, initializers, layers, losses, metrics, models,
                   optimizers, regularizers, utils)
 from pynn.layers import Input
