@@ -209,7 +209,10 @@ void gemm_impl(const GemmParams& p, const T* a, const T* b, T* c, const GemmEpil
   const int64_t KC = kr.kc, NC = kr.nc;
   // A problem whose B fits in cache ("small": the shapes of a training step) reads A in place (full row
   // panels) and B too unless B is transposed; large problems pack both for locality.
-  const bool small = k * n * static_cast<int64_t>(sizeof(T)) <= (256 << 10);
+  // B up to 1 MB is read in place too when only a few row panels use it (a Dense layer's batch of 64 on 1600
+  // inputs): packing it would cost a pass over B and two team barriers per k block for little reuse.
+  const int64_t b_bytes = k * n * static_cast<int64_t>(sizeof(T));
+  const bool small = b_bytes <= (256 << 10) || (b_bytes <= (1 << 20) && m <= 8 * mr);
   const bool pack_b = p.trans_b || (!small && m > 4 * mr);
   const bool direct_a = small || !pack_b;
   const bool has_act = e.activation && e.activation->kind != Activation::linear;
