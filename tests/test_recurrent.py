@@ -121,13 +121,14 @@ def test_backward_relu_and_no_bias(rng, cell, reset_after):
     np.testing.assert_allclose(dk, numeric_gradient(loss, p["kernel"]), rtol=1e-6, atol=1e-8)
 
 
-@pytest.mark.parametrize("cell,reset_after", CELLS, ids=CELL_IDS)
-@pytest.mark.parametrize("shape", [(40, 12, 7, 33), (70, 5, 6, 130)])
+# Every cell on a small shape; the large-units chunking once, by the LSTM.
+THREAD_CASES = [(cell, reset_after, (40, 12, 7, 33)) for cell, reset_after in CELLS] + [("lstm", True, (70, 5, 6, 130))]
+
+
+@pytest.mark.parametrize("cell,reset_after,shape", THREAD_CASES, ids=CELL_IDS + ["lstm_large_units"])
 def test_one_and_two_threads_bit_identical(threads, rng, cell, reset_after, shape):
     """Batch chunks are fixed by the shape (several chunks and a ragged one here), so the thread count never
     changes a result: forward, dx and every weight gradient."""
-    if shape[3] == 130 and cell != "lstm":
-        pytest.skip("the large-units chunking is exercised once, by the LSTM")
     p = make_problem(rng, cell, reset_after, *shape, np.float32, True, True, True)
     results = []
     for n in (1, 2):
