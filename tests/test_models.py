@@ -1,6 +1,4 @@
 """Sequential models end to end: the Keras training API, errors, determinism, real MNIST."""
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,7 +7,6 @@ import pynn
 from pynn import layers
 from pynn.models import Sequential
 
-MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
 
 def mlp(dropout=0.2, dtype=None):
@@ -24,19 +21,8 @@ def mlp(dropout=0.2, dtype=None):
 
 
 @pytest.fixture(scope="module")
-def mnist():
-    if not MNIST_DIR.is_dir():
-        pytest.skip(f"real MNIST not found at {MNIST_DIR}")
-    old = os.environ.get("PYNN_DATA")
-    os.environ["PYNN_DATA"] = str(MNIST_DIR)
-    try:
-        (x_train, y_train), (x_test, y_test) = pynn.datasets.mnist.load_data()
-    finally:
-        if old is None:
-            os.environ.pop("PYNN_DATA")
-        else:
-            os.environ["PYNN_DATA"] = old
-    assert x_train.shape == (60000, 28, 28)
+def mnist(real_mnist):
+    x_train, y_train, x_test, y_test = real_mnist
     return (x_train.reshape(-1, 784).astype(np.float32) / 255, y_train,
             x_test.reshape(-1, 784).astype(np.float32) / 255, y_test)
 
