@@ -11,6 +11,7 @@ import numpy as np
 import pynn
 from pynn import layers
 
+
 def tutorial_cnn():
     return pynn.Sequential([
         layers.Input(shape=(28, 28, 1)),
