@@ -349,13 +349,38 @@ cdef int _check_many(list params, list grads, list slot_names, list slot_lists, 
     raise ValueError(f"variable {i}: invalid arrays")
 
 
-cdef int _check_many_lengths(list params, list grads, list slot_names, list slot_lists) except -1:
-    cdef Py_ssize_t count = len(params)
+cdef struct _Many:
+    # One many-variable update, checked: per variable its float kind, param, grad, up to three slots
+    # (nullptr where a slot list is None), element count and weight decay.
+    vector[int] kinds
+    vector[void*] param, grad, slot0, slot1, slot2
+    vector[int64_t] size
+    vector[double] decay
+
+
+cdef int _gather_many(list params, list grads, list slot_names, list slot_lists, list weight_decays,
+                      _Many* out) except -1:
+    """Checks every variable (lengths, then each with _check_many) before anything runs; fills out."""
+    cdef Py_ssize_t count = len(params), i
     if len(grads) != count:
         raise ValueError(f"grads: expected {count} arrays (one per param), got {len(grads)}")
     for name, lst in zip(slot_names, slot_lists):
         if lst is not None and len(lst) != count:
             raise ValueError(f"{name}: expected {count} arrays (one per param), got {len(lst)}")
+    if weight_decays is not None and len(weight_decays) != count:
+        raise ValueError(f"weight_decays: expected {count} values (one per param), got {len(weight_decays)}")
+    lists = list(slot_lists) + [None] * (3 - len(slot_lists))
+    cdef vector[void*]* slots[3]
+    slots[0], slots[1], slots[2] = &out.slot0, &out.slot1, &out.slot2
+    cdef int j
+    for i in range(count):
+        out.kinds.push_back(_check_many(params, grads, slot_names, slot_lists, i))
+        out.param.push_back(cnp.PyArray_DATA(<cnp.ndarray>params[i]))
+        out.grad.push_back(cnp.PyArray_DATA(<cnp.ndarray>grads[i]))
+        for j in range(3):
+            slots[j].push_back(NULL if lists[j] is None else cnp.PyArray_DATA(<cnp.ndarray>lists[j][i]))
+        out.size.push_back(cnp.PyArray_SIZE(<cnp.ndarray>params[i]))
+        out.decay.push_back(0.0 if weight_decays is None else float(weight_decays[i]))
     return 0
 
 
@@ -365,71 +390,37 @@ def adam_update_many(list params, list grads, list m, list v, object v_hat, int6
     and one weight decay per variable. Every variable is checked before any is updated."""
     if amsgrad and v_hat is None:
         raise ValueError("v_hat: a list of slots is required when amsgrad")
-    names = ["m", "v", "v_hat"]
-    lists = [m, v, v_hat if amsgrad else None]
-    _check_many_lengths(params, grads, names, lists)
-    cdef Py_ssize_t count = len(params), i
-    if len(weight_decays) != count:
-        raise ValueError(f"weight_decays: expected {count} values (one per param), got {len(weight_decays)}")
     if step < 1:
         raise ValueError(f"step: expected the 1-based update number (>= 1), got {step}")
-    cdef vector[int] kinds
-    cdef vector[void*] pw, pg, pm, pv, pvh
-    cdef vector[int64_t] sizes
-    cdef vector[double] decays
-    kinds.resize(count); pw.resize(count); pg.resize(count); pm.resize(count); pv.resize(count)
-    pvh.resize(count); sizes.resize(count); decays.resize(count)
-    for i in range(count):
-        kinds[i] = _check_many(params, grads, names, lists, i)
-        pw[i] = cnp.PyArray_DATA(<cnp.ndarray>params[i])
-        pg[i] = cnp.PyArray_DATA(<cnp.ndarray>grads[i])
-        pm[i] = cnp.PyArray_DATA(<cnp.ndarray>m[i])
-        pv[i] = cnp.PyArray_DATA(<cnp.ndarray>v[i])
-        pvh[i] = cnp.PyArray_DATA(<cnp.ndarray>v_hat[i]) if amsgrad else NULL
-        sizes[i] = cnp.PyArray_SIZE(<cnp.ndarray>params[i])
-        decays[i] = float(weight_decays[i])
+    cdef _Many a
+    _gather_many(params, grads, ["m", "v", "v_hat"], [m, v, v_hat if amsgrad else None], weight_decays, &a)
     cdef AdamParams p
     p.learning_rate, p.beta_1, p.beta_2, p.epsilon = learning_rate, beta_1, beta_2, epsilon
     p.amsgrad, p.step = amsgrad, step
+    cdef size_t i
     with nogil:
-        for i in range(count):
-            p.weight_decay = decays[i]
-            if kinds[i] == 0:
-                c_adam_update(p, <float*>pw[i], <const float*>pg[i], <float*>pm[i], <float*>pv[i],
-                              <float*>pvh[i], sizes[i])
+        for i in range(a.size.size()):
+            p.weight_decay = a.decay[i]
+            if a.kinds[i] == 0:
+                c_adam_update(p, <float*>a.param[i], <const float*>a.grad[i], <float*>a.slot0[i],
+                              <float*>a.slot1[i], <float*>a.slot2[i], a.size[i])
             else:
-                c_adam_update(p, <double*>pw[i], <const double*>pg[i], <double*>pm[i], <double*>pv[i],
-                              <double*>pvh[i], sizes[i])
+                c_adam_update(p, <double*>a.param[i], <const double*>a.grad[i], <double*>a.slot0[i],
+                              <double*>a.slot1[i], <double*>a.slot2[i], a.size[i])
 
 
 def sgd_update_many(list params, list grads, object velocities, double learning_rate, double momentum,
                     bint nesterov, list weight_decays):
     """sgd_update for several variables (velocities None when momentum == 0)."""
-    names = ["velocity"]
-    lists = [velocities]
-    _check_many_lengths(params, grads, names, lists)
-    cdef Py_ssize_t count = len(params), i
-    if len(weight_decays) != count:
-        raise ValueError(f"weight_decays: expected {count} values (one per param), got {len(weight_decays)}")
-    cdef vector[int] kinds
-    cdef vector[void*] pw, pg, pvel
-    cdef vector[int64_t] sizes
-    cdef vector[double] decays
-    kinds.resize(count); pw.resize(count); pg.resize(count); pvel.resize(count)
-    sizes.resize(count); decays.resize(count)
-    for i in range(count):
-        kinds[i] = _check_many(params, grads, names, lists, i)
-        pw[i] = cnp.PyArray_DATA(<cnp.ndarray>params[i])
-        pg[i] = cnp.PyArray_DATA(<cnp.ndarray>grads[i])
-        pvel[i] = cnp.PyArray_DATA(<cnp.ndarray>velocities[i]) if velocities is not None else NULL
-        sizes[i] = cnp.PyArray_SIZE(<cnp.ndarray>params[i])
-        decays[i] = float(weight_decays[i])
+    cdef _Many a
+    _gather_many(params, grads, ["velocity"], [velocities], weight_decays, &a)
     cdef SgdParams p
     p.learning_rate, p.momentum, p.nesterov = learning_rate, momentum, nesterov
+    cdef size_t i
     with nogil:
-        for i in range(count):
-            p.weight_decay = decays[i]
-            if kinds[i] == 0:
-                c_sgd_update(p, <float*>pw[i], <const float*>pg[i], <float*>pvel[i], sizes[i])
+        for i in range(a.size.size()):
+            p.weight_decay = a.decay[i]
+            if a.kinds[i] == 0:
+                c_sgd_update(p, <float*>a.param[i], <const float*>a.grad[i], <float*>a.slot0[i], a.size[i])
             else:
-                c_sgd_update(p, <double*>pw[i], <const double*>pg[i], <double*>pvel[i], sizes[i])
+                c_sgd_update(p, <double*>a.param[i], <const double*>a.grad[i], <double*>a.slot0[i], a.size[i])
