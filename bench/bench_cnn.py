@@ -7,9 +7,6 @@ reach 95%. Skipped until pynn has MaxPooling2D.
 
     pytest bench/bench_cnn.py --benchmark-only --benchmark-json=bench/results/cnn.json
 """
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -21,18 +18,15 @@ try:
 except ImportError:
     torch = None
 
-MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 PEERS = ["pynn", "numpy"] + (["torch"] if torch is not None else [])
 N_TRAIN = 10000
 
 
 @pytest.fixture(scope="module")
-def mnist():
-    if MNIST_DIR.is_dir():
-        os.environ.setdefault("PYNN_DATA", str(MNIST_DIR))
-    (x, y), (xt, yt) = pynn.datasets.mnist.load_data()
-    return (x[:N_TRAIN, ..., None].astype(np.float32) / 255, y[:N_TRAIN].astype(np.int64),
-            xt[..., None].astype(np.float32) / 255, yt.astype(np.int64))
+def mnist(raw_mnist):
+    x, y, xt, yt = raw_mnist
+    return (x[:N_TRAIN, ..., None].astype(np.float32) / 255, y[:N_TRAIN],
+            xt[..., None].astype(np.float32) / 255, yt)
 
 
 def pynn_cnn():

@@ -5,9 +5,6 @@ from-scratch MLP (plain SGD, no dropout, as benchmarks.md defines it). W5: model
 
     pytest bench/bench_mlp.py --benchmark-only --benchmark-json=bench/results/mlp.json
 """
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -19,17 +16,14 @@ try:
 except ImportError:
     torch = None
 
-MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 PEERS = ["pynn", "numpy"] + (["torch"] if torch is not None else [])
 
 
 @pytest.fixture(scope="module")
-def mnist():
-    if MNIST_DIR.is_dir():
-        os.environ.setdefault("PYNN_DATA", str(MNIST_DIR))
-    (x, y), (xt, yt) = pynn.datasets.mnist.load_data()
-    return (x.reshape(len(x), 784).astype(np.float32) / 255, y.astype(np.int64),
-            xt.reshape(len(xt), 784).astype(np.float32) / 255, yt.astype(np.int64))
+def mnist(raw_mnist):
+    x, y, xt, yt = raw_mnist
+    return (x.reshape(len(x), 784).astype(np.float32) / 255, y,
+            xt.reshape(len(xt), 784).astype(np.float32) / 255, yt)
 
 
 def pynn_mlp():

@@ -1,4 +1,7 @@
 """Shared setup for the benchmarks: every peer runs with pynn's thread count, in the same process."""
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -15,6 +18,19 @@ def _same_threads_for_every_peer():
     if torch is not None:
         torch.set_num_threads(pynn.get_num_threads())
     yield
+
+
+MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+
+
+@pytest.fixture(scope="session")
+def raw_mnist():
+    """MNIST as load_data() gives it (uint8 images, labels as int64): ../shared/data/mnist when present,
+    else pynn's usual search (PYNN_DATA, ~/.pynn, download, the bundled sample)."""
+    if MNIST_DIR.is_dir():
+        os.environ.setdefault("PYNN_DATA", str(MNIST_DIR))
+    (x, y), (xt, yt) = pynn.datasets.mnist.load_data()
+    return x, y.astype(np.int64), xt, yt.astype(np.int64)
 
 
 def pytest_benchmark_update_json(config, benchmarks, output_json):
