@@ -150,6 +150,59 @@ def test_bit_identical_for_one_and_two_threads(isa, threads, rng):
             np.testing.assert_array_equal(a, b_, err_msg=f"{name} {case}")
 
 
+def _run_masked(case, x, w, b, dy, y):
+    """(dx, dw, db) with the relu mask y given to the kernels (dz = dy * (y > 0) formed in their tiles)."""
+    _, h, wd, c, o, k, s, padding, d, g = case
+    pads = tuple(p[0] for p in _pads(case))
+    dx = np.empty_like(x)
+    _C.conv2d_backward_data(dy, w, dx, _pairs(s), pads, _pairs(d), g, False, y)
+    dw, db = np.full_like(w, np.nan), np.full_like(b, np.nan)
+    _C.conv2d_backward_weights(x, dy, dw, db, _pairs(s), pads, _pairs(d), g, False, False, y)
+    return dx, dw, db
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_mask_is_applied_inside_the_backward_kernels(isa, dtype, rng):
+    """With the forward's relu output as mask, the backward kernels give exactly what they give for
+    dz = dy * (y > 0) formed beforehand (and so the NumPy reference's gradients)."""
+    for case in CASES + [(1, 7, 7, 3, 4, (3, 3), 1, "valid", 1, 1)]:  # batch 1, stride 1: the flipped-kernel dx
+        x, w, b, dy = _data(case, dtype, rng)
+        y = _run_all(case, x, w, b, dy, activation="relu")[0]
+        dz = np.where(y > 0, dy, 0).astype(dtype)
+        want = _run_all(case, x, w, b, dz)[1:]
+        for got, ref, name in zip(_run_masked(case, x, w, b, dy, y), want, ("dx", "dw", "db")):
+            np.testing.assert_array_equal(got, ref, err_msg=f"{name} {isa} {case}")
+        want_dx, want_dw, _ = numpy_conv_backward(x, w, dz, case)
+        np.testing.assert_allclose(want[0], want_dx, rtol=0, atol=_tol(dtype, case) * 4, err_msg=str(case))
+
+
+def test_masked_backward_is_bit_identical_for_one_and_two_threads(threads, rng):
+    for case in [CASES[8], CASES[4], (64, 28, 28, 1, 32, (3, 3), 1, "valid", 1, 1)]:
+        x, w, b, dy = _data(case, np.float32, rng)
+        y = _run_all(case, x, w, b, dy, activation="relu")[0]
+        threads(1)
+        one = _run_masked(case, x, w, b, dy, y)
+        threads(2)
+        two = _run_masked(case, x, w, b, dy, y)
+        for a, b_, name in zip(one, two, ("dx", "dw", "db")):
+            np.testing.assert_array_equal(a, b_, err_msg=f"{name} {case}")
+
+
+def test_mask_argument_is_checked(rng):
+    x = rng.standard_normal((2, 5, 5, 3)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 3, 4)).astype(np.float32)
+    dy = rng.standard_normal((2, 3, 3, 4)).astype(np.float32)
+    dx, dw = np.empty_like(x), np.empty_like(w)
+    with pytest.raises(ValueError, match=r"mask: expected dy's shape \(2, 3, 3, 4\)"):
+        _C.conv2d_backward_data(dy, w, dx, mask=dy[:1].copy())
+    with pytest.raises(ValueError, match="mask: expected dtype float32"):
+        _C.conv2d_backward_weights(x, dy, dw, mask=dy.astype(np.float64))
+    with pytest.raises(ValueError, match="mask: expected a numpy.ndarray"):
+        _C.conv2d_backward_weights(x, dy, dw, mask=dy.tolist())
+    with pytest.raises(ValueError, match="dw: the output must not share memory with mask"):
+        _C.conv2d_backward_weights(x, dy, dw, mask=dw.reshape(-1)[:72].reshape(dy.shape))
+
+
 def test_backward_weights_accumulates(rng):
     case = CASES[4]
     x, w, b, dy = _data(case, np.float64, rng)

@@ -191,3 +191,35 @@ def test_conv1d_matches_pytorch(rng):
     want = torch.nn.functional.conv1d(torch.from_numpy(x.transpose(0, 2, 1).copy()),
                                       torch.from_numpy(k.transpose(2, 1, 0).copy()), torch.from_numpy(b), stride=2)
     np.testing.assert_allclose(layer(x), want.numpy().transpose(0, 2, 1), rtol=1e-4, atol=1e-5)
+
+
+def test_outputs_are_reused_only_when_nothing_else_holds_them(rng):
+    """Conv2D and MaxPooling2D write into the previous call's arrays only once nothing outside the layer
+    holds them (or a view of them): a result the caller keeps is never overwritten."""
+    from pynn import ops
+    x = rng.standard_normal((2, 9, 9, 3)).astype(np.float32)
+    for layer in (layers.Conv2D(4, 3, activation="relu"), layers.MaxPooling2D(2)):
+        y1 = layer(x)
+        kept = y1.copy()
+        y2 = layer(2 * x)
+        assert not np.shares_memory(y1, y2)
+        np.testing.assert_array_equal(y1, kept)
+        view = y2[1:]
+        del y2
+        y3 = layer(3 * x)
+        assert not np.shares_memory(view, y3)
+        np.testing.assert_array_equal(view, layer(2 * x)[1:])
+        del view, y3
+        address = layer(x).ctypes.data     # dropped at once: the next call writes the same array again
+        y4 = layer(x)
+        assert y4.ctypes.data == address
+        np.testing.assert_array_equal(y4, kept)
+    conv = layers.Conv2D(4, 3, activation="relu")
+    conv.build_for(x.shape)
+    y, ctx = conv.forward(x, training=True)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx1 = conv.backward(ctx, dy)
+    dx2 = conv.backward(ctx, dy)
+    assert not np.shares_memory(dx1, dx2)
+    w = conv.kernel.value
+    np.testing.assert_allclose(dx1, ops.conv2d_backward_data(dy * (y > 0), w, x.shape), rtol=1e-5, atol=1e-5)

@@ -22,9 +22,26 @@ namespace pynn {
 namespace {
 
 constexpr int kColSlot = 4;    // per-thread patch tile
+constexpr int kDySlot = 5;     // per-thread tile of dy * (mask > 0)
+constexpr int kPartialSlot = 6;  // the calling thread's dW / bias partials (shared by the team)
 constexpr int64_t kBiasBlock = 64;
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// dy[r0:r0+rows] masked by the relu output (mask > 0) into this thread's tile buffer, or dy itself without a mask.
+template <class T>
+const T* masked_rows(const T* dy, const T* mask, int64_t r0, int64_t rows, int64_t width) {
+  if (!mask) return dy + r0 * width;
+  const int64_t len = rows * width;
+  T* out = static_cast<T*>(thread_scratch(kDySlot, sizeof(T) * std::max<int64_t>(1, len)));
+  const T* d = dy + r0 * width;
+  const T* m = mask + r0 * width;
+  for (int64_t i = 0; i < len; ++i) {  // both loads unconditional, so that the select vectorises
+    const T v = d[i], mi = m[i];
+    out[i] = mi > T(0) ? v : T(0);
+  }
+  return out;
+}
 
 struct Shape {
   int64_t cin_g, cout_g, kg, pixels, rows;
@@ -181,7 +198,8 @@ void forward_impl(const Conv2dParams& p, const T* x, const T* w, const T* bias, 
 }
 
 template <class T>
-void backward_weights_impl(const Conv2dParams& p, const T* x, const T* dy, T* dw, T* dbias, bool accumulate) {
+void backward_weights_impl(const Conv2dParams& p, const T* x, const T* dy, const T* mask, T* dw, T* dbias,
+                           bool accumulate) {
   const Shape s(p);
   const int64_t wsize = s.kg * p.out_c;
   if (wsize <= 0 && !dbias) return;
@@ -189,20 +207,23 @@ void backward_weights_impl(const Conv2dParams& p, const T* x, const T* dy, T* dw
   const int64_t chunks = std::clamp<int64_t>(ceil_div(s.rows, 1024), 1, 16);
   const int64_t chunk_rows = std::max<int64_t>(1, ceil_div(s.rows, chunks));
   const int64_t bsize = dbias ? p.out_c : 0;
-  std::vector<T> partial_w(static_cast<size_t>(chunks * wsize));
-  std::vector<double> partial_b(static_cast<size_t>(chunks * bsize));
+  // The partials live in the calling thread's scratch (no allocation per call): doubles first, then T.
+  double* partial_b = static_cast<double*>(
+      thread_scratch(kPartialSlot, sizeof(double) * chunks * bsize + sizeof(T) * chunks * wsize + 64));
+  T* partial_w = reinterpret_cast<T*>(partial_b + chunks * bsize);
   const bool pointwise = is_pointwise(p);
   const int64_t tr = std::max<int64_t>(12, std::min<int64_t>(chunk_rows, (192 << 10) / std::max<int64_t>(1, s.kg * sizeof(T))) / 12 * 12);
   parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
     T* col = pointwise ? nullptr : static_cast<T*>(thread_scratch(kColSlot, sizeof(T) * std::max<int64_t>(1, tr * s.kg)));
     for (int64_t c = c0; c < c1; ++c) {
-      T* pw = partial_w.data() + c * wsize;
-      double* pb = partial_b.data() + c * bsize;
+      T* pw = partial_w + c * wsize;
+      double* pb = partial_b + c * bsize;
       std::fill(pw, pw + wsize, T(0));
       std::fill(pb, pb + bsize, 0.0);
       const int64_t end = std::min(s.rows, (c + 1) * chunk_rows);
       for (int64_t r0 = c * chunk_rows; r0 < end; r0 += tr) {
         const int64_t rows = std::min(tr, end - r0);
+        const T* d = masked_rows(dy, mask, r0, rows, p.out_c);
         for (int64_t g = 0; g < p.groups && wsize > 0; ++g) {
           const T* a = pointwise ? x + r0 * p.in_c : col;
           if (!pointwise) im2col(p, s, x, g, r0, rows, col);
@@ -215,16 +236,16 @@ void backward_weights_impl(const Conv2dParams& p, const T* x, const T* dy, T* dw
           q.ldb = p.out_c;
           q.ldc = p.out_c;
           q.beta = 1.0;
-          gemm(q, a, dy + r0 * p.out_c + g * s.cout_g, pw + g * s.cout_g);
+          gemm(q, a, d + g * s.cout_g, pw + g * s.cout_g);
         }
         // Bias sums: the tile's rows in T, in blocks of channels held in a local array (vectorised), then
         // added into the chunk's double sums.
         for (int64_t o0 = 0; o0 < bsize; o0 += kBiasBlock) {
           const int64_t len = std::min<int64_t>(kBiasBlock, bsize - o0);
           T acc[kBiasBlock] = {};
-          for (int64_t r = r0; r < r0 + rows; ++r) {
-            const T* d = dy + r * p.out_c + o0;
-            for (int64_t o = 0; o < len; ++o) acc[o] += d[o];
+          for (int64_t r = 0; r < rows; ++r) {
+            const T* dr = d + r * p.out_c + o0;
+            for (int64_t o = 0; o < len; ++o) acc[o] += dr[o];
           }
           for (int64_t o = 0; o < len; ++o) pb[o0 + o] += acc[o];
         }
@@ -246,7 +267,7 @@ void backward_weights_impl(const Conv2dParams& p, const T* x, const T* dy, T* dw
 }
 
 template <class T>
-void backward_data_impl(const Conv2dParams& p, const T* dy, const T* w, T* dx) {
+void backward_data_impl(const Conv2dParams& p, const T* dy, const T* mask, const T* w, T* dx) {
   const Shape s(p);
   const int64_t xsize = p.batch * p.in_h * p.in_w * p.in_c;
   if (xsize <= 0) return;
@@ -274,7 +295,15 @@ void backward_data_impl(const Conv2dParams& p, const T* dy, const T* w, T* dx) {
           for (int64_t o = 0; o < s.cout_g; ++o)
             dst[o * p.in_c + g * s.cin_g + c] = src[c * p.out_c + g * s.cout_g + o];
     }
-    forward_impl<T>(q, dy, wf.data(), nullptr, dx, nullptr);
+    std::vector<T> masked;
+    if (mask) {  // a batch of 1-3: the masked copy of dy is small
+      masked.resize(static_cast<size_t>(s.rows * p.out_c));
+      for (size_t i = 0; i < masked.size(); ++i) {
+        const T v = dy[i], mi = mask[i];
+        masked[i] = mi > T(0) ? v : T(0);
+      }
+    }
+    forward_impl<T>(q, mask ? masked.data() : dy, wf.data(), nullptr, dx, nullptr);
     return;
   }
   // w^T per group, [cout_g, kg] row-major, transposed once here so that every tile's GEMM reads it in place.
@@ -291,6 +320,7 @@ void backward_data_impl(const Conv2dParams& p, const T* dy, const T* w, T* dx) {
     for (int64_t n = n0; n < n1; ++n)
       for (int64_t r0 = n * s.pixels; r0 < (n + 1) * s.pixels; r0 += tr) {
         const int64_t rows = std::min(tr, (n + 1) * s.pixels - r0);
+        const T* d = masked_rows(dy, mask, r0, rows, p.out_c);
         for (int64_t g = 0; g < p.groups; ++g) {
           GemmParams q;
           q.m = rows;
@@ -299,7 +329,7 @@ void backward_data_impl(const Conv2dParams& p, const T* dy, const T* w, T* dx) {
           q.lda = p.out_c;
           q.ldb = s.kg;
           q.ldc = s.kg;
-          gemm(q, dy + r0 * p.out_c + g * s.cout_g, wt.data() + g * s.cout_g * s.kg, col);
+          gemm(q, d + g * s.cout_g, wt.data() + g * s.cout_g * s.kg, col);
           col2im_add(p, s, col, g, r0, rows, dx);
         }
       }
@@ -397,19 +427,19 @@ void conv2d_forward(const Conv2dParams& p, const double* x, const double* w, con
                     const ActivationParams* activation) {
   forward_impl(p, x, w, bias, y, activation);
 }
-void conv2d_backward_data(const Conv2dParams& p, const float* dy, const float* w, float* dx) {
-  backward_data_impl(p, dy, w, dx);
+void conv2d_backward_data(const Conv2dParams& p, const float* dy, const float* w, float* dx, const float* mask) {
+  backward_data_impl(p, dy, mask, w, dx);
 }
-void conv2d_backward_data(const Conv2dParams& p, const double* dy, const double* w, double* dx) {
-  backward_data_impl(p, dy, w, dx);
+void conv2d_backward_data(const Conv2dParams& p, const double* dy, const double* w, double* dx, const double* mask) {
+  backward_data_impl(p, dy, mask, w, dx);
 }
 void conv2d_backward_weights(const Conv2dParams& p, const float* x, const float* dy, float* dw, float* dbias,
-                             bool accumulate) {
-  backward_weights_impl(p, x, dy, dw, dbias, accumulate);
+                             bool accumulate, const float* mask) {
+  backward_weights_impl(p, x, dy, mask, dw, dbias, accumulate);
 }
 void conv2d_backward_weights(const Conv2dParams& p, const double* x, const double* dy, double* dw, double* dbias,
-                             bool accumulate) {
-  backward_weights_impl(p, x, dy, dw, dbias, accumulate);
+                             bool accumulate, const double* mask) {
+  backward_weights_impl(p, x, dy, mask, dw, dbias, accumulate);
 }
 
 void conv2d_forward_reference(const Conv2dParams& p, const float* x, const float* w, const float* bias, float* y,

@@ -39,15 +39,21 @@ void conv2d_forward(const Conv2dParams& p, const float* x, const float* w, const
 void conv2d_forward(const Conv2dParams& p, const double* x, const double* w, const double* bias, double* y,
                     const ActivationParams* activation);
 
-// dx = d(sum dy * y) / dx for the linear conv (dy: the gradient after the activation's backward).
-void conv2d_backward_data(const Conv2dParams& p, const float* dy, const float* w, float* dx);
-void conv2d_backward_data(const Conv2dParams& p, const double* dy, const double* w, double* dx);
+// The backward kernels take the gradient dz of the linear conv's output. With a relu fused into the forward,
+// pass its gradient dy and the forward's output y as `mask`: dz = dy * (y > 0) is formed tile by tile as the
+// kernels read it (no separate pass over the feature map). mask may be null (dz = dy); it has dy's shape.
 
-// dw = (accumulate ? dw : 0) + d/dw; dbias likewise from the sums of dy over every pixel (dbias may be null).
+// dx = d(sum dz * y) / dx for the linear conv.
+void conv2d_backward_data(const Conv2dParams& p, const float* dy, const float* w, float* dx,
+                          const float* mask = nullptr);
+void conv2d_backward_data(const Conv2dParams& p, const double* dy, const double* w, double* dx,
+                          const double* mask = nullptr);
+
+// dw = (accumulate ? dw : 0) + d/dw; dbias likewise from the sums of dz over every pixel (dbias may be null).
 void conv2d_backward_weights(const Conv2dParams& p, const float* x, const float* dy, float* dw, float* dbias,
-                             bool accumulate);
+                             bool accumulate, const float* mask = nullptr);
 void conv2d_backward_weights(const Conv2dParams& p, const double* x, const double* dy, double* dw,
-                             double* dbias, bool accumulate);
+                             double* dbias, bool accumulate, const double* mask = nullptr);
 
 void conv2d_forward_reference(const Conv2dParams& p, const float* x, const float* w, const float* bias, float* y,
                               const ActivationParams* activation);

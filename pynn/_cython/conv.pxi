@@ -21,17 +21,17 @@ cdef extern from "conv/conv2d.h" namespace "pynn" nogil:
     void c_conv2d_forward_reference "pynn::conv2d_forward_reference"(
         const Conv2dParams&, const double*, const double*, const double*, double*, const ActivationParams*) except +
     void c_conv2d_backward_data "pynn::conv2d_backward_data"(const Conv2dParams&, const float*, const float*,
-                                                             float*) except +
+                                                             float*, const float*) except +
     void c_conv2d_backward_data "pynn::conv2d_backward_data"(const Conv2dParams&, const double*, const double*,
-                                                             double*) except +
+                                                             double*, const double*) except +
     void c_conv2d_backward_data_reference "pynn::conv2d_backward_data_reference"(
         const Conv2dParams&, const float*, const float*, float*) except +
     void c_conv2d_backward_data_reference "pynn::conv2d_backward_data_reference"(
         const Conv2dParams&, const double*, const double*, double*) except +
     void c_conv2d_backward_weights "pynn::conv2d_backward_weights"(
-        const Conv2dParams&, const float*, const float*, float*, float*, bint) except +
+        const Conv2dParams&, const float*, const float*, float*, float*, bint, const float*) except +
     void c_conv2d_backward_weights "pynn::conv2d_backward_weights"(
-        const Conv2dParams&, const double*, const double*, double*, double*, bint) except +
+        const Conv2dParams&, const double*, const double*, double*, double*, bint, const double*) except +
     void c_conv2d_backward_weights_reference "pynn::conv2d_backward_weights_reference"(
         const Conv2dParams&, const float*, const float*, float*, float*, bint) except +
     void c_conv2d_backward_weights_reference "pynn::conv2d_backward_weights_reference"(
@@ -48,6 +48,18 @@ cdef cnp.ndarray _conv_array(object a, str name, int ndim, cnp.ndarray ref, str 
     if cnp.PyArray_NDIM(arr) != ndim:
         raise ValueError(f"{name}: expected a {ndim}-D array, got shape {(<object>arr).shape}")
     return arr
+
+
+cdef void* _relu_mask(object mask, cnp.ndarray dy, cnp.ndarray out, str out_name) except? NULL:
+    """The data of `mask` (the fused relu's output, dy's shape and dtype), or NULL when mask is None."""
+    if mask is None:
+        return NULL
+    cdef cnp.ndarray M = _conv_array(mask, "mask", 4, dy, "dy")
+    if (<object>M).shape != (<object>dy).shape:
+        raise ValueError(f"mask: expected dy's shape {(<object>dy).shape}, got {(<object>M).shape}")
+    if _overlap(out, M):
+        raise ValueError(f"{out_name}: the output must not share memory with mask")
+    return cnp.PyArray_DATA(M)
 
 
 cdef Conv2dParams _conv2d_params(tuple x_shape, tuple w_shape, tuple y_shape, object strides, object padding,
@@ -124,8 +136,11 @@ def conv2d_forward(x, w, bias, y, strides=(1, 1), padding=(0, 0), dilation=(1, 1
 
 
 def conv2d_backward_data(dy, w, dx, strides=(1, 1), padding=(0, 0), dilation=(1, 1), int64_t groups=1,
-                         bint reference=False):
-    """dx[...] = the gradient of sum(dy * conv2d(x, w)) with respect to x (x has dx's shape)."""
+                         bint reference=False, mask=None):
+    """dx[...] = the gradient of sum(dz * conv2d(x, w)) with respect to x (x has dx's shape).
+
+    dz = dy, or dy * (mask > 0) when mask (a fused relu's output, dy's shape) is given.
+    """
     cdef cnp.ndarray DY = _conv_array(dy, "dy", 4, None, ""), W = _conv_array(w, "w", 4, DY, "dy")
     cdef cnp.ndarray DX = _conv_array(dx, "dx", 4, DY, "dy")
     cdef int kind = _float_kind(DY, "dy")
@@ -134,25 +149,31 @@ def conv2d_backward_data(dy, w, dx, strides=(1, 1), padding=(0, 0), dilation=(1,
         raise ValueError("dx: the output must not share memory with dy or w")
     cdef Conv2dParams p = _conv2d_params((<object>DX).shape, (<object>W).shape, (<object>DY).shape, strides,
                                          padding, dilation, groups, "dx", "dy")
+    cdef void* pm = _relu_mask(mask, DY, DX, "dx")
     cdef void* pdy = cnp.PyArray_DATA(DY)
     cdef void* pw = cnp.PyArray_DATA(W)
     cdef void* pdx = cnp.PyArray_DATA(DX)
+    if reference and pm != NULL:
+        raise ValueError("mask: not supported by the reference kernels")
     with nogil:
         if kind == 0:
             if reference:
                 c_conv2d_backward_data_reference(p, <const float*>pdy, <const float*>pw, <float*>pdx)
             else:
-                c_conv2d_backward_data(p, <const float*>pdy, <const float*>pw, <float*>pdx)
+                c_conv2d_backward_data(p, <const float*>pdy, <const float*>pw, <float*>pdx, <const float*>pm)
         else:
             if reference:
                 c_conv2d_backward_data_reference(p, <const double*>pdy, <const double*>pw, <double*>pdx)
             else:
-                c_conv2d_backward_data(p, <const double*>pdy, <const double*>pw, <double*>pdx)
+                c_conv2d_backward_data(p, <const double*>pdy, <const double*>pw, <double*>pdx, <const double*>pm)
 
 
 def conv2d_backward_weights(x, dy, dw, dbias=None, strides=(1, 1), padding=(0, 0), dilation=(1, 1),
-                            int64_t groups=1, bint accumulate=False, bint reference=False):
-    """dw[...] (+)= d sum(dy * conv2d(x, w)) / dw; dbias (+)= the sums of dy over every pixel (when given)."""
+                            int64_t groups=1, bint accumulate=False, bint reference=False, mask=None):
+    """dw[...] (+)= d sum(dz * conv2d(x, w)) / dw; dbias (+)= the sums of dz over every pixel (when given).
+
+    dz = dy, or dy * (mask > 0) when mask (a fused relu's output, dy's shape) is given.
+    """
     cdef cnp.ndarray X = _conv_array(x, "x", 4, None, ""), DY = _conv_array(dy, "dy", 4, X, "x")
     cdef cnp.ndarray DW = _conv_array(dw, "dw", 4, X, "x"), DB
     cdef int kind = _float_kind(X, "x")
@@ -170,6 +191,11 @@ def conv2d_backward_weights(x, dy, dw, dbias=None, strides=(1, 1), padding=(0, 0
         if _overlap(DB, X) or _overlap(DB, DY) or _overlap(DB, DW):
             raise ValueError("dbias: the output must not share memory with x, dy or dw")
         pdb = cnp.PyArray_DATA(DB)
+    cdef void* pm = _relu_mask(mask, DY, DW, "dw")
+    if pm != NULL and pdb != NULL and _overlap(DB, <cnp.ndarray>mask):
+        raise ValueError("dbias: the output must not share memory with mask")
+    if reference and pm != NULL:
+        raise ValueError("mask: not supported by the reference kernels")
     cdef void* px = cnp.PyArray_DATA(X)
     cdef void* pdy = cnp.PyArray_DATA(DY)
     cdef void* pdw = cnp.PyArray_DATA(DW)
@@ -179,11 +205,12 @@ def conv2d_backward_weights(x, dy, dw, dbias=None, strides=(1, 1), padding=(0, 0
                 c_conv2d_backward_weights_reference(p, <const float*>px, <const float*>pdy, <float*>pdw, <float*>pdb,
                                                     accumulate)
             else:
-                c_conv2d_backward_weights(p, <const float*>px, <const float*>pdy, <float*>pdw, <float*>pdb, accumulate)
+                c_conv2d_backward_weights(p, <const float*>px, <const float*>pdy, <float*>pdw, <float*>pdb, accumulate,
+                                          <const float*>pm)
         else:
             if reference:
                 c_conv2d_backward_weights_reference(p, <const double*>px, <const double*>pdy, <double*>pdw,
                                                     <double*>pdb, accumulate)
             else:
                 c_conv2d_backward_weights(p, <const double*>px, <const double*>pdy, <double*>pdw, <double*>pdb,
-                                          accumulate)
+                                          accumulate, <const double*>pm)

@@ -123,6 +123,13 @@ class BaseConv(Layer):
             return self.activation.backward(dy, x=y)
         return self.activation.backward(dy, x=z, y=y)
 
+    def _kernel_gradient(self, dy, y, z, fused):
+        """(dz, mask) for the conv backward kernels: (dy, y) when a plain relu was fused into the forward (the
+        kernels form dy * (y > 0) in their tiles), else (the gradient before the activation, None)."""
+        if fused and self.activation.name == "relu":
+            return np.ascontiguousarray(dy), y
+        return self._activation_backward(dy, y, z, fused), None
+
     def _add_bias(self, shape):
         if self.use_bias:
             self.bias = self.add_weight("bias", shape, self.bias_initializer, self.bias_regularizer,

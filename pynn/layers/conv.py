@@ -67,25 +67,30 @@ class Conv(BaseConv):
         x4 = self._to_4d(x)
         w, s, pad, d = self._args(x4.shape[1:3])
         bias = self.bias.value if self.use_bias else None
-        y, z, fused = self._activate(lambda act: ops.conv2d(x4, w, bias, s, pad, d, self.groups, act))
+        (oh, ow), _ = ops.conv2d_geometry(x4.shape[1:3], w.shape[:2], s, pad, d)
+        out = self._reused_array("y", (x4.shape[0], oh, ow, self.filters), x4.dtype) if oh > 0 and ow > 0 else None
+        y, z, fused = self._activate(lambda act: ops.conv2d(x4, w, bias, s, pad, d, self.groups, act, out))
         return y.reshape(x.shape[:1] + y.shape[1 if self.rank == 2 else 2:]), (x4, y, z, fused, x.shape)
 
     def backward_weights(self, ctx, dy):
-        """kernel.grad and bias.grad += their gradients; returns the gradient before the activation (4-D)."""
+        """kernel.grad and bias.grad += their gradients; returns (dz, mask) for the backward-data kernel: the
+        gradient before the activation, or dy and the fused relu's output (the kernels apply its mask)."""
         x4, y, z, fused, _ = ctx
-        dz = self._activation_backward(dy.reshape(y.shape), y, z, fused)
+        dz, mask = self._kernel_gradient(dy.reshape(y.shape), y, z, fused)
         if self.trainable:
             w, s, pad, d = self._args(x4.shape[1:3])
             ops.conv2d_backward_weights(x4, dz, w.shape, s, pad, d, self.groups, bias=self.use_bias,
                                         dw=self.kernel.grad.reshape(w.shape),
-                                        dbias=self.bias.grad if self.use_bias else None, accumulate=True)
-        return dz
+                                        dbias=self.bias.grad if self.use_bias else None, accumulate=True,
+                                        mask=mask)
+        return dz, mask
 
     def backward(self, ctx, dy):
         x4, _, _, _, x_shape = ctx
-        dz = self.backward_weights(ctx, dy)
+        dz, mask = self.backward_weights(ctx, dy)
         w, s, pad, d = self._args(x4.shape[1:3])
-        return ops.conv2d_backward_data(dz, w, x4.shape, s, pad, d, self.groups).reshape(x_shape)
+        dx = self._reused_array("dx", x4.shape, dz.dtype)
+        return ops.conv2d_backward_data(dz, w, x4.shape, s, pad, d, self.groups, dx, mask).reshape(x_shape)
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "groups": self.groups,

@@ -104,21 +104,27 @@ def conv2d(x, w, bias=None, strides=1, padding="valid", dilation=1, groups=1, ac
     return out
 
 
-def conv2d_backward_data(dy, w, x_shape, strides=1, padding="valid", dilation=1, groups=1, out=None):
-    """The gradient with respect to x (of shape x_shape) of sum(dy * conv2d(x, w))."""
+def conv2d_backward_data(dy, w, x_shape, strides=1, padding="valid", dilation=1, groups=1, out=None, mask=None):
+    """The gradient with respect to x (of shape x_shape) of sum(dz * conv2d(x, w)).
+
+    dz = dy, or dy * (mask > 0) with mask the output of a relu fused into the forward (dy's shape): the
+    relu's backward then happens inside the kernel's tiles.
+    """
     strides, dilation = _pair(strides, "strides"), _pair(dilation, "dilation")
     _, pads = conv2d_geometry(x_shape[1:3], w.shape[:2], strides, padding, dilation)
     if out is None:
         out = np.empty(tuple(x_shape), dtype=dy.dtype)
-    _C.conv2d_backward_data(np.ascontiguousarray(dy), np.ascontiguousarray(w), out, strides, pads, dilation, groups)
+    _C.conv2d_backward_data(np.ascontiguousarray(dy), np.ascontiguousarray(w), out, strides, pads, dilation, groups,
+                            False, mask)
     return out
 
 
 def conv2d_backward_weights(x, dy, w_shape, strides=1, padding="valid", dilation=1, groups=1, bias=True,
-                            dw=None, dbias=None, accumulate=False):
-    """(dw, dbias): the gradients of sum(dy * conv2d(x, w) + bias) (dbias None when bias is False).
+                            dw=None, dbias=None, accumulate=False, mask=None):
+    """(dw, dbias): the gradients of sum(dz * conv2d(x, w) + bias) (dbias None when bias is False).
 
-    With accumulate=True the gradients are added into the given dw / dbias.
+    With accumulate=True the gradients are added into the given dw / dbias. dz = dy, or dy * (mask > 0) (see
+    conv2d_backward_data).
     """
     strides, dilation = _pair(strides, "strides"), _pair(dilation, "dilation")
     _, pads = conv2d_geometry(x.shape[1:3], w_shape[:2], strides, padding, dilation)
@@ -129,7 +135,7 @@ def conv2d_backward_weights(x, dy, w_shape, strides=1, padding="valid", dilation
         dbias = np.empty(w_shape[3], dtype=x.dtype)
         accumulate = False
     _C.conv2d_backward_weights(np.ascontiguousarray(x), np.ascontiguousarray(dy), dw, dbias if bias else None,
-                               strides, pads, dilation, groups, accumulate)
+                               strides, pads, dilation, groups, accumulate, False, mask)
     return dw, (dbias if bias else None)
 
 

@@ -57,7 +57,8 @@ def _output(x, pool_size, strides, padding):
     return np.empty(shape, dtype=x.dtype)
 
 
-def max_pool2d(x, pool_size, strides=None, padding="valid", keep_argmax=True, reference=False):
+def max_pool2d(x, pool_size, strides=None, padding="valid", keep_argmax=True, reference=False, out=None,
+               argmax_out=None):
     """Max pooling: (y, argmax) with argmax int32 (ih * width + iw of each maximum), or (y, None).
 
     Args:
@@ -65,20 +66,22 @@ def max_pool2d(x, pool_size, strides=None, padding="valid", keep_argmax=True, re
         pool_size, strides: an integer or a pair (strides default to pool_size). padding: 'valid' or 'same'.
         keep_argmax: False for inference (no indices written).
         reference: run the plain serial C++ loops (the tests' oracle); every function here takes it.
+        out, argmax_out: arrays to write y and argmax into (checked by the binding), or None for new ones.
     """
     x = _check_input(x)
     pool_size, strides, padding = _arguments(pool_size, strides, padding)
-    y = _output(x, pool_size, strides, padding)
-    argmax = np.empty(y.shape, dtype=np.int32) if keep_argmax else None
+    y = _output(x, pool_size, strides, padding) if out is None else out
+    argmax = (np.empty(y.shape, dtype=np.int32) if argmax_out is None else argmax_out) if keep_argmax else None
     _C.max_pool2d_forward(x, y, argmax, pool_size, strides, padding, reference)
     return y, argmax
 
 
-def max_pool2d_backward(dy, argmax, input_shape, pool_size, strides=None, padding="valid", reference=False):
-    """dx of max pooling: dy routed to each window's argmax (summed where windows overlap)."""
+def max_pool2d_backward(dy, argmax, input_shape, pool_size, strides=None, padding="valid", reference=False,
+                        out=None):
+    """dx of max pooling: dy routed to each window's argmax (summed where windows overlap); out: dx's array."""
     pool_size, strides, padding = _arguments(pool_size, strides, padding)
     dy = np.ascontiguousarray(dy)
-    dx = np.empty(tuple(input_shape), dtype=dy.dtype)
+    dx = np.empty(tuple(input_shape), dtype=dy.dtype) if out is None else out
     _C.max_pool2d_backward(dy, argmax, dx, pool_size, strides, padding, reference)
     return dx
 

@@ -86,7 +86,11 @@ class BasePooling(Layer):
         images = self._to_images(x)
         pool, strides = self._pool2d()
         if self.mode == "max":
-            y, argmax = ops.max_pool2d(images, pool, strides, self.padding, keep_argmax=training)
+            shape = ops.pool2d_output_shape(images.shape, pool, strides, self.padding)
+            out = self._reused_array("y", shape, images.dtype) if min(shape[1:3]) >= 1 else None
+            argmax = self._reused_array("argmax", shape, np.int32) if training and out is not None else None
+            y, argmax = ops.max_pool2d(images, pool, strides, self.padding, keep_argmax=training, out=out,
+                                       argmax_out=argmax)
             return self._from_images(y), (argmax, images.shape)
         y = ops.avg_pool2d(images, pool, strides, self.padding)
         return self._from_images(y), (None, images.shape)
@@ -99,7 +103,8 @@ class BasePooling(Layer):
         dy = self._to_images(dy)
         pool, strides = self._pool2d()
         if self.mode == "max":
-            dx = ops.max_pool2d_backward(dy, argmax, image_shape, pool, strides, self.padding)
+            dx = ops.max_pool2d_backward(dy, argmax, image_shape, pool, strides, self.padding,
+                                         out=self._reused_array("dx", image_shape, dy.dtype))
         else:
             dx = ops.avg_pool2d_backward(dy, image_shape, pool, strides, self.padding)
         return self._from_images(dx)
