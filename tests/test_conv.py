@@ -24,6 +24,10 @@ CASES = [
     (1, 5, 5, 3, 4, (5, 5), 1, "valid", 1, 1),          # kernel as large as the image
     (1, 4, 4, 2, 3, (5, 5), 1, "same", 1, 1),           # kernel larger than the image ('same')
     (5, 17, 3, 33, 18, (2, 3), 1, "same", 1, 1),
+    # >= 8 channels per group: the indirect tile (conv2d.cpp's use_indirect), ragged panels and column blocks
+    (1, 7, 9, 8, 10, (3, 3), 1, "same", 1, 1),          # batch 1, a half-width column block
+    (2, 9, 9, 16, 48, (3, 3), 1, "same", 2, 2),         # groups of 8 -> 24, dilation
+    (3, 6, 5, 12, 70, (2, 2), 2, "valid", 1, 1),        # three column blocks, stride 2
 ]
 
 

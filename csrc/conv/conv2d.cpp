@@ -1,6 +1,10 @@
-// 2-D convolution as im2col + the core GEMM, per tile of output pixels (see conv2d.h).
+// 2-D convolution in NHWC (see conv2d.h): an indirect GEMM or im2col + the core GEMM, chosen by one rule
+// (use_indirect, from measurements).
 //
-//   forward           per tile and group: col = patches(x) (rows x kh*kw*cin_g, in cache), then
+//   forward           many input channels: the indirect tile (conv_kernels.h), a pointer per tap and output
+//                     pixel into x, the weights packed once per call, bias in the accumulators, the
+//                     activation over each panel's rows while they are in cache. Few channels: per tile
+//                     and group col = patches(x) (rows x kh*kw*cin_g, in cache), then
 //                     y[tile, group] = act(col . w[:, group] + bias) with the GEMM's fused epilogue.
 //   backward-weights  the pixels are cut into chunks fixed by the shape; each chunk sums
 //                     col^T . dy over its tiles into its own partial dw (and bias sums), then the partials
@@ -8,22 +12,50 @@
 //   backward-data     per image, dcol = dy . w^T then col2im, which adds each patch back into the image in
 //                     a fixed order; images go to threads. Stride 1 with a batch of 1-3: a forward conv of
 //                     dy with the kernel flipped and its in/out channels swapped (tiles over dx, no scatter).
+//                     (The flipped conv on the indirect tile was slower on W2's second layer: 13x13x64 ->
+//                     32 pads dy by 2 on each side, 40% more products than col2im's GEMM.)
+//   A fused relu's mask (the backward kernels' `mask`) is applied to each tile of dy as it is read.
 #include "conv/conv2d.h"
 
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
+#include "common/cpu.h"
 #include "common/parallel.h"
 #include "common/scratch.h"
+#include "conv/conv_kernels.h"
 #include "gemm/gemm.h"
 
 namespace pynn {
 namespace {
 
+template <class T>
+const ConvKernel<T>& conv_kernel_for(Isa isa);
+
+template <>
+const ConvKernel<float>& conv_kernel_for<float>(Isa isa) {
+#if defined(PYNN_X86)
+  if (isa == Isa::avx512) return conv_kernel_avx512_f32;
+  if (isa == Isa::avx2) return conv_kernel_avx2_f32;
+#endif
+  (void)isa;
+  return conv_kernel_generic_f32;
+}
+
+template <>
+const ConvKernel<double>& conv_kernel_for<double>(Isa isa) {
+#if defined(PYNN_X86)
+  if (isa == Isa::avx512) return conv_kernel_avx512_f64;
+  if (isa == Isa::avx2) return conv_kernel_avx2_f64;
+#endif
+  (void)isa;
+  return conv_kernel_generic_f64;
+}
+
 constexpr int kColSlot = 4;    // per-thread patch tile
 constexpr int kDySlot = 5;     // per-thread tile of dy * (mask > 0)
-constexpr int kPartialSlot = 6;  // the calling thread's dW / bias partials (shared by the team)
+constexpr int kPartialSlot = 6;  // the calling thread's per-call buffer shared by the team: packed weights, dW partials
 constexpr int64_t kBiasBlock = 64;
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -155,6 +187,83 @@ void col2im_add(const Conv2dParams& p, const Shape& s, const T* col, int64_t g, 
   }
 }
 
+// The indirect convolution (conv_kernels.h): per panel of mr output pixels, a pointer per tap and pixel to
+// its input channels (or to zeros outside the image), and the register tile reads them in place: no patch
+// matrix is written. Panels go to threads; each output value is computed by one tile call, whatever the
+// thread count.
+template <class T>
+void forward_indirect(const Conv2dParams& p, const Shape& s, const T* x, const T* w, const T* bias, T* y,
+                      const ActivationParams* act) {
+  const ConvKernel<T>& kr = conv_kernel_for<T>(active_isa());
+  const int64_t mr = kr.mr, nr = kr.nr, taps = p.kernel_h * p.kernel_w;
+  const int64_t panels = ceil_div(s.rows, mr), blocks = ceil_div(s.cout_g, nr);
+  // The weights packed per group and block of nr columns: [group][block][tap * cin_g + c][nr], zero-padded,
+  // in the calling thread's scratch (shared by the team, read only).
+  T* packed = static_cast<T*>(thread_scratch(kPartialSlot, sizeof(T) * std::max<int64_t>(1, p.groups * blocks * s.kg * nr)));
+  for (int64_t g = 0; g < p.groups; ++g)
+    for (int64_t b = 0; b < blocks; ++b) {
+      T* dst = packed + (g * blocks + b) * s.kg * nr;
+      const int64_t o0 = g * s.cout_g + b * nr, cols = std::min(nr, s.cout_g - b * nr);
+      for (int64_t r = 0; r < s.kg; ++r) {
+        for (int64_t j = 0; j < cols; ++j) dst[r * nr + j] = w[r * p.out_c + o0 + j];
+        for (int64_t j = cols; j < nr; ++j) dst[r * nr + j] = T(0);
+      }
+    }
+  const std::vector<T> zeros(static_cast<size_t>(std::max<int64_t>(1, s.cin_g)), T(0));
+  const bool has_act = act && act->kind != Activation::linear;
+  parallel_for(panels, 4, [&](int64_t p0, int64_t p1) {
+    const T** ptrs = static_cast<const T**>(thread_scratch(kColSlot, sizeof(T*) * taps * mr));
+    for (int64_t pn = p0; pn < p1; ++pn) {
+      const int64_t r0 = pn * mr, rows = std::min(mr, s.rows - r0);
+      for (int64_t g = 0; g < p.groups; ++g) {
+        for (int64_t i = 0; i < mr; ++i) {
+          const int64_t r = r0 + i;
+          if (r >= s.rows) {
+            for (int64_t t = 0; t < taps; ++t) ptrs[t * mr + i] = zeros.data();
+            continue;
+          }
+          const int64_t n = r / s.pixels, oh = (r % s.pixels) / p.out_w, ow = r % p.out_w;
+          const T* img = x + n * p.in_h * p.in_w * p.in_c + g * s.cin_g;
+          for (int64_t kh = 0; kh < p.kernel_h; ++kh) {
+            const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
+            for (int64_t kw = 0; kw < p.kernel_w; ++kw) {
+              const int64_t iw = ow * p.stride_w - p.pad_left + kw * p.dilation_w;
+              const bool in = ih >= 0 && ih < p.in_h && iw >= 0 && iw < p.in_w;
+              ptrs[(kh * p.kernel_w + kw) * mr + i] = in ? img + (ih * p.in_w + iw) * p.in_c : zeros.data();
+            }
+          }
+        }
+        for (int64_t b = 0; b < blocks; ++b) {
+          const int64_t j0 = b * nr;
+          ConvTile<T> t;
+          t.a = ptrs;
+          t.taps = taps;
+          t.kc = s.cin_g;
+          t.w = packed + (g * blocks + b) * s.kg * nr;
+          t.ldw = nr;
+          t.bias = bias ? bias + g * s.cout_g + j0 : nullptr;
+          t.c = y + r0 * p.out_c + g * s.cout_g + j0;
+          t.ldc = p.out_c;
+          t.rows = static_cast<int>(rows);
+          t.cols = static_cast<int>(std::min<int64_t>(nr, s.cout_g - j0));
+          kr.tile(t);
+        }
+      }
+      if (has_act) activation_forward_serial(*act, y + r0 * p.out_c, y + r0 * p.out_c, rows * p.out_c);
+    }
+  });
+}
+
+// The one rule choosing the forward algorithm, from one-thread timings of 3x3 convs on 13x13 and 28x28
+// images, batch 64 (bench/README.md): the indirect tile once a pixel's group has kIndirectMinChannels input
+// channels (32 -> 64 channels: 1.94 ms against 2.39 ms; 16 -> 64: 1.10 against 1.24; level at 8), im2col +
+// the core GEMM below that (1 -> 32 on 28x28, W2's first layer: 0.67 against 1.27 ms; 3 -> 32: 1.10
+// against 1.50): with a channel or a few per tap the pointers cost more than the copy, and the GEMM's k
+// loop runs over all the taps at once. A 1x1 stride-1 unpadded conv is the plain GEMM on x (is_pointwise).
+constexpr int64_t kIndirectMinChannels = 8;
+
+bool use_indirect(const Shape& s) { return s.cin_g >= kIndirectMinChannels; }
+
 template <class T>
 void forward_impl(const Conv2dParams& p, const T* x, const T* w, const T* bias, T* y, const ActivationParams* act) {
   const Shape s(p);
@@ -169,6 +278,10 @@ void forward_impl(const Conv2dParams& p, const T* x, const T* w, const T* bias, 
     q.ldc = p.out_c;
     gemm(q, x, w, y, GemmEpilogue<T>{bias, nullptr});
     if (act && act->kind != Activation::linear) activation_forward(*act, y, y, s.rows * p.out_c);
+    return;
+  }
+  if (use_indirect(s)) {
+    forward_indirect(p, s, x, w, bias, y, act);
     return;
   }
   const int64_t tr = tile_rows(s.rows, s.kg, sizeof(T), 96 << 10);

@@ -9,38 +9,7 @@
 namespace pynn {
 namespace {
 
-struct VecF32 {
-  using T = float;
-  using V = __m512;
-  using Mask = __mmask16;
-  static constexpr int lanes = 16;
-  static V zero() { return _mm512_setzero_ps(); }
-  static V set1(T x) { return _mm512_set1_ps(x); }
-  static V load(const T* p) { return _mm512_loadu_ps(p); }
-  static V load(const T* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
-  static void store(T* p, Mask m, V v) { _mm512_mask_storeu_ps(p, m, v); }
-  static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
-  static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
-  static V add(V a, V b) { return _mm512_add_ps(a, b); }
-  static Mask mask(int n) { return n >= lanes ? Mask(0xffff) : n <= 0 ? Mask(0) : Mask((1u << n) - 1); }
-};
-
-struct VecF64 {
-  using T = double;
-  using V = __m512d;
-  using Mask = __mmask8;
-  static constexpr int lanes = 8;
-  static V zero() { return _mm512_setzero_pd(); }
-  static V set1(T x) { return _mm512_set1_pd(x); }
-  static V load(const T* p) { return _mm512_loadu_pd(p); }
-  static V load(const T* p, Mask m) { return _mm512_maskz_loadu_pd(m, p); }
-  static void store(T* p, Mask m, V v) { _mm512_mask_storeu_pd(p, m, v); }
-  static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
-  static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
-  static V add(V a, V b) { return _mm512_add_pd(a, b); }
-  static Mask mask(int n) { return n >= lanes ? Mask(0xff) : n <= 0 ? Mask(0) : Mask((1u << n) - 1); }
-};
-
+#include "common/vec_avx512.inc"
 #include "gemm/gemm_tile_simd.inc"
 
 constexpr int kMR = 12;

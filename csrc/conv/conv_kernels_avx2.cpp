@@ -1,0 +1,18 @@
+// AVX2+FMA indirect convolution tiles: 6 pixels x 2 vectors of output channels (6 x 16 floats, 6 x 8
+// doubles) in 12 ymm accumulators, as the GEMM's tile. vmaskmov tails; internal linkage (-mavx2 file).
+#include <immintrin.h>
+
+#include "conv/conv_kernels.h"
+
+namespace pynn {
+namespace {
+
+#include "common/vec_avx2.inc"
+#include "conv/conv_tile_simd.inc"
+
+}  // namespace
+
+const ConvKernel<float> conv_kernel_avx2_f32 = {6, 16, &conv_tile<VecF32, 6, 2>};
+const ConvKernel<double> conv_kernel_avx2_f64 = {6, 8, &conv_tile<VecF64, 6, 2>};
+
+}  // namespace pynn

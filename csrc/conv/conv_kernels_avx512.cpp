@@ -1,0 +1,18 @@
+// AVX-512 indirect convolution tiles: 12 pixels x 2 vectors of output channels (12 x 32 floats, 12 x 16
+// doubles) in 24 zmm accumulators, as the GEMM's tile. Masked tails; internal linkage (-mavx512* file).
+#include <immintrin.h>
+
+#include "conv/conv_kernels.h"
+
+namespace pynn {
+namespace {
+
+#include "common/vec_avx512.inc"
+#include "conv/conv_tile_simd.inc"
+
+}  // namespace
+
+const ConvKernel<float> conv_kernel_avx512_f32 = {12, 32, &conv_tile<VecF32, 12, 2>};
+const ConvKernel<double> conv_kernel_avx512_f64 = {12, 16, &conv_tile<VecF64, 12, 2>};
+
+}  // namespace pynn

@@ -1,0 +1,35 @@
+// Baseline indirect convolution tile: 4 pixels x 8 output channels in plain arrays (SSE2 registers), the
+// path every CPU can run and the one PYNN_ISA=generic selects.
+#include "conv/conv_kernels.h"
+
+namespace pynn {
+namespace {
+
+constexpr int kMR = 4;
+constexpr int kNR = 8;
+
+template <class T>
+void generic_conv_tile(const ConvTile<T>& t) {
+  T acc[kMR][kNR];
+  for (int i = 0; i < kMR; ++i)
+    for (int j = 0; j < kNR; ++j) acc[i][j] = t.bias && j < t.cols ? t.bias[j] : T(0);
+  const T* w = t.w;
+  const int cols = t.cols;
+  for (int64_t tap = 0; tap < t.taps; ++tap) {
+    const T* const* a = t.a + tap * kMR;
+    for (int64_t k = 0; k < t.kc; ++k, w += t.ldw)
+      for (int i = 0; i < kMR; ++i) {
+        const T ai = a[i][k];
+        for (int j = 0; j < kNR; ++j) acc[i][j] += ai * w[j];  // packed rows are zero past cols
+      }
+  }
+  for (int i = 0; i < t.rows; ++i)
+    for (int j = 0; j < cols; ++j) t.c[i * t.ldc + j] = acc[i][j];
+}
+
+}  // namespace
+
+const ConvKernel<float> conv_kernel_generic_f32 = {kMR, kNR, &generic_conv_tile<float>};
+const ConvKernel<double> conv_kernel_generic_f64 = {kMR, kNR, &generic_conv_tile<double>};
+
+}  // namespace pynn
