@@ -128,3 +128,83 @@ def test_conv_backward(benchmark, name, peer):
             np.testing.assert_allclose(got, ref, rtol=1e-3, atol=1e-2)
     benchmark.pedantic(run, rounds=50, iterations=1, warmup_rounds=3)
 
+
+
+# DepthwiseConv2D(3x3, padding "same") on (32, 28, 28, 64): pynn's depthwise loops against the NumPy
+# per-tap baseline and PyTorch's depthwise conv (groups = channels), forward and backward (dx, dW, db).
+DW_SHAPE = (32, 28, 28, 64)
+
+
+def _dw_data():
+    rng = np.random.default_rng(0)
+    x = rng.random(DW_SHAPE, dtype=np.float32)
+    w = (rng.standard_normal((3, 3, 1, DW_SHAPE[3])) * 0.1).astype(np.float32)
+    b = (rng.standard_normal(DW_SHAPE[3]) * 0.1).astype(np.float32)
+    dy = rng.standard_normal(DW_SHAPE).astype(np.float32)
+    return x, w, b, dy
+
+
+def numpy_depthwise_forward(x, w, b):
+    n, h, wd, c = x.shape
+    xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    y = np.broadcast_to(b, x.shape).copy()
+    for i in range(3):
+        for j in range(3):
+            y += xp[:, i:i + h, j:j + wd] * w[i, j, 0]
+    return y
+
+
+def numpy_depthwise_backward(x, w, dy):
+    n, h, wd, c = x.shape
+    xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    dxp = np.zeros_like(xp)
+    dw = np.empty_like(w)
+    for i in range(3):
+        for j in range(3):
+            dw[i, j, 0] = np.einsum("nhwc,nhwc->c", xp[:, i:i + h, j:j + wd], dy)
+            dxp[:, i:i + h, j:j + wd] += dy * w[i, j, 0]
+    return dxp[:, 1:-1, 1:-1], dw, dy.sum(axis=(0, 1, 2))
+
+
+@pytest.mark.parametrize("peer", PEERS)
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+def test_depthwise(benchmark, direction, peer):
+    x, w, b, dy = _dw_data()
+    c = DW_SHAPE[3]
+    benchmark.group = f"DepthwiseConv2D 3x3 same {DW_SHAPE} {direction}" + (" (dx, dW, db)" if direction == "backward" else "")
+    benchmark.extra_info["flop"] = 2 * x.size * 9 * (2 if direction == "backward" else 1)
+    if direction == "forward":
+        want = (numpy_depthwise_forward(x, w, b),)
+    else:
+        want = numpy_depthwise_backward(x, w, dy)
+    if peer == "pynn":
+        if direction == "forward":
+            out = np.empty_like(x)
+            run = lambda: (ops.conv2d(x, w, b, padding="same", groups=c, out=out),)  # noqa: E731
+        else:
+            dx, dw, db = np.empty_like(x), np.empty_like(w), np.empty_like(b)
+
+            def run():
+                ops.conv2d_backward_weights(x, dy, w.shape, padding="same", groups=c, dw=dw, dbias=db)
+                return ops.conv2d_backward_data(dy, w, x.shape, padding="same", groups=c, out=dx), dw, db
+    elif peer == "numpy":
+        run = ((lambda: (numpy_depthwise_forward(x, w, b),)) if direction == "forward"
+               else (lambda: numpy_depthwise_backward(x, w, dy)))
+    else:
+        xt = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).requires_grad_(direction == "backward")
+        wt = torch.from_numpy(w.transpose(3, 2, 0, 1).copy()).requires_grad_(direction == "backward")
+        bt = torch.from_numpy(b).requires_grad_(direction == "backward")
+        if direction == "forward":
+            def run():
+                with torch.no_grad():
+                    return (torch.nn.functional.conv2d(xt, wt, bt, padding=1, groups=c).numpy().transpose(0, 2, 3, 1),)
+        else:
+            yt = torch.nn.functional.conv2d(xt, wt, bt, padding=1, groups=c)
+            gt = torch.from_numpy(dy.transpose(0, 3, 1, 2).copy())
+
+            def run():
+                dx_, dw_, db_ = torch.autograd.grad(yt, [xt, wt, bt], gt, retain_graph=True)
+                return dx_.numpy().transpose(0, 2, 3, 1), dw_.numpy().transpose(2, 3, 1, 0), db_.numpy()
+    for got, ref in zip(run(), want):
+        np.testing.assert_allclose(got, ref, rtol=1e-3, atol=1e-2)
+    benchmark.pedantic(run, rounds=50, iterations=1, warmup_rounds=3)

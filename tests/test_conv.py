@@ -28,6 +28,11 @@ CASES = [
     (1, 7, 9, 8, 10, (3, 3), 1, "same", 1, 1),          # batch 1, a half-width column block
     (2, 9, 9, 16, 48, (3, 3), 1, "same", 2, 2),         # groups of 8 -> 24, dilation
     (3, 6, 5, 12, 70, (2, 2), 2, "valid", 1, 1),        # three column blocks, stride 2
+    # one input channel per group: the depthwise loops
+    (1, 7, 6, 17, 17, (3, 3), 1, "same", 1, 17),        # batch 1, multiplier 1, 17 channels
+    (2, 9, 8, 5, 15, (3, 2), (2, 1), "same", 1, 5),     # multiplier 3, per-axis strides
+    (2, 10, 9, 6, 6, (3, 3), 1, "valid", (2, 3), 6),    # dilation
+    (2, 9, 9, 3, 6, (2, 2), 3, "valid", 1, 3),          # stride larger than the kernel
 ]
 
 

@@ -1,5 +1,5 @@
 // 2-D convolution in NHWC (see conv2d.h): an indirect GEMM or im2col + the core GEMM, chosen by one rule
-// (use_indirect, from measurements).
+// (algorithm_for, from measurements); depthwise shapes on their own channel-vectorised loops.
 //
 //   forward           many input channels: the indirect tile (conv_kernels.h), a pointer per tap and output
 //                     pixel into x, the weights packed once per call, bias in the accumulators, the
@@ -25,6 +25,7 @@
 #include "common/parallel.h"
 #include "common/scratch.h"
 #include "conv/conv_kernels.h"
+#include "conv/depthwise_kernels.h"
 #include "gemm/gemm.h"
 
 namespace pynn {
@@ -51,6 +52,29 @@ const ConvKernel<double>& conv_kernel_for<double>(Isa isa) {
 #endif
   (void)isa;
   return conv_kernel_generic_f64;
+}
+
+template <class T>
+const DepthwiseKernels<T>& depthwise_kernels_for(Isa isa);
+
+template <>
+const DepthwiseKernels<float>& depthwise_kernels_for<float>(Isa isa) {
+#if defined(PYNN_X86)
+  if (isa == Isa::avx512) return depthwise_kernels_avx512_f32;
+  if (isa == Isa::avx2) return depthwise_kernels_avx2_f32;
+#endif
+  (void)isa;
+  return depthwise_kernels_generic_f32;
+}
+
+template <>
+const DepthwiseKernels<double>& depthwise_kernels_for<double>(Isa isa) {
+#if defined(PYNN_X86)
+  if (isa == Isa::avx512) return depthwise_kernels_avx512_f64;
+  if (isa == Isa::avx2) return depthwise_kernels_avx2_f64;
+#endif
+  (void)isa;
+  return depthwise_kernels_generic_f64;
 }
 
 constexpr int kColSlot = 4;    // per-thread patch tile
@@ -254,21 +278,75 @@ void forward_indirect(const Conv2dParams& p, const Shape& s, const T* x, const T
   });
 }
 
-// The one rule choosing the forward algorithm, from one-thread timings of 3x3 convs on 13x13 and 28x28
-// images, batch 64 (bench/README.md): the indirect tile once a pixel's group has kIndirectMinChannels input
-// channels (32 -> 64 channels: 1.94 ms against 2.39 ms; 16 -> 64: 1.10 against 1.24; level at 8), im2col +
-// the core GEMM below that (1 -> 32 on 28x28, W2's first layer: 0.67 against 1.27 ms; 3 -> 32: 1.10
-// against 1.50): with a channel or a few per tap the pointers cost more than the copy, and the GEMM's k
-// loop runs over all the taps at once. A 1x1 stride-1 unpadded conv is the plain GEMM on x (is_pointwise).
+// The one rule choosing the algorithm for a shape, from one-thread timings (bench/README.md):
+//   pointwise  1x1, stride 1, unpadded: the plain GEMM on x (it is its own patch matrix).
+//   depthwise  one input channel per group (DepthwiseConv2D, SeparableConv2D's first half): the channel-
+//              vectorised loops of depthwise_kernels.h (a GEMM per group had k = taps and n = the multiplier).
+//   indirect   kIndirectMinChannels input channels per group or more: the indirect tile for the forward
+//              (3x3 on 13x13, batch 64: 32 -> 64 channels 1.94 ms against im2col's 2.39; 16 -> 64 1.10
+//              against 1.24; level at 8); the backward passes stay on im2col / col2im + the GEMM.
+//   im2col     fewer channels (1 -> 32 on 28x28, W2's first layer: 0.67 ms against 1.27 for the indirect
+//              tile; 3 -> 32: 1.10 against 1.50): with a channel or a few per tap the pointers cost more than
+//              the copy, and the GEMM's k loop runs over all the taps at once.
+enum class Algorithm { pointwise, depthwise, indirect, im2col };
+
 constexpr int64_t kIndirectMinChannels = 8;
 
-bool use_indirect(const Shape& s) { return s.cin_g >= kIndirectMinChannels; }
+Algorithm algorithm_for(const Conv2dParams& p, const Shape& s) {
+  if (is_pointwise(p)) return Algorithm::pointwise;
+  if (p.groups > 1 && s.cin_g == 1) return Algorithm::depthwise;
+  return s.cin_g >= kIndirectMinChannels ? Algorithm::indirect : Algorithm::im2col;
+}
+
+// Depthwise: output rows (n, oh) go to threads; the activation runs over each row range while in cache.
+template <class T>
+void forward_depthwise(const Conv2dParams& p, const T* x, const T* w, const T* bias, T* y,
+                       const ActivationParams* act) {
+  const DepthwiseKernels<T>& k = depthwise_kernels_for<T>(active_isa());
+  const int64_t row = p.out_w * p.out_c;
+  parallel_for(p.batch * p.out_h, 1, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r += 8) {
+      const int64_t e = std::min(r1, r + 8);
+      k.forward_rows(p, x, w, bias, y, r, e);
+      if (act && act->kind != Activation::linear)
+        activation_forward_serial(*act, y + r * row, y + r * row, (e - r) * row);
+    }
+  });
+}
+
+// The depthwise weight gradient: output rows cut into chunks fixed by the shape, each summed by one thread
+// into its own partial (taps * out_c weights, then out_c bias sums), the partials added in chunk order.
+template <class T>
+void backward_weights_depthwise(const Conv2dParams& p, const T* x, const T* dy, const T* mask, T* dw, T* dbias,
+                                bool accumulate) {
+  const DepthwiseKernels<T>& k = depthwise_kernels_for<T>(active_isa());
+  const int64_t rows = p.batch * p.out_h, wsize = p.kernel_h * p.kernel_w * p.out_c, size = wsize + p.out_c;
+  const int64_t chunks = std::clamp<int64_t>(ceil_div(rows * p.out_w, 512), 1, 16);
+  const int64_t chunk_rows = ceil_div(rows, chunks);
+  T* partial = static_cast<T*>(thread_scratch(kPartialSlot, sizeof(T) * chunks * size));
+  parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      T* pc = partial + c * size;
+      std::fill(pc, pc + size, T(0));
+      k.backward_weights_rows(p, x, dy, mask, pc, dbias ? pc + wsize : nullptr, c * chunk_rows,
+                              std::min(rows, (c + 1) * chunk_rows));
+    }
+  });
+  for (int64_t i = 0; i < size; ++i) {
+    if (i >= wsize && !dbias) break;
+    T v = T(0);
+    for (int64_t c = 0; c < chunks; ++c) v += partial[c * size + i];
+    T* out = i < wsize ? dw + i : dbias + (i - wsize);
+    *out = accumulate ? *out + v : v;
+  }
+}
 
 template <class T>
 void forward_impl(const Conv2dParams& p, const T* x, const T* w, const T* bias, T* y, const ActivationParams* act) {
   const Shape s(p);
   if (s.rows <= 0 || p.out_c <= 0) return;
-  if (is_pointwise(p)) {
+  const Algorithm algo = algorithm_for(p, s);
+  if (algo == Algorithm::pointwise) {
     GemmParams q;
     q.m = s.rows;
     q.n = p.out_c;
@@ -280,7 +358,11 @@ void forward_impl(const Conv2dParams& p, const T* x, const T* w, const T* bias, 
     if (act && act->kind != Activation::linear) activation_forward(*act, y, y, s.rows * p.out_c);
     return;
   }
-  if (use_indirect(s)) {
+  if (algo == Algorithm::depthwise) {
+    forward_depthwise(p, x, w, bias, y, act);
+    return;
+  }
+  if (algo == Algorithm::indirect) {
     forward_indirect(p, s, x, w, bias, y, act);
     return;
   }
@@ -316,6 +398,11 @@ void backward_weights_impl(const Conv2dParams& p, const T* x, const T* dy, const
   const Shape s(p);
   const int64_t wsize = s.kg * p.out_c;
   if (wsize <= 0 && !dbias) return;
+  const Algorithm algo = algorithm_for(p, s);
+  if (algo == Algorithm::depthwise) {
+    backward_weights_depthwise(p, x, dy, mask, dw, dbias, accumulate);
+    return;
+  }
   // Chunks of pixels fixed by the shape alone: each is summed by one thread into its own partials.
   const int64_t chunks = std::clamp<int64_t>(ceil_div(s.rows, 1024), 1, 16);
   const int64_t chunk_rows = std::max<int64_t>(1, ceil_div(s.rows, chunks));
@@ -324,7 +411,7 @@ void backward_weights_impl(const Conv2dParams& p, const T* x, const T* dy, const
   double* partial_b = static_cast<double*>(
       thread_scratch(kPartialSlot, sizeof(double) * chunks * bsize + sizeof(T) * chunks * wsize + 64));
   T* partial_w = reinterpret_cast<T*>(partial_b + chunks * bsize);
-  const bool pointwise = is_pointwise(p);
+  const bool pointwise = algo == Algorithm::pointwise;
   const int64_t tr = std::max<int64_t>(12, std::min<int64_t>(chunk_rows, (192 << 10) / std::max<int64_t>(1, s.kg * sizeof(T))) / 12 * 12);
   parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
     T* col = pointwise ? nullptr : static_cast<T*>(thread_scratch(kColSlot, sizeof(T) * std::max<int64_t>(1, tr * s.kg)));
@@ -384,6 +471,11 @@ void backward_data_impl(const Conv2dParams& p, const T* dy, const T* mask, const
   const Shape s(p);
   const int64_t xsize = p.batch * p.in_h * p.in_w * p.in_c;
   if (xsize <= 0) return;
+  if (algorithm_for(p, s) == Algorithm::depthwise) {
+    const DepthwiseKernels<T>& k = depthwise_kernels_for<T>(active_isa());
+    parallel_for(p.batch * p.in_h, 1, [&](int64_t r0, int64_t r1) { k.backward_data_rows(p, dy, mask, w, dx, r0, r1); });
+    return;
+  }
   // Images go to threads on the GEMM + col2im path; a batch too small to share runs as the flipped-kernel
   // conv instead, whose tiles split any image (measured on W2's 13x13x32 layer, batch 64: col2im 2.6 ms,
   // flipped 3.4 ms: its patch matrix is kh*kw*out_c wide). The choice depends on the shape alone.

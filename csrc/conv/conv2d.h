@@ -11,10 +11,12 @@
 // the extra column at the right). Every tap is bounds-checked, so any params consistent with the arrays'
 // sizes are safe. A transposed convolution is the backward-data of the convolution it transposes.
 //
-// The fast versions are im2col + the core GEMM (gemm/gemm.h), per tile of output pixels whose patch matrix
-// stays in cache; a 1x1 stride-1 unpadded conv is one GEMM on x itself. Tiles are fixed by the shape, the
-// weight gradient sums fixed, shape-determined chunks of pixels in chunk order, so every result is
-// bit-identical for any thread count. The *_reference versions are the plain loops (the tests' oracle).
+// The fast versions choose by one rule (conv2d.cpp, algorithm_for): an indirect-GEMM register tile
+// (conv_kernels.h) or im2col tiles in cache + the core GEMM (gemm/gemm.h), channel-vectorised loops for
+// depthwise shapes (depthwise_kernels.h), one GEMM on x itself for a 1x1 stride-1 unpadded conv. Tiles are
+// fixed by the shape, the weight gradient sums fixed, shape-determined chunks of pixels in chunk order, so
+// every result is bit-identical for any thread count. The *_reference versions are the plain loops (the
+// tests' oracle).
 #pragma once
 
 #include <cstdint>
