@@ -18,6 +18,7 @@ GRAD_LAYERS = [
     (lambda **kw: layers.Conv1D(2, 4, strides=2, padding="same", **kw), (1, 9, 3)),
     (lambda **kw: layers.DepthwiseConv2D(3, depth_multiplier=2, activation="tanh", **kw), (2, 5, 6, 3)),
     (lambda **kw: layers.DepthwiseConv2D(2, strides=2, padding="same", **kw), (1, 5, 5, 2)),
+    (lambda **kw: layers.DepthwiseConv2D(3, padding="same", activation="relu", **kw), (2, 5, 6, 3)),
     (lambda **kw: layers.SeparableConv2D(4, 3, depth_multiplier=2, padding="same", activation="relu", **kw), (2, 5, 4, 3)),
     (lambda **kw: layers.Conv2DTranspose(3, 3, activation="tanh", **kw), (2, 3, 4, 2)),
     (lambda **kw: layers.Conv2DTranspose(2, 3, strides=2, padding="same", **kw), (1, 3, 3, 3)),

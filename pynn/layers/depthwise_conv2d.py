@@ -9,7 +9,8 @@ from pynn.layers.layer import serialize_argument as _serialize
 class DepthwiseConv2D(BaseConv):
     """y[n, i, j, c * m + k] = act(bias + sum_{a, b} x[n, i*s - pad + a*d, j*s - pad + b*d, c] * kernel[a, b, c, k]).
 
-    A grouped convolution with one group per input channel (the same C++ kernels as Conv2D).
+    A grouped convolution with one group per input channel: the C++ conv entry points run it on their
+    channel-vectorised depthwise loops (csrc/conv/depthwise_kernels.inc).
 
     Args:
         kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1, data_format=None,
@@ -61,20 +62,23 @@ class DepthwiseConv2D(BaseConv):
         return y, (x, y, z, fused)
 
     def backward_weights(self, ctx, dy):
+        """kernel.grad and bias.grad += their gradients; returns (dz, mask) as Conv.backward_weights does."""
         x, y, z, fused = ctx
-        dz = self._activation_backward(dy, y, z, fused)
+        dz, mask = self._kernel_gradient(dy, y, z, fused)
         if self.trainable:
             w, groups = self._grouped_kernel()
             ops.conv2d_backward_weights(x, dz, w.shape, self.strides, self.padding, self.dilation_rate, groups,
                                         bias=self.use_bias, dw=self.kernel.grad.reshape(w.shape),
-                                        dbias=self.bias.grad if self.use_bias else None, accumulate=True)
-        return dz
+                                        dbias=self.bias.grad if self.use_bias else None, accumulate=True,
+                                        mask=mask)
+        return dz, mask
 
     def backward(self, ctx, dy):
         x = ctx[0]
-        dz = self.backward_weights(ctx, dy)
+        dz, mask = self.backward_weights(ctx, dy)
         w, groups = self._grouped_kernel()
-        return ops.conv2d_backward_data(dz, w, x.shape, self.strides, self.padding, self.dilation_rate, groups)
+        return ops.conv2d_backward_data(dz, w, x.shape, self.strides, self.padding, self.dilation_rate, groups,
+                                        mask=mask)
 
     def get_config(self):
         return {**super().get_config(), "depth_multiplier": self.depth_multiplier,
