@@ -102,7 +102,8 @@ class Conv(BaseConv):
 class Conv2D(Conv):
     """2-D convolution over images (batch, height, width, channels) -> (batch, new_h, new_w, filters).
 
-    im2col + GEMM in C++ with the bias and activation fused into the store (see Conv for the arguments).
+    C++ kernels (an indirect GEMM tile, or im2col + GEMM for few input channels) with the bias and activation
+    fused into the store; a fused relu's backward runs inside the backward kernels (see Conv for the arguments).
 
     Example:
         layer = pynn.layers.Conv2D(32, (3, 3), activation="relu")
