@@ -195,24 +195,29 @@ def test_conv1d_matches_pytorch(rng):
 
 
 def test_outputs_are_reused_only_when_nothing_else_holds_them(rng):
-    """Conv2D and MaxPooling2D write into the previous call's arrays only once nothing outside the layer
-    holds them (or a view of them): a result the caller keeps is never overwritten."""
+    """In training, Conv2D and MaxPooling2D write into the previous call's arrays only once nothing outside
+    the layer holds them (or a view of them): a result the caller keeps is never overwritten."""
     from pynn import ops
     x = rng.standard_normal((2, 9, 9, 3)).astype(np.float32)
-    for layer in (layers.Conv2D(4, 3, activation="relu"), layers.MaxPooling2D(2)):
-        y1 = layer(x)
+    for make in (lambda: layers.Conv2D(4, 3, activation="relu"), lambda: layers.MaxPooling2D(2)):
+        layer = make()
+        layer.build_for(x.shape)
+
+        def call(v):
+            return layer.forward(v, training=True)[0]
+        y1 = call(x)
         kept = y1.copy()
-        y2 = layer(2 * x)
+        y2 = call(2 * x)
         assert not np.shares_memory(y1, y2)
         np.testing.assert_array_equal(y1, kept)
         view = y2[1:]
         del y2
-        y3 = layer(3 * x)
+        y3 = call(3 * x)
         assert not np.shares_memory(view, y3)
-        np.testing.assert_array_equal(view, layer(2 * x)[1:])
+        np.testing.assert_array_equal(view, call(2 * x)[1:])
         del view, y3
-        address = layer(x).ctypes.data     # dropped at once: the next call writes the same array again
-        y4 = layer(x)
+        address = call(x).ctypes.data      # dropped at once: the next call writes the same array again
+        y4 = call(x)
         assert y4.ctypes.data == address
         np.testing.assert_array_equal(y4, kept)
     conv = layers.Conv2D(4, 3, activation="relu")

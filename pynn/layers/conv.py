@@ -68,7 +68,8 @@ class Conv(BaseConv):
         w, s, pad, d = self._args(x4.shape[1:3])
         bias = self.bias.value if self.use_bias else None
         (oh, ow), _ = ops.conv2d_geometry(x4.shape[1:3], w.shape[:2], s, pad, d)
-        out = self._reused_array("y", (x4.shape[0], oh, ow, self.filters), x4.dtype) if oh > 0 and ow > 0 else None
+        reuse = training and oh > 0 and ow > 0   # inference may run from several threads at once: fresh arrays
+        out = self._reused_array("y", (x4.shape[0], oh, ow, self.filters), x4.dtype) if reuse else None
         y, z, fused = self._activate(lambda act: ops.conv2d(x4, w, bias, s, pad, d, self.groups, act, out))
         return y.reshape(x.shape[:1] + y.shape[1 if self.rank == 2 else 2:]), (x4, y, z, fused, x.shape)
 

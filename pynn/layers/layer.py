@@ -158,7 +158,8 @@ class Layer:
 
         A training step then writes its large feature maps into memory it has already touched instead of
         fresh pages (page faults were about a third of a W2 step). An array the caller still holds, through
-        any view or buffer, is never handed out again.
+        any view or buffer, is never handed out again. Training only: the check and the handing out are two
+        steps, so two threads running one layer's inference at once could both pass the check.
         """
         cache = _REUSED.setdefault(self, {})
         if key in cache and sys.getrefcount(cache[key]) == _ONLY_CACHED:

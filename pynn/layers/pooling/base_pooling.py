@@ -87,8 +87,9 @@ class BasePooling(Layer):
         pool, strides = self._pool2d()
         if self.mode == "max":
             shape = ops.pool2d_output_shape(images.shape, pool, strides, self.padding)
-            out = self._reused_array("y", shape, images.dtype) if min(shape[1:3]) >= 1 else None
-            argmax = self._reused_array("argmax", shape, np.int32) if training and out is not None else None
+            reuse = training and min(shape[1:3]) >= 1   # inference may run from several threads: fresh arrays
+            out = self._reused_array("y", shape, images.dtype) if reuse else None
+            argmax = self._reused_array("argmax", shape, np.int32) if reuse else None
             y, argmax = ops.max_pool2d(images, pool, strides, self.padding, keep_argmax=training, out=out,
                                        argmax_out=argmax)
             return self._from_images(y), (argmax, images.shape)
