@@ -1,6 +1,7 @@
 """Bidirectional: runs a recurrent layer forwards and backwards in time and merges the two outputs."""
 import numpy as np
 
+from pynn.layers.node import is_symbolic, symbolic_call
 from pynn.layers.layer import Layer
 
 
@@ -127,7 +128,10 @@ class Bidirectional(Layer):
         self.forward_layer.backward_weights(ctx[0], dyf)
         self.backward_layer.backward_weights(ctx[1], dyb)
 
-    def __call__(self, x, training=False, mask=None):
+    def __call__(self, x, training=None, mask=None, **kwargs):
+        if is_symbolic(x):
+            return symbolic_call(self, x, training=training, **kwargs)
+        training = bool(training)
         x = np.ascontiguousarray(x, dtype=self.dtype)
         self.build_for(x.shape)
         return self.forward(x, training, mask=mask)[0]

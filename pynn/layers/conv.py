@@ -74,7 +74,7 @@ class Conv(BaseConv):
         """kernel.grad and bias.grad += their gradients; returns the gradient before the activation (4-D)."""
         x4, y, z, fused, _ = ctx
         dz = self._activation_backward(dy.reshape(y.shape), y, z, fused)
-        if self.trainable:
+        if self.kernel.requires_grad:
             w, s, pad, d = self._args(x4.shape[1:3])
             ops.conv2d_backward_weights(x4, dz, w.shape, s, pad, d, self.groups, bias=self.use_bias,
                                         dw=self.kernel.grad.reshape(w.shape),

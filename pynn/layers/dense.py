@@ -102,7 +102,7 @@ class Dense(Layer):
         if y is not None:
             dz = self.activation.backward(np.ascontiguousarray(dz), x=z, y=y)
         dz = np.ascontiguousarray(dz)
-        if self.trainable:
+        if self.kernel.requires_grad:
             grad, beta = self.kernel.grad_for_update()
             _C.gemm(x2, dz, grad, 1.0, beta, True, False)
             if self.use_bias:

@@ -63,7 +63,7 @@ class DepthwiseConv2D(BaseConv):
     def backward_weights(self, ctx, dy):
         x, y, z, fused = ctx
         dz = self._activation_backward(dy, y, z, fused)
-        if self.trainable:
+        if self.kernel.requires_grad:
             w, groups = self._grouped_kernel()
             ops.conv2d_backward_weights(x, dz, w.shape, self.strides, self.padding, self.dilation_rate, groups,
                                         bias=self.use_bias, dw=self.kernel.grad.reshape(w.shape),
