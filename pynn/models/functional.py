@@ -316,16 +316,19 @@ class Functional(Model):
         head = ("Layer (type)", "Output Shape", "Param #") + (("Connected to",) if graph else ())
         rows = [head]
         if graph:
+            nodes_of = {}
+            for node in self._nodes:
+                nodes_of.setdefault(id(node.layer), []).append(node)
             for layer in self._graph_layers:
                 if isinstance(layer, InputLayer):
                     rows.append((f"{layer.name} ({type(layer).__name__})", str((None,) + layer.shape), "0", "-"))
-            for node in self._nodes:
-                shapes = [t.shape for t in node.outputs]
+                    continue
+                nodes = nodes_of[id(layer)]
+                shapes = [t.shape for t in nodes[0].outputs]
                 feeds = ", ".join(f"{t._keras_history[0].name}[{t._keras_history[1]}][{t._keras_history[2]}]"
-                                  for t in node.inputs)
-                rows.append((f"{node.layer.name} ({type(node.layer).__name__})",
-                              str(shapes[0] if len(shapes) == 1 else shapes), f"{node.layer.count_params():,}",
-                              feeds))
+                                  for node in nodes for t in node.inputs)
+                rows.append((f"{layer.name} ({type(layer).__name__})", str(shapes[0] if len(shapes) == 1 else shapes),
+                             f"{layer.count_params():,}", feeds))
         else:
             for step in self._steps:
                 shapes = [t.shape for t in step.node.outputs]
