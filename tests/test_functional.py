@@ -238,3 +238,30 @@ def test_lambda_without_gradient_and_graph_errors(rng):
         d5(pynn.Input(shape=(4,)))
     total = x + x * x - x                                              # arithmetic makes merge layers
     assert [type(n.layer).__name__ for n in pynn.Model(x, total)._nodes] == ["Multiply", "Add", "Subtract"]
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", None])
+def test_bidirectional_states_in_and_out(rng, merge_mode):
+    x = pynn.Input(shape=(None, 3), dtype=F64)
+    states = [pynn.Input(shape=(4,), dtype=F64) for _ in range(4)]
+    bi = layers.Bidirectional(layers.LSTM(4, return_sequences=True, return_state=True, dtype=F64),
+                              merge_mode=merge_mode, dtype=F64)
+    outs = bi(x, initial_state=states)
+    assert len(outs) == (5 if merge_mode else 6) and outs[-1].shape == (None, 4)
+    model = pynn.Model([x] + states, outs)
+    xs = [rng.standard_normal((2, 5, 3))] + [rng.standard_normal((2, 4)) for _ in range(4)]
+    check_model_gradients(model, xs, rtol=1e-5)
+    # the forward half is an LSTM started from the first two states; the backward half reads time reversed
+    ys = model.predict(xs, verbose=0)
+    lstm = layers.LSTM(4, return_sequences=True, return_state=True, dtype=F64)
+    lstm.build_for((None, None, 3))
+    lstm.set_weights(bi.forward_layer.get_weights())
+    y, h, c = lstm(xs[0], initial_state=xs[1:3])
+    np.testing.assert_allclose(ys[0][..., :4], y, rtol=1e-12)
+    np.testing.assert_allclose(ys[-4], h, rtol=1e-12)
+    np.testing.assert_allclose(ys[-3], c, rtol=1e-12)
+    lstm.set_weights(bi.backward_layer.get_weights())
+    y, h, c = lstm(xs[0][:, ::-1], initial_state=xs[3:5])
+    np.testing.assert_allclose(ys[-2], h, rtol=1e-12)
+    back = ys[0][..., 4:] if merge_mode else ys[1]
+    np.testing.assert_allclose(back, y[:, ::-1], rtol=1e-12)

@@ -79,6 +79,7 @@ class Functional(Model):
         self._input_slots = list(range(len(in_list)))
         self._output_slots = [slot_of[id(t)] for t in out_list]
         self._nodes = nodes
+        self._node_ids = {id(n) for n in nodes} | {id(t.node) for t in in_list}
         layers, seen = [], set()
         for layer in [t._keras_history[0] for t in in_list] + [node.layer for node in nodes]:
             if id(layer) not in seen:
@@ -308,6 +309,17 @@ class Functional(Model):
         state = self.__dict__.copy()
         state["_plan"] = None
         return state
+
+    # ------------------------------------------------------------------ config
+    def get_config(self):
+        """The graph in Keras 3's functional format (pynn.models.functional_config)."""
+        from pynn.models import functional_config
+        return functional_config.get_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from pynn.models import functional_config
+        return functional_config.from_config(cls, config, custom_objects)
 
     # ------------------------------------------------------------------ summary
     def summary(self, print_fn=print, line_length=None):
