@@ -104,6 +104,7 @@ class Functional(Model):
         self._plan = None            # the inference functions of a straight graph (_predict_batch)
         self._backward_modes = {}    # (gradient-flag version, input gradients?) -> what each step computes
         self._logit_steps = {}
+        self._regularized = None
         self.built = True
 
     @property

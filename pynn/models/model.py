@@ -38,6 +38,7 @@ class Model(Layer):
         self.history = None
         self._outputs = []           # per output: _OutputLoss (loss, weight, fused activation, tracker)
         self._variables_to_train = None
+        self._regularized = None     # the variables with a regularizer, found at the first step
 
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None):
@@ -77,6 +78,7 @@ class Model(Layer):
         # The variables trained are fixed at compile (at the first step if the model is not built yet): as in
         # Keras, changing `trainable` takes effect at the next compile.
         self._variables_to_train = self._trainable_variables() if self.built else None
+        self._regularized = None
         variable.release_gradient_flags()
         self.compiled = True
 
@@ -129,19 +131,25 @@ class Model(Layer):
         return value, y_pred
 
     def _regularization(self, add_gradients=False):
+        """The weight regularizers' penalty (each variable once, shared or nested ones included); with
+        add_gradients, their gradients are added to the variables being trained."""
+        regularized = self._regularized
+        if regularized is None:
+            regularized = self._regularized = [w for w in self.weights if w.regularizer is not None]
         total = 0.0
-        for layer in self.layers:
-            total += layer.regularization_loss()
-            if add_gradients:
-                layer.add_regularization_gradients()
+        for w in regularized:
+            total += float(w.regularizer(w.value))
+            if add_gradients and w.requires_grad:
+                w.grad += w.regularizer.gradient(w.value)
         return total
 
     def regularization_loss(self):
         return self._regularization()
 
     def add_regularization_gradients(self):
-        for layer in self.layers:
-            layer.add_regularization_gradients()
+        for w in self.weights:
+            if w.regularizer is not None and w.requires_grad:
+                w.grad += w.regularizer.gradient(w.value)
 
     def _test_batch(self, x, y, sample_weight):
         y_pred, ctx = self.forward(x, training=False)
