@@ -105,6 +105,10 @@ class Functional(Model):
         self._backward_modes = {}    # (gradient-flag version, input gradients?) -> what each step computes
         self._logit_steps = {}
         self._regularized = None
+        self._plain_steps = frozenset(
+            i for i, step in enumerate(self._steps)
+            if not (step.list_input or step.list_output or step.states or step.training is not None
+                    or step.layer.activity_regularizer is not None))
         self.built = True
 
     @property
@@ -170,8 +174,14 @@ class Functional(Model):
         masks = [None] * self._num_slots if self._masking else None
         ctxs = []
         activity, regularized = 0.0, {}
+        plain = self._plain_steps if masks is None else ()
         for i, step in enumerate(self._steps):
             layer = step.layer
+            if i in plain and i not in logit_steps:    # one array in, one out, nothing else to do
+                y, ctx = layer.forward(vals[step.inputs[0]], training)
+                vals[step.outputs[0]] = y
+                ctxs.append(ctx)
+                continue
             xin = [vals[s] for s in step.inputs] if step.list_input else vals[step.inputs[0]]
             kwargs = {}
             if step.states:
