@@ -219,4 +219,5 @@ def serialize_argument(obj):
     matching get() turns back into the object: None, a name, or {"class_name": ..., "config": ...}."""
     if obj is None or isinstance(obj, (str, dict)):
         return obj
-    return {"class_name": type(obj).__name__, "config": obj.get_config()}
+    from pynn.saving.object_registration import get_registered_name
+    return {"class_name": get_registered_name(type(obj)), "config": obj.get_config()}

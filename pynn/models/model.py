@@ -25,6 +25,7 @@ class Model:
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None):
         """Configure training. Strings and objects are both accepted for optimizer, loss and metrics."""
         from pynn import losses, metrics as metrics_module, optimizers
+        self._compile_args = {"loss": loss, "loss_weights": loss_weights, "metrics": metrics}  # for saving
         if loss is None:
             raise ValueError("compile: a loss is required, e.g. loss='sparse_categorical_crossentropy'")
         if loss_weights is not None and not isinstance(loss_weights, (int, float)):
@@ -211,13 +212,20 @@ class Model:
     def count_params(self):
         return sum(layer.count_params() for layer in self.layers)
 
-    def save_weights(self, filepath):
-        """Write every weight to an .npz file (weights only, in layer order)."""
-        np.savez(filepath, **{f"{i:04d}": w for i, w in enumerate(self.get_weights())})
+    def save(self, filepath, overwrite=True):
+        """Save architecture, weights, compile and optimizer state to a .keras file (see pynn.saving)."""
+        from pynn.saving import save_model
+        save_model(self, filepath, overwrite=overwrite)
 
-    def load_weights(self, filepath):
-        with np.load(filepath, allow_pickle=False) as data:
-            self.set_weights([data[k] for k in sorted(data.files)])
+    def save_weights(self, filepath, overwrite=True):
+        """Save the weights to `.weights.h5` (Keras 3's layout; needs h5py) or `.weights.npz`."""
+        from pynn.saving import save_weights
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, skip_mismatch=False):
+        """Load weights from `.weights.h5`, `.weights.npz`, or a `.keras` file (pynn's or Keras's)."""
+        from pynn.saving import load_weights
+        load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
 
 def ctx_activity_loss(ctx):

@@ -131,6 +131,15 @@ class Sequential(Model):
             dy = layers[i].backward(ctx["layers"][i], dy)
         return dy
 
+    def get_config(self):
+        from pynn.saving import sequential_config
+        return sequential_config.get_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from pynn.saving import sequential_config
+        return sequential_config.from_config(cls, config, custom_objects)
+
     def summary(self, print_fn=print):
         """Print the layers, their output shapes and parameter counts."""
         rows = [("Layer (type)", "Output Shape", "Param #")]
