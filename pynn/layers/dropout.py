@@ -73,4 +73,4 @@ class Dropout(Layer):
         self._offset = int(state["offset"])
 
     def get_config(self):
-        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+        return {**super().get_config(), "rate": self.rate, "noise_shape": None, "seed": self.seed}
