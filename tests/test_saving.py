@@ -208,6 +208,31 @@ def test_resume_with_seeded_augmentation(tmp_path):
     assert_same_weights(resumed, reference)
 
 
+@pytest.mark.parametrize("seed", [None, 9])
+def test_resume_with_recurrent_dropout(tmp_path, seed):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((24, 5, 3)).astype(np.float32)
+    y = rng.standard_normal((24, 1)).astype(np.float32)
+
+    def make():
+        model = pynn.Sequential([layers.Input(shape=(5, 3)),
+                                 layers.LSTM(4, dropout=0.3, recurrent_dropout=0.2, seed=seed), layers.Dense(1)])
+        model.compile(optimizer="rmsprop", loss="mse")
+        return model
+
+    pynn.utils.set_random_seed(0)
+    reference = make()
+    _fit(reference, x, y, 1)
+    _fit(reference, x, y, 2)
+    pynn.utils.set_random_seed(0)
+    model = make()
+    _fit(model, x, y, 1)
+    model.save(tmp_path / "lstm.keras")
+    resumed = pynn.models.load_model(tmp_path / "lstm.keras")
+    _fit(resumed, x, y, 2)
+    assert_same_weights(resumed, reference)
+
+
 def test_loading_does_not_draw_from_the_global_stream(tmp_path):
     """Building the loaded model runs initializers; they must leave the global stream where it was (here a file
     that does not record the stream, so that nothing restores it afterwards)."""
