@@ -101,6 +101,38 @@ def test_save_load_round_trip_restores_everything(tmp_path):
     assert [m.name for m in loaded.compiled_metrics] == ["accuracy"]
 
 
+def test_compile_objects_and_schedule_round_trip(tmp_path):
+    model = pynn.Sequential([layers.Input(shape=(6,)), layers.Dense(2)])
+    schedule = pynn.optimizers.schedules.ExponentialDecay(0.1, decay_steps=3, decay_rate=0.5)
+    model.compile(optimizer=pynn.optimizers.SGD(learning_rate=schedule, momentum=0.9),
+                  loss=pynn.losses.Huber(delta=0.5), loss_weights=0.5,
+                  metrics=["mae", pynn.metrics.MeanSquaredError(name="mse_metric")])
+    x, _ = data(32)
+    y = x[:, :2] * 2
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = pynn.models.load_model(tmp_path / "m.keras")
+    assert isinstance(loaded.optimizer._learning_rate, pynn.optimizers.schedules.ExponentialDecay)
+    assert loaded.optimizer.learning_rate == model.optimizer.learning_rate == 0.1 * 0.5 ** (4 / 3)
+    assert loaded.optimizer.momentum == 0.9
+    assert isinstance(loaded.loss, pynn.losses.Huber) and loaded.loss.delta == 0.5 and loaded.loss_weight == 0.5
+    names = [m.name for m in loaded.compiled_metrics]
+    assert names == [m.name for m in model.compiled_metrics] and names[1] == "mse_metric"
+    assert loaded.evaluate(x, y, verbose=0) == model.evaluate(x, y, verbose=0)
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0, shuffle=False)
+    loaded.fit(x, y, epochs=1, batch_size=8, verbose=0, shuffle=False)
+    assert_same_weights(loaded, model)
+
+
+def test_model_checkpoint_writes_loadable_files(tmp_path):
+    model = compiled_mlp()
+    x, y = data()
+    template = str(tmp_path / "epoch{epoch:02d}.keras")
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[pynn.callbacks.ModelCheckpoint(template, monitor="loss")])
+    assert sorted(os.listdir(tmp_path)) == ["epoch01.keras", "epoch02.keras"]
+    assert_same_weights(pynn.models.load_model(tmp_path / "epoch02.keras"), model)
+
+
 def test_file_opens_without_pynn(tmp_path):
     model = compiled_mlp()
     x, y = data()
