@@ -355,11 +355,22 @@ def test_registered_custom_initializer_regularizer_inside_a_layer():
         def get_config(self):
             return {"factor": self.factor}
 
-    layer = layers.Dense(2, kernel_initializer=Halves(), kernel_regularizer=Scaled(3.0))
+    @saving.register_keras_serializable(package="Tests")
+    def thirds(shape, dtype="float32"):
+        return np.full(shape, 1 / 3, dtype)
+
+    layer = layers.Dense(2, kernel_initializer=Halves(), kernel_regularizer=Scaled(3.0), bias_initializer=thirds)
     clone = deserialize_keras_object(_json(serialize_keras_object(layer)))
     clone(np.ones((1, 3), np.float32))
     np.testing.assert_array_equal(clone.kernel.value, np.full((3, 2), 0.5, np.float32))
+    np.testing.assert_array_equal(clone.bias.value, np.full((2,), 1 / 3, np.float32))
     assert isinstance(clone.kernel.regularizer, Scaled) and clone.kernel.regularizer.factor == 3.0
+
+    def unregistered(shape, dtype="float32"):
+        return np.zeros(shape, dtype)
+
+    with pytest.raises(ValueError, match="Dense.*unregistered.*register_keras_serializable"):
+        serialize_keras_object(layers.Dense(2, kernel_initializer=unregistered))
 
 
 # ---------------------------------------------------------------------------------------------- safety
