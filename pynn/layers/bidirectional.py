@@ -191,16 +191,18 @@ class Bidirectional(Layer):
         return self.forward(x, training, mask=mask, initial_state=initial_state)[0]
 
     def get_config(self):
-        def spec(layer):
-            return {"class_name": type(layer).__name__, "config": layer.get_config()}
-        return {**super().get_config(), "merge_mode": self.merge_mode, "layer": spec(self.forward_layer),
-                "backward_layer": spec(self.backward_layer)}
+        from pynn.saving import serialize_keras_object
+        return {**super().get_config(), "merge_mode": self.merge_mode,
+                "layer": serialize_keras_object(self.forward_layer),
+                "backward_layer": serialize_keras_object(self.backward_layer)}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config, custom_objects=None):
         from pynn import layers
+        from pynn.saving import deserialize_keras_object
         config = dict(config)
-        build = (lambda s: getattr(layers, s["class_name"]).from_config(s["config"]))
+        def build(spec):
+            return deserialize_keras_object(spec, custom_objects, module_objects=vars(layers))
         layer = build(config.pop("layer"))
         back = config.pop("backward_layer", None)
         layer.name = layer.name[len("forward_"):] if layer.name.startswith("forward_") else layer.name

@@ -128,5 +128,6 @@ class Dense(Layer):
                 "kernel_regularizer": _serialize(self.kernel_regularizer),
                 "bias_regularizer": _serialize(self.bias_regularizer),
                 "kernel_constraint": _serialize(self.kernel_constraint),
-                "bias_constraint": _serialize(self.bias_constraint)}
+                "bias_constraint": _serialize(self.bias_constraint),
+                "activity_regularizer": _serialize(self.activity_regularizer)}
 

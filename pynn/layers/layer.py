@@ -259,4 +259,7 @@ def serialize_argument(obj):
     matching get() turns back into the object: None, a name, or {"class_name": ..., "config": ...}."""
     if obj is None or isinstance(obj, (str, dict)):
         return obj
-    return {"class_name": type(obj).__name__, "config": obj.get_config()}
+    from pynn.saving import get_registered_name, serialize_keras_object
+    if not hasattr(obj, "get_config"):  # a function: its registered name (unregistered ones raise ValueError)
+        return serialize_keras_object(obj)["config"]
+    return {"class_name": get_registered_name(type(obj)), "config": obj.get_config()}

@@ -222,6 +222,13 @@ class RNNBase(Layer):
         return self.forward(x, training, mask=mask, initial_state=initial_state)[0]
 
     # ------------------------------------------------------------------ config
+    def get_rng_state(self):
+        """Where the seeded dropout stream stands (saved with the model so that training resumes exactly)."""
+        return {"draws": self._draws}
+
+    def set_rng_state(self, state):
+        self._draws = int(state["draws"])
+
     def get_config(self):
         return {**super().get_config(), "units": self.units, "activation": self.activation.get_config(),
                 "recurrent_activation": self.recurrent_activation.get_config(), "use_bias": self.use_bias,

@@ -2,5 +2,6 @@
 from pynn.models.functional import Functional
 from pynn.models.model import Model
 from pynn.models.sequential import Sequential
+from pynn.saving.saving_lib import load_model, save_model
 
-__all__ = ["Model", "Functional", "Sequential"]
+__all__ = ["Model", "Functional", "Sequential", "load_model", "save_model"]

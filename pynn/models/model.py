@@ -80,6 +80,7 @@ class Model(Layer):
         self._variables_to_train = self._trainable_variables() if self.built else None
         self._regularized = None
         variable.release_gradient_flags()
+        self._compile_args = {"loss": loss, "loss_weights": loss_weights, "metrics": metrics}  # for saving
         self.compiled = True
 
     def _output_activation(self, k):
@@ -315,13 +316,20 @@ class Model(Layer):
     def count_params(self):
         return int(sum(w.value.size for w in self.weights))
 
-    def save_weights(self, filepath):
-        """Write every weight to an .npz file (weights only, in layer order)."""
-        np.savez(filepath, **{f"{i:04d}": w for i, w in enumerate(self.get_weights())})
+    def save(self, filepath, overwrite=True):
+        """Save architecture, weights, compile and optimizer state to a .keras file (see pynn.saving)."""
+        from pynn.saving import save_model
+        save_model(self, filepath, overwrite=overwrite)
 
-    def load_weights(self, filepath):
-        with np.load(filepath, allow_pickle=False) as data:
-            self.set_weights([data[k] for k in sorted(data.files)])
+    def save_weights(self, filepath, overwrite=True):
+        """Save the weights to `.weights.h5` (Keras 3's layout; needs h5py) or `.weights.npz`."""
+        from pynn.saving import save_weights
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, skip_mismatch=False):
+        """Load weights from `.weights.h5`, `.weights.npz`, or a `.keras` file (pynn's or Keras's)."""
+        from pynn.saving import load_weights
+        load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
     def get_layer(self, name=None, index=None):
         """The layer called `name` (or at position `index` of model.layers)."""

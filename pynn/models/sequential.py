@@ -144,6 +144,15 @@ class Sequential(Functional):
     def dtype(self, value):
         self._dtype = None if value is None else np.dtype(value)
 
+    def get_config(self):
+        from pynn.saving import sequential_config
+        return sequential_config.get_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from pynn.saving import sequential_config
+        return sequential_config.from_config(cls, config, custom_objects)
+
     def summary(self, print_fn=print, line_length=None):
         """Print the layers, their output shapes and parameter counts."""
         if self.built:
