@@ -161,7 +161,7 @@ def test_seeded_random_layers_draw_the_same_after_a_round_trip(rng):
 
 
 def test_input_layer_config_round_trip():
-    layer = layers.Input(shape=(28, 28, 1), batch_size=8, name="pixels")
+    layer = layers.InputLayer(shape=(28, 28, 1), batch_size=8, name="pixels")
     clone = deserialize_keras_object(_json(serialize_keras_object(layer)))
     assert isinstance(clone, layers.InputLayer)
     assert clone.shape == (28, 28, 1) and clone.batch_size == 8 and clone.name == "pixels"

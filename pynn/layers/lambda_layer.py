@@ -90,7 +90,7 @@ class Lambda(Layer):
     def get_config(self):
         from pynn import saving
         config = super().get_config()
-        for key, fn in (("function", self.function), ("gradient", self.gradient)):
+        for key, fn in (("function", self.function), ("gradient", self.gradient), ("mask", self.mask)):
             if fn is None:
                 config[key] = None
                 continue
@@ -107,7 +107,7 @@ class Lambda(Layer):
     def from_config(cls, config, custom_objects=None):
         from pynn import saving
         config = dict(config)
-        for key in ("function", "gradient"):
+        for key in ("function", "gradient", "mask"):
             if config.get(key) is not None:
                 config[key] = saving.deserialize_keras_object(config[key], custom_objects=custom_objects)
         return cls(**config)

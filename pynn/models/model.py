@@ -83,6 +83,12 @@ class Model(Layer):
         self._compile_args = {"loss": loss, "loss_weights": loss_weights, "metrics": metrics}  # for saving
         self.compiled = True
 
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """A model from its get_config(); pynn.Model.from_config rebuilds a functional model, as Keras's."""
+        from pynn.models.functional import Functional
+        return Functional.from_config(config, custom_objects)
+
     def _output_activation(self, k):
         """The activation of the layer making output k when it can be fused into the loss, else None."""
         return None
