@@ -35,6 +35,12 @@ def get(family, identifier, classes):
     else:
         raise ValueError(f"{family}.get: could not interpret identifier {identifier!r}")
     if name not in classes:
+        from pynn.saving.object_registration import get_registered_object
+        custom = get_registered_object(name)
+        if isinstance(custom, type):
+            return custom.from_config(config) if hasattr(custom, "from_config") else custom(**config)
+        if custom is not None:  # a registered function, e.g. an initializer fn(shape, dtype)
+            return custom
         valid = ", ".join(sorted(classes))
         raise ValueError(f"{family}.get: unknown name {name!r}; valid names: {valid}")
     return classes[name](**config)

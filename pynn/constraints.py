@@ -114,7 +114,8 @@ _CLASSES = _registry.by_name(MaxNorm, NonNeg, UnitNorm, MinMaxNorm)
 
 def serialize(constraint):
     """{'class_name': ..., 'config': ...}, which get() turns back into the constraint."""
-    return {"class_name": type(constraint).__name__, "config": constraint.get_config()}
+    from pynn.saving.object_registration import get_registered_name
+    return {"class_name": get_registered_name(type(constraint)), "config": constraint.get_config()}
 
 
 def get(identifier):

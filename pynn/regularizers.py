@@ -109,7 +109,8 @@ _CLASSES = _registry.by_name(L1, L2, L1L2)
 
 def serialize(regularizer):
     """{'class_name': ..., 'config': ...}, which get() turns back into the regularizer."""
-    return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
+    from pynn.saving.object_registration import get_registered_name
+    return {"class_name": get_registered_name(type(regularizer)), "config": regularizer.get_config()}
 
 
 def get(identifier):

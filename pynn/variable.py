@@ -2,6 +2,28 @@
 import numpy as np
 
 
+# The model whose compiled choice of trained variables the `requires_grad` flags currently hold (None after
+# a layer's `trainable` changed): a model re-applies its choice only when another one set the flags.
+# gradient_flags_version changes whenever flags may have changed (models cache what their backward computes).
+gradient_flags_owner = None
+gradient_flags_version = 0
+
+
+def release_gradient_flags():
+    global gradient_flags_owner, gradient_flags_version
+    gradient_flags_owner = None
+    gradient_flags_version += 1
+
+
+def claim_gradient_flags(owner, all_variables, trained_ids):
+    """Set requires_grad on every variable of `owner` (a model): True for those it trains."""
+    global gradient_flags_owner, gradient_flags_version
+    for v in all_variables:
+        v.requires_grad = id(v) in trained_ids
+    gradient_flags_owner = owner
+    gradient_flags_version += 1
+
+
 class Variable:
     """A trainable (or not) weight of a layer.
 
@@ -13,6 +35,11 @@ class Variable:
     zeros. A kernel that can write the first contribution instead of adding it asks `grad_for_update()`
     for the array and the factor to keep of its contents (0.0 when stale, else 1.0), so a step does not
     sweep every gradient with zeros before overwriting it.
+
+    `requires_grad` says whether backward passes compute this weight's gradient. It follows `trainable`
+    and the owning layer's `trainable`, and a model sets it, at the start of a training step, to what it
+    compiled with: which variables a model trains is fixed at its compile, as in Keras, so a discriminator
+    frozen inside a GAN's combined model still trains in its own steps (see `Model._claim_gradients`).
 
     Args:
         value: initial value (copied into a C-contiguous array).
@@ -28,6 +55,7 @@ class Variable:
         self._grad_stale = False
         self.name = name
         self.trainable = trainable
+        self.requires_grad = bool(trainable)
         self.regularizer = regularizer
         self.constraint = constraint
 

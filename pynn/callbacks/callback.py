@@ -38,6 +38,20 @@ class Callback:
         self.params = None
         self.model = None
 
+    def get_config(self):
+        """The constructor arguments, for from_config (and pynn.saving). A callback whose __init__ takes
+        arguments overrides this; the base covers those that take none."""
+        import inspect
+        parameters = [name for name, p in inspect.signature(type(self).__init__).parameters.items()
+                      if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        if parameters:
+            raise NotImplementedError(f"{type(self).__name__} takes arguments {parameters}: override get_config()")
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
     def set_params(self, params):
         self.params = params
 

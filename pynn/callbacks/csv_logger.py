@@ -25,7 +25,7 @@ class CSVLogger(Callback):
 
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
-        self.sep = separator
+        self.sep = self.separator = separator
         self.filename = os.fspath(filename)
         self.append = append
         self.writer = None
@@ -77,3 +77,6 @@ class CSVLogger(Callback):
         if self.csv_file is not None and not self.csv_file.closed:
             self.csv_file.close()
         self.writer = None
+
+    def get_config(self):
+        return {"filename": self.filename, "separator": self.separator, "append": self.append}

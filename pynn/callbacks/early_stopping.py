@@ -39,6 +39,7 @@ class EarlyStopping(Callback):
         self.restore_best_weights = restore_best_weights
         self.start_from_epoch = start_from_epoch
         self.mode = check_mode(mode, "EarlyStopping")
+        self._min_delta_argument = min_delta
         self.wait = 0
         self.stopped_epoch = 0
         self.best = None
@@ -98,3 +99,8 @@ class EarlyStopping(Callback):
         if self._upward:
             return value - self.min_delta > reference
         return value + self.min_delta < reference
+
+    def get_config(self):
+        return {"monitor": self.monitor, "min_delta": self._min_delta_argument, "patience": self.patience,
+                "verbose": self.verbose, "mode": self.mode, "baseline": self.baseline,
+                "restore_best_weights": self.restore_best_weights, "start_from_epoch": self.start_from_epoch}

@@ -42,3 +42,13 @@ class LearningRateScheduler(Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+
+    def get_config(self):
+        """The schedule is a function: saved by its registered name (pynn.saving.register_keras_serializable)."""
+        return {"schedule": self.schedule, "verbose": self.verbose}
+
+    @classmethod
+    def from_config(cls, config):
+        from pynn.saving import deserialize_keras_object
+        config = dict(config)
+        return cls(deserialize_keras_object(config.pop("schedule")), **config)

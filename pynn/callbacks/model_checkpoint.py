@@ -44,8 +44,8 @@ class ModelCheckpoint(Callback):
         self.save_best_only = save_best_only
         self.save_weights_only = save_weights_only
         self.save_freq = save_freq
-        self.best = initial_value_threshold
-        mode = check_mode(mode, "ModelCheckpoint")
+        self.best = self.initial_value_threshold = initial_value_threshold
+        mode = self.mode = check_mode(mode, "ModelCheckpoint")
         if mode == "max" or (mode == "auto" and ("acc" in monitor or monitor.startswith("fmeasure"))):
             self.monitor_op = np.greater
             if self.best is None:
@@ -124,3 +124,9 @@ class ModelCheckpoint(Callback):
             self._save(filepath)
         elif self.verbose > 0:
             print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5f}")
+
+    def get_config(self):
+        return {"filepath": self.filepath, "monitor": self.monitor, "verbose": self.verbose,
+                "save_best_only": self.save_best_only, "save_weights_only": self.save_weights_only,
+                "mode": self.mode, "save_freq": self.save_freq,
+                "initial_value_threshold": self.initial_value_threshold}

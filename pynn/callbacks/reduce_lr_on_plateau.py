@@ -84,3 +84,7 @@ class ReduceLROnPlateau(Callback):
                         print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr}.")
                     self.cooldown_counter = self.cooldown
                     self.wait = 0
+
+    def get_config(self):
+        return {"monitor": self.monitor, "factor": self.factor, "patience": self.patience, "verbose": self.verbose,
+                "mode": self.mode, "min_delta": self.min_delta, "cooldown": self.cooldown, "min_lr": self.min_lr}

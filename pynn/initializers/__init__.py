@@ -31,7 +31,8 @@ _CLASSES = _registry.by_name(
 
 def serialize(initializer):
     """{'class_name': ..., 'config': ...}, which get() turns back into the initializer."""
-    return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
+    from pynn.saving.object_registration import get_registered_name
+    return {"class_name": get_registered_name(type(initializer)), "config": initializer.get_config()}
 
 
 def get(identifier):

@@ -15,9 +15,14 @@ from pynn.layers.embedding import Embedding
 from pynn.layers.flatten import Flatten
 from pynn.layers.gru import GRU
 from pynn.layers.input_layer import Input, InputLayer
+from pynn.layers.lambda_layer import Lambda
 from pynn.layers.layer import Layer
 from pynn.layers.lstm import LSTM
 from pynn.layers.masking import Masking
+from pynn.layers.merge import (
+    Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average, concatenate, dot, maximum,
+    minimum, multiply, subtract,
+)
 from pynn.layers.pooling import (
     AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D,
     GlobalMaxPooling2D, MaxPooling1D, MaxPooling2D,
@@ -38,4 +43,6 @@ __all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Fl
            "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "BatchNormalization",
            "ZeroPadding2D", "Cropping2D", "UpSampling2D",
            "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",
-           "SimpleRNN", "LSTM", "GRU", "RNNBase", "Bidirectional", "TimeDistributed", "Embedding", "Masking"]
+           "SimpleRNN", "LSTM", "GRU", "RNNBase", "Bidirectional", "TimeDistributed", "Embedding", "Masking",
+           "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot", "Lambda",
+           "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot"]

@@ -141,4 +141,5 @@ class BaseConv(Layer):
                 "activation": self.activation.get_config(), "use_bias": self.use_bias,
                 "bias_initializer": _serialize(self.bias_initializer),
                 "bias_regularizer": _serialize(self.bias_regularizer),
-                "bias_constraint": _serialize(self.bias_constraint)}
+                "bias_constraint": _serialize(self.bias_constraint),
+                "activity_regularizer": _serialize(self.activity_regularizer)}

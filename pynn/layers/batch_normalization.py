@@ -97,11 +97,10 @@ class BatchNormalization(Layer):
         if not batch_statistics:
             mean = self.moving_mean.value.copy()
             inv_std = (1.0 / (self.moving_variance.value.astype("float64") + self.epsilon) ** 0.5).astype(x.dtype)
-        train = self.trainable
         dx, _, _ = ops.batch_norm_backward(
             x, dy, mean, inv_std, self.axis, self._values()[0], batch_statistics,
-            dgamma=self.gamma.grad if self.scale and train else None,
-            dbeta=self.beta.grad if self.center and train else None, input_gradient=input_gradient)
+            dgamma=self.gamma.grad if self.scale and self.gamma.requires_grad else None,
+            dbeta=self.beta.grad if self.center and self.beta.requires_grad else None, input_gradient=input_gradient)
         return dx
 
     def backward(self, ctx, dy):

@@ -1,6 +1,7 @@
 """Bidirectional: runs a recurrent layer forwards and backwards in time and merges the two outputs."""
 import numpy as np
 
+from pynn.layers.node import is_symbolic, symbolic_call
 from pynn.layers.layer import Layer
 
 
@@ -18,6 +19,9 @@ class Bidirectional(Layer):
 
     Input shape: (batch, timesteps, features). Output shape: the layer's, with the last axis doubled for
     "concat". Weights: the forward layer's, then the backward layer's.
+
+    With a layer that has return_state=True the call returns [output(s), *forward states, *backward states]
+    (LSTM: forward h, c, backward h, c), and `initial_state=` takes the states in the same order.
 
     Example:
         y = pynn.layers.Bidirectional(pynn.layers.LSTM(8, return_sequences=True))(x)   # (batch, steps, 16)
@@ -49,11 +53,12 @@ class Bidirectional(Layer):
                 raise ValueError("Bidirectional: backward_layer must have a different go_backwards than layer")
             self.backward_layer = backward_layer
         for sub in (self.forward_layer, self.backward_layer):
-            if sub.return_state:
-                raise ValueError("Bidirectional: return_state is not supported yet")
             sub.zero_output_for_mask = sub.return_sequences
+        if self.forward_layer.return_state != self.backward_layer.return_state:
+            raise ValueError("Bidirectional: layer and backward_layer must agree on return_state")
         self.merge_mode = merge_mode
         self.return_sequences = layer.return_sequences
+        self.return_state = self.forward_layer.return_state
         self.stateful = layer.stateful
         self._initial_weights = weights
 
@@ -66,11 +71,26 @@ class Bidirectional(Layer):
 
     def compute_output_shape(self, input_shape):
         shape = self.forward_layer.compute_output_shape(input_shape)
+        states = []
+        if self.return_state:   # [output, *forward states, *backward states], as Keras
+            shape, states = shape[0], list(shape[1:])
+            states += list(self.backward_layer.compute_output_shape(input_shape)[1:])
         if self.merge_mode == "concat":
-            return tuple(shape[:-1]) + (2 * shape[-1],)
-        if self.merge_mode is None:
-            return [shape, shape]
-        return shape
+            out = [tuple(shape[:-1]) + (2 * shape[-1],)]
+        elif self.merge_mode is None:
+            out = [shape, shape]
+        else:
+            out = [shape]
+        out += states
+        return out if len(out) > 1 else out[0]
+
+    def check_initial_state_shapes(self, shapes):
+        n = self.forward_layer._num_states()
+        if len(shapes) != 2 * n:
+            raise ValueError(f"Layer '{self.name}': expected {2 * n} initial state tensors (the forward layer's, "
+                             f"then the backward layer's), got {len(shapes)}")
+        self.forward_layer.check_initial_state_shapes(shapes[:n])
+        self.backward_layer.check_initial_state_shapes(shapes[n:])
 
     def compute_mask(self, x, mask):
         return mask if self.return_sequences else None
@@ -85,24 +105,55 @@ class Bidirectional(Layer):
         self.forward_layer.reset_states()
         self.backward_layer.reset_states()
 
-    def forward(self, x, training=False, mask=None):
-        yf, cf = self.forward_layer.forward(x, training, mask=mask)
-        yb, cb = self.backward_layer.forward(x, training, mask=mask)
+    def forward(self, x, training=False, mask=None, initial_state=None):
+        n = self.forward_layer._num_states()
+        if initial_state is not None:
+            initial_state = list(initial_state)
+            if len(initial_state) != 2 * n:
+                raise ValueError(f"Layer '{self.name}': expected {2 * n} initial state arrays (the forward "
+                                 f"layer's, then the backward layer's), got {len(initial_state)}")
+        fwd_state = None if initial_state is None else initial_state[:n]
+        bwd_state = None if initial_state is None else initial_state[n:]
+        yf, cf = self.forward_layer.forward(x, training, mask=mask, initial_state=fwd_state)
+        yb, cb = self.backward_layer.forward(x, training, mask=mask, initial_state=bwd_state)
+        states = []
+        if self.return_state:
+            (yf, *sf), (yb, *sb) = yf, yb
+            states = sf + sb
         if self.return_sequences:
             yb = yb[:, ::-1]
         ctx = (cf, cb, yf, yb)
         if self.merge_mode == "concat":
-            return np.concatenate([yf, yb], axis=-1), ctx
-        if self.merge_mode == "sum":
-            return yf + yb, ctx
-        if self.merge_mode == "ave":
-            return (yf + yb) * 0.5, ctx
-        if self.merge_mode == "mul":
-            return yf * yb, ctx
-        return [yf, np.ascontiguousarray(yb)], ctx
+            out = [np.concatenate([yf, yb], axis=-1)]
+        elif self.merge_mode == "sum":
+            out = [yf + yb]
+        elif self.merge_mode == "ave":
+            out = [(yf + yb) * 0.5]
+        elif self.merge_mode == "mul":
+            out = [yf * yb]
+        else:
+            out = [yf, np.ascontiguousarray(yb)]
+        out += states
+        return (out if len(out) > 1 else out[0]), ctx
 
     def _split(self, ctx, dy):
+        """The gradients of the forward and backward layers' outputs (lists with their states when
+        return_state) from the gradient(s) of this layer's outputs."""
+        dstates_f = dstates_b = []
+        if self.return_state:
+            n = self.forward_layer._num_states()
+            k = 2 if self.merge_mode is None else 1
+            dy, dstates = (dy[:k] if k == 2 else dy[0]), list(dy[k:])
+            dstates_f, dstates_b = dstates[:n], dstates[n:]
+        dyf, dyb = self._split_output(ctx, dy)
+        if self.return_state:
+            return [dyf] + dstates_f, [dyb] + dstates_b
+        return dyf, dyb
+
+    def _split_output(self, ctx, dy):
         _, _, yf, yb = ctx
+        if dy is None or (isinstance(dy, list) and all(d is None for d in dy)):
+            return np.zeros_like(yf), np.zeros_like(yf)
         if self.merge_mode == "concat":
             u = yf.shape[-1]
             dyf, dyb = dy[..., :u], dy[..., u:]
@@ -113,36 +164,45 @@ class Bidirectional(Layer):
         elif self.merge_mode == "mul":
             dyf, dyb = dy * yb, dy * yf
         else:
-            dyf, dyb = dy
+            dyf, dyb = (np.zeros_like(yf) if d is None else d for d in dy)
         if self.return_sequences:
             dyb = dyb[:, ::-1]
         return np.ascontiguousarray(dyf, dtype=self.dtype), np.ascontiguousarray(dyb, dtype=self.dtype)
 
     def backward(self, ctx, dy):
         dyf, dyb = self._split(ctx, dy)
-        return self.forward_layer.backward(ctx[0], dyf) + self.backward_layer.backward(ctx[1], dyb)
+        gf = self.forward_layer.backward(ctx[0], dyf)
+        gb = self.backward_layer.backward(ctx[1], dyb)
+        if isinstance(gf, list):   # initial states were given: [dx, *forward states, *backward states]
+            return [gf[0] + gb[0]] + gf[1:] + gb[1:]
+        return gf + gb
 
     def backward_weights(self, ctx, dy):
         dyf, dyb = self._split(ctx, dy)
         self.forward_layer.backward_weights(ctx[0], dyf)
         self.backward_layer.backward_weights(ctx[1], dyb)
 
-    def __call__(self, x, training=False, mask=None):
+    def __call__(self, x, training=None, mask=None, initial_state=None, **kwargs):
+        if is_symbolic(x):
+            return symbolic_call(self, x, training=training, initial_state=initial_state, **kwargs)
+        training = bool(training)
         x = np.ascontiguousarray(x, dtype=self.dtype)
         self.build_for(x.shape)
-        return self.forward(x, training, mask=mask)[0]
+        return self.forward(x, training, mask=mask, initial_state=initial_state)[0]
 
     def get_config(self):
-        def spec(layer):
-            return {"class_name": type(layer).__name__, "config": layer.get_config()}
-        return {**super().get_config(), "merge_mode": self.merge_mode, "layer": spec(self.forward_layer),
-                "backward_layer": spec(self.backward_layer)}
+        from pynn.saving import serialize_keras_object
+        return {**super().get_config(), "merge_mode": self.merge_mode,
+                "layer": serialize_keras_object(self.forward_layer),
+                "backward_layer": serialize_keras_object(self.backward_layer)}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config, custom_objects=None):
         from pynn import layers
+        from pynn.saving import deserialize_keras_object
         config = dict(config)
-        build = (lambda s: getattr(layers, s["class_name"]).from_config(s["config"]))
+        def build(spec):
+            return deserialize_keras_object(spec, custom_objects, module_objects=vars(layers))
         layer = build(config.pop("layer"))
         back = config.pop("backward_layer", None)
         layer.name = layer.name[len("forward_"):] if layer.name.startswith("forward_") else layer.name

@@ -78,7 +78,7 @@ class Conv(BaseConv):
         gradient before the activation, or dy and the fused relu's output (the kernels apply its mask)."""
         x4, y, z, fused, _ = ctx
         dz, mask = self._kernel_gradient(dy.reshape(y.shape), y, z, fused)
-        if self.trainable:
+        if self.kernel.requires_grad:
             w, s, pad, d = self._args(x4.shape[1:3])
             ops.conv2d_backward_weights(x4, dz, w.shape, s, pad, d, self.groups, bias=self.use_bias,
                                         dw=self.kernel.grad.reshape(w.shape),

@@ -73,7 +73,7 @@ class Conv2DTranspose(BaseConv):
     def backward_weights(self, ctx, dy):
         x, y, z, fused = ctx
         dz = self._activation_backward(dy, y, z, fused)
-        if self.trainable:
+        if self.kernel.requires_grad:
             # The transposed conv is conv^T: its weight gradient is the conv's, with dz as the conv's input
             # and x as the gradient of the conv's output.
             ops.conv2d_backward_weights(dz, x, self.kernel.shape, self.strides, self.padding, self.dilation_rate,

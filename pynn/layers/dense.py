@@ -102,7 +102,7 @@ class Dense(Layer):
         if y is not None:
             dz = self.activation.backward(np.ascontiguousarray(dz), x=z, y=y)
         dz = np.ascontiguousarray(dz)
-        if self.trainable:
+        if self.kernel.requires_grad:
             grad, beta = self.kernel.grad_for_update()
             _C.gemm(x2, dz, grad, 1.0, beta, True, False)
             if self.use_bias:
@@ -128,5 +128,6 @@ class Dense(Layer):
                 "kernel_regularizer": _serialize(self.kernel_regularizer),
                 "bias_regularizer": _serialize(self.bias_regularizer),
                 "kernel_constraint": _serialize(self.kernel_constraint),
-                "bias_constraint": _serialize(self.bias_constraint)}
+                "bias_constraint": _serialize(self.bias_constraint),
+                "activity_regularizer": _serialize(self.activity_regularizer)}
 

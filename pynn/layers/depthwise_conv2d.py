@@ -65,7 +65,7 @@ class DepthwiseConv2D(BaseConv):
         """kernel.grad and bias.grad += their gradients; returns (dz, mask) as Conv.backward_weights does."""
         x, y, z, fused = ctx
         dz, mask = self._kernel_gradient(dy, y, z, fused)
-        if self.trainable:
+        if self.kernel.requires_grad:
             w, groups = self._grouped_kernel()
             ops.conv2d_backward_weights(x, dz, w.shape, self.strides, self.padding, self.dilation_rate, groups,
                                         bias=self.use_bias, dw=self.kernel.grad.reshape(w.shape),

@@ -62,5 +62,15 @@ class Dropout(Layer):
             return dy
         return ops.dropout_backward(np.ascontiguousarray(dy), ctx, self.rate)
 
+    def get_rng_state(self):
+        """Where this layer's random stream stands (saved with the model so that training resumes exactly)."""
+        return {"stream_seed": self._stream[0], "offset": self._offset}
+
+    def set_rng_state(self, state):
+        """Continue the stream get_rng_state described (counted from now, even if set_seed ran before)."""
+        seed = state["stream_seed"]
+        self._stream = (None if seed is None else int(seed), random_state.generation())
+        self._offset = int(state["offset"])
+
     def get_config(self):
-        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+        return {**super().get_config(), "rate": self.rate, "noise_shape": None, "seed": self.seed}

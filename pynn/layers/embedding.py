@@ -1,6 +1,7 @@
 """Embedding: integer indices to dense vectors (a table lookup)."""
 import numpy as np
 
+from pynn.layers.node import is_symbolic, symbolic_call
 from pynn.layers.layer import Layer, serialize_argument as _serialize
 
 
@@ -71,14 +72,17 @@ class Embedding(Layer):
         return self.embeddings.value[idx], idx
 
     def backward_weights(self, idx, dy):
-        if self.trainable:
+        if self.embeddings.requires_grad:
             np.add.at(self.embeddings.grad, idx.reshape(-1), dy.reshape(-1, self.output_dim))
 
     def backward(self, idx, dy):
         self.backward_weights(idx, dy)
         return np.zeros(idx.shape, self.dtype)
 
-    def __call__(self, x, training=False):
+    def __call__(self, x, training=None, **kwargs):
+        if is_symbolic(x):
+            return symbolic_call(self, x, training=training, **kwargs)
+        training = bool(training)
         x = np.asarray(x)
         self.build_for(x.shape)
         return self.forward(x, training)[0]

@@ -1,12 +1,14 @@
 """Input: declares the shape of a model's input."""
 from pynn.layers.layer import Layer
+from pynn.layers.node import KerasTensor, Node
 
 
 class InputLayer(Layer):
-    """The placeholder a Sequential model starts from: it fixes the per-sample input shape.
+    """The layer behind `Input(...)`: it fixes the per-sample input shape and makes the symbolic tensor a
+    functional model starts from (`.output`). In a Sequential model it may come first to declare the shape.
 
     Args:
-        shape: the shape of one sample, e.g. (784,) or (28, 28, 1).
+        shape: the shape of one sample, e.g. (784,) or (28, 28, 1); None for a dimension of any size.
         batch_size: optional fixed batch size (informational).
     """
 
@@ -14,9 +16,15 @@ class InputLayer(Layer):
         super().__init__(name=name, dtype=dtype, **kwargs)
         if shape is None:
             raise ValueError("Input: shape is required, e.g. Input(shape=(784,))")
+        if isinstance(shape, int):
+            shape = (shape,)
         self.shape = tuple(shape)
         self.batch_size = batch_size
         self._declared_input_shape = self.shape
+        self.built = True
+        self.input_shape = (None,) + self.shape
+        self.output = KerasTensor((None,) + self.shape, self.dtype, name=self.name, history=(self, 0, 0))
+        self._inbound_nodes.append(Node(self, [], [self.output], False, False))
 
     def forward(self, x, training=False):
         return x, None
@@ -29,5 +37,6 @@ class InputLayer(Layer):
 
 
 def Input(shape=None, batch_size=None, dtype=None, name=None):
-    """Declare a model input of per-sample `shape`: `Sequential([Input(shape=(784,)), Dense(10)])`."""
-    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name)
+    """A symbolic input of per-sample `shape`: the start of a functional model
+    (`x = Input(shape=(784,)); y = Dense(10)(x); Model(x, y)`), or the first entry of a Sequential list."""
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name).output

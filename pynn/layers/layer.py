@@ -6,6 +6,8 @@ import weakref
 
 import numpy as np
 
+from pynn import variable
+from pynn.layers.node import is_symbolic, symbolic_call
 from pynn.variable import Variable
 
 _name_counters = {}
@@ -85,6 +87,7 @@ class Layer:
         self.built = False
         self.input_shape = None      # the batch input shape it was built for, e.g. (None, 784)
         self._weights = []
+        self._inbound_nodes = []     # the calls on symbolic tensors (functional API): pynn.layers.node
 
     # ------------------------------------------------------------------ building
     def build(self, input_shape):
@@ -114,6 +117,7 @@ class Layer:
         value = initializers.get(initializer)(tuple(shape), dtype=dtype)
         var = Variable(np.asarray(value, dtype=dtype), name=name, trainable=trainable,
                        regularizer=regularizers.get(regularizer), constraint=constraints.get(constraint))
+        var.requires_grad = var.trainable and self._trainable
         self._weights.append(var)
         return var
 
@@ -121,12 +125,20 @@ class Layer:
     # timesteps axis of sequence layers. build_for records them as None.
     variable_axes = ()
 
+    # Layers whose forward takes a list of arrays (the merge layers) set this; build and compute_output_shape
+    # then get a list of shapes.
+    takes_list = False
+
     def build_for(self, input_shape):
         """Build once; afterwards check that new inputs match the built shape."""
-        input_shape = tuple(input_shape)
+        if self.takes_list:
+            input_shape = [tuple(s) for s in input_shape]
+        else:
+            input_shape = tuple(input_shape)
         if not self.built:
-            self.input_shape = tuple(None if i == 0 or i in self.variable_axes else d
-                                     for i, d in enumerate(input_shape))
+            def free(shape):
+                return tuple(None if i == 0 or i in self.variable_axes else d for i, d in enumerate(shape))
+            self.input_shape = [free(s) for s in input_shape] if self.takes_list else free(input_shape)
             self.build(self.input_shape)
             self.built = True
         else:
@@ -134,8 +146,19 @@ class Layer:
 
     def check_input_shape(self, input_shape):
         want = self.input_shape
-        if len(input_shape) != len(want) or any(w is not None and w != g for w, g in zip(want[1:], input_shape[1:])):
-            raise ValueError(f"Layer '{self.name}': expected input of shape {want}, got {tuple(input_shape)}")
+        if self.takes_list:
+            if len(input_shape) != len(want):
+                raise ValueError(f"Layer '{self.name}': expected {len(want)} inputs, got {len(input_shape)}")
+            pairs = list(zip(want, input_shape))
+        else:
+            pairs = [(want, input_shape)]
+        for i, (w, g) in enumerate(pairs):
+            if len(g) != len(w) or any(a is not None and b is not None and a != b for a, b in zip(w[1:], g[1:])):
+                which = f" input {i}" if self.takes_list else ""
+                raise ValueError(f"Layer '{self.name}':{which} expected input of shape {w}, got {tuple(g)}")
+
+    def check_initial_state_shapes(self, shapes):
+        raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) does not take initial_state")
 
     # ------------------------------------------------------------------ computing
     def forward(self, x, training=False):
@@ -176,9 +199,21 @@ class Layer:
             return self.forward(x, False)[0]
         return run
 
-    def __call__(self, x, training=False):
-        x = np.ascontiguousarray(x, dtype=self.dtype)
-        self.build_for(x.shape)
+    def __call__(self, x, training=None, **kwargs):
+        """On arrays: build if needed and return forward(x, training)[0]. On symbolic tensors (Input and
+        other layers' outputs): record the call in a functional graph and return symbolic outputs (a given
+        `training` then fixes the mode of this call whatever the model runs in)."""
+        if is_symbolic(x):
+            return symbolic_call(self, x, training=training, **kwargs)
+        training = bool(training)
+        if kwargs:
+            raise ValueError(f"Layer '{self.name}': unknown keyword argument(s) {sorted(kwargs)}")
+        if self.takes_list:
+            x = [np.ascontiguousarray(v, dtype=self.dtype) for v in x]
+            self.build_for([v.shape for v in x])
+        else:
+            x = np.ascontiguousarray(x, dtype=self.dtype)
+            self.build_for(x.shape)
         return self.forward(x, training)[0]
 
     # ------------------------------------------------------------------ weights
@@ -188,7 +223,12 @@ class Layer:
 
     @trainable.setter
     def trainable(self, value):
+        # Takes effect for models at their next compile (they record which variables they train); a layer
+        # used on its own stops computing weight gradients at once.
         self._trainable = bool(value)
+        for w in self.weights:
+            w.requires_grad = w.trainable and self._trainable
+        variable.release_gradient_flags()
 
     @property
     def weights(self):
@@ -226,7 +266,7 @@ class Layer:
 
     def add_regularization_gradients(self):
         for w in self._weights:
-            if w.regularizer is not None and w.trainable:
+            if w.regularizer is not None and w.requires_grad:
                 w.grad += w.regularizer.gradient(w.value)
 
     # ------------------------------------------------------------------ config
@@ -251,4 +291,7 @@ def serialize_argument(obj):
     matching get() turns back into the object: None, a name, or {"class_name": ..., "config": ...}."""
     if obj is None or isinstance(obj, (str, dict)):
         return obj
-    return {"class_name": type(obj).__name__, "config": obj.get_config()}
+    from pynn.saving import get_registered_name, serialize_keras_object
+    if not hasattr(obj, "get_config"):  # a function: its registered name (unregistered ones raise ValueError)
+        return serialize_keras_object(obj)["config"]
+    return {"class_name": get_registered_name(type(obj)), "config": obj.get_config()}

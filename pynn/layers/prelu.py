@@ -35,7 +35,7 @@ class PReLU(Layer):
 
     def backward(self, ctx, dy):
         x, negative = ctx
-        if self.trainable:
+        if self.alpha.requires_grad:
             grad = np.where(negative, dy * x, 0).sum(axis=0)
             for axis in self.shared_axes or []:
                 grad = grad.sum(axis=axis - 1, keepdims=True)

@@ -6,6 +6,7 @@ only prepares the arrays. The subclasses say which cell they are and how their b
 import numpy as np
 
 from pynn import activations, ops, random_state
+from pynn.layers.node import is_symbolic, symbolic_call
 from pynn.layers.layer import Layer, serialize_argument as _serialize
 
 
@@ -110,6 +111,15 @@ class RNNBase(Layer):
 
     reset_state = reset_states
 
+    def check_initial_state_shapes(self, shapes):
+        if len(shapes) != self._num_states():
+            raise ValueError(f"Layer '{self.name}': expected {self._num_states()} initial state tensors, got "
+                             f"{len(shapes)}")
+        for s in shapes:
+            if tuple(s[1:]) != (self.units,):
+                raise ValueError(f"Layer '{self.name}': expected initial states of shape (None, {self.units}), got "
+                                 f"{tuple(s)}")
+
     # ------------------------------------------------------------------ computing
     def _check_input(self, x, mask, initial_state):
         name = f"Layer '{self.name}'"
@@ -184,7 +194,7 @@ class RNNBase(Layer):
         if self.return_state:
             dy, dfinal = dy[0], list(dy[1:]) + [None]
         as_array = (lambda a: None if a is None else np.ascontiguousarray(a, dtype=self.dtype))
-        train = self.trainable
+        train = self.kernel.requires_grad
         dx, dh0, dc0 = ops.rnn_backward(
             saved, as_array(dy), as_array(dfinal[0]), as_array(dfinal[1]), need_dx=need_dx,
             need_initial_state_grads=has_initial_state,
@@ -203,12 +213,22 @@ class RNNBase(Layer):
     def backward_weights(self, ctx, dy):
         self._backward(ctx, dy, False)
 
-    def __call__(self, x, training=False, mask=None, initial_state=None):
+    def __call__(self, x, training=None, mask=None, initial_state=None, **kwargs):
+        if is_symbolic(x):
+            return symbolic_call(self, x, training=training, initial_state=initial_state, **kwargs)
+        training = bool(training)
         x = np.ascontiguousarray(x, dtype=self.dtype)
         self.build_for(x.shape)
         return self.forward(x, training, mask=mask, initial_state=initial_state)[0]
 
     # ------------------------------------------------------------------ config
+    def get_rng_state(self):
+        """Where the seeded dropout stream stands (saved with the model so that training resumes exactly)."""
+        return {"draws": self._draws}
+
+    def set_rng_state(self, state):
+        self._draws = int(state["draws"])
+
     def get_config(self):
         return {**super().get_config(), "units": self.units, "activation": self.activation.get_config(),
                 "recurrent_activation": self.recurrent_activation.get_config(), "use_bias": self.use_bias,

@@ -68,13 +68,13 @@ class SeparableConv2D(BaseConv):
         dz = self._activation_backward(dy, y, z, fused)
         wd, groups = self._depthwise()
         wp = self.pointwise_kernel.value
-        if self.trainable:
+        if self.pointwise_kernel.requires_grad:
             ops.conv2d_backward_weights(t, dz, wp.shape, bias=self.use_bias, dw=self.pointwise_kernel.grad,
                                         dbias=self.bias.grad if self.use_bias else None, accumulate=True)
-        if not (need_dx or self.trainable):
+        if not (need_dx or self.pointwise_kernel.requires_grad):
             return None
         dt = ops.conv2d_backward_data(dz, wp, t.shape)
-        if self.trainable:
+        if self.pointwise_kernel.requires_grad:
             ops.conv2d_backward_weights(x, dt, wd.shape, self.strides, self.padding, self.dilation_rate, groups,
                                         bias=False, dw=self.depthwise_kernel.grad.reshape(wd.shape),
                                         accumulate=True)

@@ -60,12 +60,13 @@ class TimeDistributed(Layer):
         self.layer.backward_weights(inner, np.ascontiguousarray(dy.reshape((-1,) + dy.shape[2:])))
 
     def get_config(self):
-        return {**super().get_config(),
-                "layer": {"class_name": type(self.layer).__name__, "config": self.layer.get_config()}}
+        from pynn.saving import serialize_keras_object
+        return {**super().get_config(), "layer": serialize_keras_object(self.layer)}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config, custom_objects=None):
         from pynn import layers
+        from pynn.saving import deserialize_keras_object
         config = dict(config)
-        spec = config.pop("layer")
-        return cls(getattr(layers, spec["class_name"]).from_config(spec["config"]), **config)
+        layer = deserialize_keras_object(config.pop("layer"), custom_objects, module_objects=vars(layers))
+        return cls(layer, **config)

@@ -64,6 +64,9 @@ def get(identifier):
         return NAMES[identifier]()
     if isinstance(identifier, dict):
         name = identifier.get("class_name")
+        custom = _registered(name, Loss)
+        if custom is not None:
+            return custom.from_config(identifier.get("config") or {})
         if name not in NAMES:
             raise ValueError(f"Unknown loss class_name {name!r}. Valid names: {', '.join(sorted(NAMES))}")
         return NAMES[name].from_config(identifier.get("config", {}))
@@ -77,7 +80,15 @@ def get(identifier):
 
 def serialize(loss):
     """{"class_name": ..., "config": ...} for get() / from_config()."""
-    return {"class_name": type(loss).__name__, "config": loss.get_config()}
+    from pynn.saving.object_registration import get_registered_name
+    return {"class_name": get_registered_name(type(loss)), "config": loss.get_config()}
+
+
+def _registered(name, base):
+    """A subclass of base registered under `name` with pynn.saving.register_keras_serializable, or None."""
+    from pynn.saving.object_registration import get_registered_object
+    custom = get_registered_object(name) if isinstance(name, str) else None
+    return custom if inspect.isclass(custom) and issubclass(custom, base) else None
 
 
 __all__ = ["Loss", "LossFunctionWrapper", "get", "serialize", *[cls.__name__ for cls in ALL_LOSSES]]

@@ -48,6 +48,10 @@ def get(identifier):
         return cls(name=identifier) if identifier in ("accuracy", "acc") else cls()
     if isinstance(identifier, dict):
         name = identifier.get("class_name")
+        from pynn.saving.object_registration import get_registered_object
+        custom = get_registered_object(name) if isinstance(name, str) else None
+        if inspect.isclass(custom) and issubclass(custom, Metric):
+            return custom.from_config(identifier.get("config") or {})
         if name not in NAMES:
             raise ValueError(f"Unknown metric class_name {name!r}. Valid names: {', '.join(sorted(NAMES))}")
         return NAMES[name].from_config(identifier.get("config", {}))

@@ -1,5 +1,7 @@
-"""pynn.models: Sequential (and, later, the functional Model)."""
+"""pynn.models: Model (the training API; `Model(inputs, outputs)` is a functional model), Functional, Sequential."""
+from pynn.models.functional import Functional
 from pynn.models.model import Model
 from pynn.models.sequential import Sequential
+from pynn.saving.saving_lib import load_model, save_model
 
-__all__ = ["Model", "Sequential"]
+__all__ = ["Model", "Functional", "Sequential", "load_model", "save_model"]

@@ -1,60 +1,105 @@
 """Model: compile / fit / evaluate / predict on top of a network's forward and backward passes."""
 import numpy as np
 
+from pynn import variable
+from pynn.layers.layer import Layer
 from pynn.training.loop import EpochLoop, batches, validate_arrays
 
 
-class Model:
-    """The training API shared by every model (Sequential is one; the functional Model comes later).
+class Model(Layer):
+    """The training API shared by every model; a model is also a layer, usable inside another model.
 
-    A subclass provides `layers`, `build(input_shape)`, `forward(x, training, logits=False) -> (y, ctx)`
-    and `backward(ctx, dy)`; this class supplies compile, fit, evaluate, predict and the weight API.
+    `pynn.Model(inputs, outputs)` makes a functional model (pynn.models.functional.Functional) from
+    symbolic tensors:
+
+        inputs = pynn.Input(shape=(784,))
+        encoded = pynn.layers.Dense(32, activation="relu")(inputs)
+        decoded = pynn.layers.Dense(784, activation="sigmoid")(encoded)
+        autoencoder = pynn.Model(inputs, decoded)
+
+    Sequential is the same engine with a straight graph. A subclass provides `layers`, `build_for`,
+    `forward(x, training, logits=()) -> (y, ctx)`, `backward(ctx, dy)` and `backward_weights(ctx, dy)`
+    (as any layer does), and `output_names`; this class supplies compile, fit, evaluate, predict and the
+    weight API. Inputs and outputs are one array, or lists of arrays for several.
     """
 
-    def __init__(self, name=None):
-        self.name = name or "model"
+    def __new__(cls, *args, **kwargs):
+        if cls is Model:
+            from pynn.models.functional import Functional
+            return super().__new__(Functional)
+        return super().__new__(cls)
+
+    def __init__(self, name=None, trainable=True, dtype=None):
+        super().__init__(name=name, trainable=trainable, dtype=dtype)
         self.optimizer = None
         self.loss = None
         self.compiled_metrics = []
         self.stop_training = False
         self.history = None
-        self._fused_activation = None
+        self._outputs = []           # per output: _OutputLoss (loss, weight, fused activation, tracker)
         self._variables_to_train = None
+        self._regularized = None     # the variables with a regularizer, found at the first step
 
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None):
-        """Configure training. Strings and objects are both accepted for optimizer, loss and metrics."""
+        """Configure training. Strings and objects are both accepted for optimizer, loss and metrics.
+
+        With several outputs, `loss`, `loss_weights` and `metrics` may be lists (in output order) or dicts
+        keyed by output name (the name of the layer that makes it); one loss or a flat list of metrics
+        applies to every output. The loss minimised is the weighted sum of the outputs' losses.
+        """
         from pynn import losses, metrics as metrics_module, optimizers
         if loss is None:
             raise ValueError("compile: a loss is required, e.g. loss='sparse_categorical_crossentropy'")
-        if loss_weights is not None and not isinstance(loss_weights, (int, float)):
-            loss_weights = list(loss_weights.values() if isinstance(loss_weights, dict) else loss_weights)
-            if len(loss_weights) != 1:
-                raise ValueError(f"compile: this model has one output, got {len(loss_weights)} loss_weights")
-            loss_weights = loss_weights[0]
+        names = self.output_names
+        per_loss = _per_output(loss, names, "loss", allow_missing=True)
+        weights = [1.0] * len(names) if loss_weights is None else [
+            1.0 if w is None else float(w) for w in _per_output(loss_weights, names, "loss_weights", scalar=True)]
+        per_metrics = _metrics_per_output(metrics, names)
         new_optimizer = optimizers.get(optimizer)
-        new_loss = losses.get(loss)
-        new_metrics = [metrics_module.get(m) for m in (metrics or [])]
-        self.optimizer, self.loss, self.compiled_metrics = new_optimizer, new_loss, new_metrics
-        self.loss_weight = 1.0 if loss_weights is None else float(loss_weights)
-        self._fused_activation = None
+        new_losses = [losses.get(x) for x in per_loss]
+        if all(x is None for x in new_losses):
+            raise ValueError("compile: every output's loss is None; give at least one")
+        new_metrics = [[metrics_module.get(m) for m in ms] for ms in per_metrics]
+        single = len(names) == 1
+        outputs = []
+        for k, (name, loss_k, weight) in enumerate(zip(names, new_losses, weights)):
+            act = self._output_activation(k)
+            fused = act if (loss_k is not None and act is not None and hasattr(loss_k, "supports_fused")
+                            and loss_k.supports_fused(act.name)) else None
+            outputs.append(_OutputLoss(k, name, loss_k, weight, fused, None if single else f"{name}_loss"))
+        compiled = [o.tracker for o in outputs if o.tracker is not None]
+        for k, ms in enumerate(new_metrics):
+            compiled += ms if single else [_OutputMetric(m, k, names[k]) for m in ms]
+        self.optimizer, self.compiled_metrics, self._outputs = new_optimizer, compiled, outputs
+        self.loss = new_losses[0] if single else new_losses
+        self.loss_weight = weights[0]
+        self._fused_logits = tuple(o.index for o in outputs if o.fused is not None)
         # The variables trained are fixed at compile (at the first step if the model is not built yet): as in
         # Keras, changing `trainable` takes effect at the next compile.
-        built = all(layer.built for layer in self.layers)
-        self._variables_to_train = self._trainable_variables() if built else None
-        last = self.layers[-1] if self.layers else None
-        act = getattr(last, "activation", None) if getattr(last, "output_activation_fusable", True) else None
-        if act is not None and hasattr(new_loss, "supports_fused") and new_loss.supports_fused(act.name):
-            self._fused_activation = act
+        self._variables_to_train = self._trainable_variables() if self.built else None
+        self._regularized = None
+        variable.release_gradient_flags()
+        self._compile_args = {"loss": loss, "loss_weights": loss_weights, "metrics": metrics}  # for saving
         self.compiled = True
 
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """A model from its get_config(); pynn.Model.from_config rebuilds a functional model, as Keras's."""
+        from pynn.models.functional import Functional
+        return Functional.from_config(config, custom_objects)
+
+    def _output_activation(self, k):
+        """The activation of the layer making output k when it can be fused into the loss, else None."""
+        return None
+
     def _require_compiled(self, what):
-        if self.optimizer is None or self.loss is None:
+        if self.optimizer is None or not self._outputs:
             raise RuntimeError(f"{what}: the model must be compiled first; call model.compile(optimizer, loss)")
 
     # ------------------------------------------------------------------ one batch
     def _trainable_variables(self):
-        if not getattr(self, "trainable", True):
+        if not self.trainable:
             return []
         seen, out = set(), []
         for layer in self.layers:
@@ -64,39 +109,62 @@ class Model:
                     out.append(w)
         return out
 
+    def _claim_gradients(self):
+        """Make backward passes compute gradients for exactly the variables this model trains."""
+        variable.claim_gradient_flags(self, self.weights, {id(v) for v in self._variables_to_train})
+
     def _train_batch(self, x, y, sample_weight):
         """One optimizer step; returns (loss including regularization, predictions)."""
         if self._variables_to_train is None:
             self._variables_to_train = self._trainable_variables()
+        if variable.gradient_flags_owner is not self:
+            self._claim_gradients()
         variables = self._variables_to_train
         for v in variables:
             v.zero_grad()
-        fused = self._fused_activation
-        out, ctx = self.forward(x, training=True, logits=fused is not None)
-        if fused is not None:
-            value, dout = self.loss.value_and_gradient_from_logits(y, out, fused.name, sample_weight)
-            y_pred = fused.forward(out)
+        out, ctx = self.forward(x, training=True, logits=self._fused_logits)
+        if len(self._outputs) == 1:
+            value, dout, y_pred = self._outputs[0].value_and_gradient(y, out, sample_weight)
         else:
-            value, dout = self.loss.value_and_gradient(y, out, sample_weight)
-            y_pred = out
-        if self.loss_weight != 1.0:
-            value, dout = value * self.loss_weight, dout * self.loss_weight
-        self.backward(ctx, np.ascontiguousarray(dout, dtype=out.dtype))
-        value = float(value) + self._regularization(add_gradients=True) + ctx_activity_loss(ctx)
+            value, dout, y_pred = 0.0, [], []
+            for o in self._outputs:
+                v, d, p = o.value_and_gradient(y[o.index], out[o.index], _output_weight(sample_weight, o.index))
+                value += v
+                dout.append(d)
+                y_pred.append(p)
+        self.backward_weights(ctx, dout)
+        value = value + self._regularization(add_gradients=True) + ctx_activity_loss(ctx)
         self.optimizer.apply(variables)
         return value, y_pred
 
     def _regularization(self, add_gradients=False):
+        """The weight regularizers' penalty (each variable once, shared or nested ones included); with
+        add_gradients, their gradients are added to the variables being trained."""
+        regularized = self._regularized
+        if regularized is None:
+            regularized = self._regularized = [w for w in self.weights if w.regularizer is not None]
         total = 0.0
-        for layer in self.layers:
-            total += layer.regularization_loss()
-            if add_gradients and layer.trainable:
-                layer.add_regularization_gradients()
+        for w in regularized:
+            total += float(w.regularizer(w.value))
+            if add_gradients and w.requires_grad:
+                w.grad += w.regularizer.gradient(w.value)
         return total
+
+    def regularization_loss(self):
+        return self._regularization()
+
+    def add_regularization_gradients(self):
+        for w in self.weights:
+            if w.regularizer is not None and w.requires_grad:
+                w.grad += w.regularizer.gradient(w.value)
 
     def _test_batch(self, x, y, sample_weight):
         y_pred, ctx = self.forward(x, training=False)
-        value = float(self.loss(y, y_pred, sample_weight)) * self.loss_weight
+        if len(self._outputs) == 1:
+            value = self._outputs[0].value(y, y_pred, sample_weight)
+        else:
+            value = sum(o.value(y[o.index], y_pred[o.index], _output_weight(sample_weight, o.index))
+                        for o in self._outputs)
         return value + self._regularization() + ctx_activity_loss(ctx), y_pred
 
     # ------------------------------------------------------------------ public API
@@ -107,14 +175,16 @@ class Model:
         self._require_compiled("fit")
         x, y, sample_weight = validate_arrays(self, x, y, sample_weight, "fit")
         if class_weight is not None:
+            if len(self._outputs) > 1:
+                raise ValueError("fit: class_weight is supported for models with one output only")
             sample_weight = _class_weights(y, class_weight, sample_weight)
         if validation_data is None and validation_split:
             if not 0 < validation_split < 1:
                 raise ValueError(f"fit: validation_split must be in (0, 1), got {validation_split}")
-            split = int(len(x) * (1 - validation_split))
-            validation_data = (x[split:], y[split:], None if sample_weight is None else sample_weight[split:])
-            x, y = x[:split], y[:split]
-            sample_weight = None if sample_weight is None else sample_weight[:split]
+            split = int(_num_samples(x) * (1 - validation_split))
+            head, tail = slice(None, split), slice(split, None)
+            validation_data = (_take(x, tail), _take(y, tail), _take(sample_weight, tail))
+            x, y, sample_weight = _take(x, head), _take(y, head), _take(sample_weight, head)
         loop = EpochLoop(self, batch_size or 32, epochs, verbose, callbacks, steps_per_epoch)
         return loop.run(x, y, sample_weight, validation_data, shuffle, initial_epoch,
                         validation_batch_size or batch_size or 32, validation_freq)
@@ -134,15 +204,26 @@ class Model:
         """The model's outputs for x, computed in batches (no training behaviour)."""
         x = self._as_input(x)
         outputs = [self._predict_batch(xb) for xb in batches(x, batch_size or 32)]
-        return np.concatenate(outputs) if outputs else np.empty((0,) + self.output_shape[1:], self.dtype)
+        if not outputs:
+            shapes = self.output_shape if isinstance(self.output_shape, list) else [self.output_shape]
+            empty = [np.empty((0,) + tuple(s[1:]), self.dtype) for s in shapes]
+            return empty if isinstance(self.output_shape, list) else empty[0]
+        if isinstance(outputs[0], list):
+            return [np.concatenate(parts) for parts in zip(*outputs)]
+        return np.concatenate(outputs)
 
-    def __call__(self, x, training=False):
+    def __call__(self, x, training=None, **kwargs):
+        from pynn.layers.node import is_symbolic
+        if is_symbolic(x):
+            return super().__call__(x, training=training, **kwargs)
+        if kwargs:
+            raise ValueError(f"Model '{self.name}': unknown keyword argument(s) {sorted(kwargs)}")
         if training:
             return self.forward(self._as_input(x), training=True)[0]
         return self._predict_batch(self._as_input(x))
 
     def _predict_batch(self, x):
-        """The outputs for one batch, training=False, no context kept (Sequential runs a leaner plan)."""
+        """The outputs for one batch, training=False, no context kept (subclasses run a leaner plan)."""
         return self.forward(x, training=False)[0]
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
@@ -176,17 +257,31 @@ class Model:
         return logs["loss"] if len(logs) == 1 else list(logs.values())
 
     def _as_input(self, x):
+        """x as the forward pass takes it: a C-contiguous array of the model's dtype, or a list of them for a
+        model with several inputs (a dict is ordered by input name)."""
         if type(x) is np.ndarray and x.dtype == self.dtype and x.flags.c_contiguous:
             return x
+        if isinstance(x, (list, tuple, dict)):
+            return [self._as_input(v) for v in self._input_list(x, "predict")]
         x = np.asarray(x)
         if x.dtype != self.dtype:
             x = x.astype(self.dtype)
         return np.ascontiguousarray(x)
 
+    def _input_list(self, x, what):
+        """The arrays of a multi-input model's x (a list in input order or a dict by input name)."""
+        return list(x)
+
     # ------------------------------------------------------------------ weights
     @property
     def weights(self):
-        return [w for layer in self.layers for w in layer.weights]
+        seen, out = set(), []
+        for layer in self.layers:
+            for w in layer.weights:
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    out.append(w)
+        return out
 
     @property
     def trainable_weights(self):
@@ -194,34 +289,185 @@ class Model:
 
     @property
     def non_trainable_weights(self):
-        return [w for layer in self.layers for w in layer.non_trainable_weights]
+        trainable = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in trainable]
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        # As in Keras, a model's flag is every layer's: freezing a model freezes each of its layers.
+        self._trainable = bool(value)
+        for layer in getattr(self, "layers", []):
+            layer.trainable = value
+        variable.release_gradient_flags()
 
     def get_weights(self):
         return [w.numpy() for w in self.weights]
 
     def set_weights(self, weights):
         weights = list(weights)
-        if len(weights) != len(self.weights):
-            raise ValueError(f"set_weights: model '{self.name}' has {len(self.weights)} weights, got {len(weights)}")
-        for layer in self.layers:
-            n = len(layer.weights)
-            layer.set_weights(weights[:n])
-            weights = weights[n:]
+        own = self.weights
+        if len(weights) != len(own):
+            raise ValueError(f"set_weights: model '{self.name}' has {len(own)} weights, got {len(weights)}")
+        for var, value in zip(own, weights):
+            if np.shape(value) != var.shape:
+                raise ValueError(f"set_weights: model '{self.name}', weight '{var.name}' expects shape "
+                                 f"{var.shape}, got {np.shape(value)}")
+        for var, value in zip(own, weights):
+            var.assign(value)
 
     def count_params(self):
-        return sum(layer.count_params() for layer in self.layers)
+        return int(sum(w.value.size for w in self.weights))
 
-    def save_weights(self, filepath):
-        """Write every weight to an .npz file (weights only, in layer order)."""
-        np.savez(filepath, **{f"{i:04d}": w for i, w in enumerate(self.get_weights())})
+    def save(self, filepath, overwrite=True):
+        """Save architecture, weights, compile and optimizer state to a .keras file (see pynn.saving)."""
+        from pynn.saving import save_model
+        save_model(self, filepath, overwrite=overwrite)
 
-    def load_weights(self, filepath):
-        with np.load(filepath, allow_pickle=False) as data:
-            self.set_weights([data[k] for k in sorted(data.files)])
+    def save_weights(self, filepath, overwrite=True):
+        """Save the weights to `.weights.h5` (Keras 3's layout; needs h5py) or `.weights.npz`."""
+        from pynn.saving import save_weights
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, skip_mismatch=False):
+        """Load weights from `.weights.h5`, `.weights.npz`, or a `.keras` file (pynn's or Keras's)."""
+        from pynn.saving import load_weights
+        load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
+    def get_layer(self, name=None, index=None):
+        """The layer called `name` (or at position `index` of model.layers)."""
+        if index is not None:
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"Model '{self.name}' has no layer named {name!r}; its layers: "
+                         f"{[layer.name for layer in self.layers]}")
+
+
+class _OutputLoss:
+    """One output's loss: its weight, the activation fused into it, and (with several outputs) the running
+    mean reported as '<output>_loss'."""
+
+    def __init__(self, index, name, loss, weight, fused, tracker_name):
+        self.index, self.name, self.loss, self.weight, self.fused = index, name, loss, weight, fused
+        self.tracker = _LossTracker(tracker_name) if tracker_name else None
+
+    def value_and_gradient(self, y, out, sample_weight):
+        """(weighted loss, gradient w.r.t. the output as the forward pass made it, prediction)."""
+        if self.loss is None:
+            return 0.0, None, out
+        if self.fused is not None:
+            value, dout = self.loss.value_and_gradient_from_logits(y, out, self.fused.name, sample_weight)
+            y_pred = self.fused.forward(out)
+        else:
+            value, dout = self.loss.value_and_gradient(y, out, sample_weight)
+            y_pred = out
+        value = float(value)
+        if self.tracker is not None:
+            self.tracker.record(value, len(out))
+        if self.weight != 1.0:
+            value, dout = value * self.weight, dout * self.weight
+        return value, np.ascontiguousarray(dout, dtype=out.dtype), y_pred
+
+    def value(self, y, y_pred, sample_weight):
+        if self.loss is None:
+            return 0.0
+        value = float(self.loss(y, y_pred, sample_weight))
+        if self.tracker is not None:
+            self.tracker.record(value, len(y_pred))
+        return value * self.weight
+
+
+class _LossTracker:
+    """The mean of one output's loss over the batches of an epoch (fed by the training step itself)."""
+
+    def __init__(self, name):
+        self.name = name
+        self.reset_state()
+
+    def reset_state(self):
+        self.total, self.count = 0.0, 0
+
+    def record(self, value, n):
+        self.total += value * n
+        self.count += n
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        pass
+
+    def result(self):
+        return self.total / self.count if self.count else 0.0
+
+
+class _OutputMetric:
+    """A metric of one output of a multi-output model, reported as '<output>_<metric>'."""
+
+    def __init__(self, metric, index, output_name):
+        self.metric, self.index = metric, index
+        self.name = f"{output_name}_{metric.name}"
+
+    def reset_state(self):
+        self.metric.reset_state()
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        self.metric.update_state(y_true[self.index], y_pred[self.index], _output_weight(sample_weight, self.index))
+
+    def result(self):
+        return self.metric.result()
+
+
+def _output_weight(sample_weight, k):
+    return sample_weight[k] if isinstance(sample_weight, list) else sample_weight
+
+
+def _per_output(value, names, what, allow_missing=False, scalar=False):
+    """One entry per output from a single value, a list in output order or a dict by output name."""
+    n = len(names)
+    if isinstance(value, dict):
+        unknown = set(value) - set(names)
+        if unknown:
+            raise ValueError(f"compile: {what} names unknown output(s) {sorted(unknown)}; the outputs are {names}")
+        if not allow_missing and not scalar and len(value) != n:
+            raise ValueError(f"compile: {what} needs an entry for each output {names}")
+        return [value.get(name) for name in names]
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise ValueError(f"compile: this model has {n} output(s) {names}, got {len(value)} {what}")
+        return list(value)
+    return [value] * n
+
+
+def _metrics_per_output(metrics, names):
+    if metrics is None:
+        return [[] for _ in names]
+    if isinstance(metrics, dict):
+        per = _per_output(metrics, names, "metrics", allow_missing=True)
+        return [[] if m is None else (list(m) if isinstance(m, (list, tuple)) else [m]) for m in per]
+    metrics = list(metrics)
+    if len(names) > 1 and len(metrics) == len(names) and all(isinstance(m, (list, tuple)) or m is None
+                                                               for m in metrics):
+        return [[] if m is None else list(m) for m in metrics]
+    return [list(metrics) for _ in names]  # a flat list: every output gets each metric
+
+
+def _num_samples(x):
+    return len(x[0]) if isinstance(x, list) else len(x)
+
+
+def _take(a, index):
+    if a is None:
+        return None
+    if isinstance(a, list):
+        return [v[index] for v in a]
+    return a[index]
 
 
 def ctx_activity_loss(ctx):
-    """The activity-regularization penalties recorded by the forward pass (see Sequential.forward)."""
+    """The activity-regularization penalties recorded by the forward pass (see Functional.forward)."""
     return ctx.get("activity_loss", 0.0) if isinstance(ctx, dict) else 0.0
 
 

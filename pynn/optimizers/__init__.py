@@ -15,7 +15,8 @@ _OPTIMIZERS = {cls.__name__.lower(): cls for cls in (SGD, RMSprop, Adagrad, Adad
 
 def serialize(optimizer):
     """{"class_name": ..., "config": ...} for a built-in optimizer."""
-    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+    from pynn.saving.object_registration import get_registered_name
+    return {"class_name": get_registered_name(type(optimizer)), "config": optimizer.get_config()}
 
 
 def deserialize(config):
@@ -25,6 +26,10 @@ def deserialize(config):
 
 
 def _lookup(name):
+    from pynn.saving.object_registration import get_registered_object
+    custom = get_registered_object(name) if isinstance(name, str) else None
+    if isinstance(custom, type) and issubclass(custom, Optimizer):
+        return custom
     cls = _OPTIMIZERS.get(str(name).lower())
     if cls is None:
         valid = ", ".join(cls.__name__ for cls in _OPTIMIZERS.values())

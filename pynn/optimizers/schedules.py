@@ -172,12 +172,18 @@ _SCHEDULES = {cls.__name__: cls for cls in (ExponentialDecay, PiecewiseConstantD
 
 def serialize(schedule):
     """{"class_name": ..., "config": ...} for a schedule."""
-    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
+    from pynn.saving.object_registration import get_registered_name
+    return {"class_name": get_registered_name(type(schedule)), "config": schedule.get_config()}
 
 
 def deserialize(config):
     """The schedule that `serialize` described."""
     cls = _SCHEDULES.get(config.get("class_name"))
+    if cls is None and isinstance(config.get("class_name"), str):
+        from pynn.saving.object_registration import get_registered_object
+        custom = get_registered_object(config["class_name"])
+        if isinstance(custom, type) and issubclass(custom, LearningRateSchedule):
+            cls = custom
     if cls is None:
         raise ValueError(f"Unknown learning-rate schedule {config.get('class_name')!r}; "
                          f"expected one of {sorted(_SCHEDULES)}")

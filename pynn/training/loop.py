@@ -8,37 +8,87 @@ from pynn.training.progbar import Progbar
 
 
 def batches(x, batch_size, *others):
-    """Consecutive slices of x (and of the arrays in others) of batch_size rows; views, no copies."""
-    for start in range(0, len(x), batch_size):
+    """Consecutive slices of x (and of the arrays in others) of batch_size rows; views, no copies. Any of
+    them may be a list of arrays (several model inputs or outputs), sliced alike."""
+    for start in range(0, _num_rows(x), batch_size):
         sl = slice(start, start + batch_size)
-        yield (x[sl],) + tuple(None if o is None else o[sl] for o in others) if others else x[sl]
+        yield (_rows(x, sl),) + tuple(_rows(o, sl) for o in others) if others else _rows(x, sl)
 
 
-def validate_arrays(model, x, y, sample_weight, what):
-    """Check and convert fit / evaluate inputs before anything changes; returns (x, y, sample_weight)."""
-    if x is None or y is None:
-        raise ValueError(f"{what}: x and y are both required")
+def _num_rows(a):
+    return len(a[0]) if isinstance(a, list) else len(a)
+
+
+def _rows(a, index):
+    if a is None:
+        return None
+    if isinstance(a, list):
+        return [v[index] for v in a]
+    return a[index]
+
+
+def _check_x(x, dtype, what):
     x = np.asarray(x)
     if x.dtype.kind not in "fiub":
         raise ValueError(f"{what}: x must be numeric, got dtype {x.dtype}")
-    x = np.ascontiguousarray(x, dtype=model.dtype)
-    y = np.asarray(y)
-    if len(x) != len(y):
-        raise ValueError(f"{what}: x and y must have the same number of samples, got {len(x)} and {len(y)}")
+    x = np.ascontiguousarray(x, dtype=dtype)
     if not np.isfinite(x).all():
         raise ValueError(f"{what}: x contains NaN or infinite values")
+    return x
+
+
+def _check_y(y, dtype, what):
+    y = np.asarray(y)
     if y.dtype.kind == "f":
         if not np.isfinite(y).all():
             raise ValueError(f"{what}: y contains NaN or infinite values")
-        y = np.ascontiguousarray(y, dtype=model.dtype)
+        y = np.ascontiguousarray(y, dtype=dtype)
     elif y.dtype.kind in "iub" and y.dtype not in (np.int32, np.int64):
         y = y.astype(np.int64)  # once here, not at every step (labels as uint8, e.g. MNIST's)
+    return y
+
+
+def validate_arrays(model, x, y, sample_weight, what):
+    """Check and convert fit / evaluate inputs before anything changes; returns (x, y, sample_weight).
+
+    For a model with several inputs (outputs) x (y) becomes a list of arrays in input (output) order; it
+    may be given as a list or a dict by name."""
+    if x is None or y is None:
+        raise ValueError(f"{what}: x and y are both required")
+    dtype = model.dtype
+    if model.takes_list:
+        x = [_check_x(v, dtype, what) for v in model._input_list(x, what)]
+    else:
+        x = _check_x(x, dtype, what)
+    multi_output = len(model.output_names) > 1
+    if multi_output:
+        y = [_check_y(v, dtype, what) for v in model._output_list(y, what)]
+    else:
+        if isinstance(y, dict) and len(y) == 1:
+            y = next(iter(y.values()))
+        y = _check_y(y, dtype, what)
+    n = _num_rows(x)
+    for arr, kind in [(a, "x") for a in (x if isinstance(x, list) else [x])] + \
+                     [(a, "y") for a in (y if isinstance(y, list) else [y])]:
+        if len(arr) != n:
+            raise ValueError(f"{what}: x and y must have the same number of samples, got {n} and {len(arr)}"
+                             if kind == "y" else f"{what}: every input must have the same number of samples, "
+                             f"got {n} and {len(arr)}")
     if sample_weight is not None:
-        sample_weight = np.asarray(sample_weight, dtype=model.dtype)
-        if sample_weight.shape != (len(x),):
-            raise ValueError(f"{what}: sample_weight must have shape ({len(x)},), got {sample_weight.shape}")
-    model.build_for(x.shape)
+        if multi_output and isinstance(sample_weight, (list, tuple, dict)):
+            sample_weight = [None if w is None else _check_weight(w, n, dtype, what)
+                             for w in model._output_list(sample_weight, what)]
+        else:
+            sample_weight = _check_weight(sample_weight, n, dtype, what)
+    model.build_for([v.shape for v in x] if isinstance(x, list) else x.shape)
     return x, y, sample_weight
+
+
+def _check_weight(w, n, dtype, what):
+    w = np.asarray(w, dtype=dtype)
+    if w.shape != (n,):
+        raise ValueError(f"{what}: sample_weight must have shape ({n},), got {w.shape}")
+    return w
 
 
 def _resolve_verbose(verbose):
@@ -71,7 +121,7 @@ class EpochLoop:
 
     def run(self, x, y, sample_weight, validation_data, shuffle, initial_epoch, val_batch_size, validation_freq):
         model, cb = self.model, self.callbacks
-        n = len(x)
+        n = _num_rows(x)
         steps = math.ceil(n / self.batch_size)
         if self.steps_per_epoch:
             steps = min(steps, int(self.steps_per_epoch))
@@ -82,7 +132,9 @@ class EpochLoop:
         rng = np.random.default_rng(random_state.next_seed())
         batch_hooks = cb.has_train_batch_hooks
         size = self.batch_size
-        x_batch = np.empty((size,) + x.shape[1:], x.dtype)  # full shuffled batches are gathered into it
+        multi = isinstance(x, list) or isinstance(y, list) or isinstance(sample_weight, list)
+        # full shuffled batches of a single input are gathered into this buffer
+        x_batch = None if isinstance(x, list) else np.empty((size,) + x.shape[1:], x.dtype)
         cb.on_train_begin()
         for epoch in range(initial_epoch, self.epochs):
             self._reset_metrics()
@@ -94,14 +146,16 @@ class EpochLoop:
             loss_sum, seen = 0.0, 0
             for step in range(steps):
                 start, stop = step * size, min(n, (step + 1) * size)
-                if order is None:
-                    idx = slice(start, stop)
-                    xb = x[idx]
+                idx = slice(start, stop) if order is None else order[start:stop]
+                if multi:
+                    xb, yb, swb = _rows(x, idx), _rows(y, idx), _rows(sample_weight, idx)
                 else:
-                    idx = order[start:stop]
-                    xb = np.take(x, idx, axis=0, out=x_batch) if stop - start == size else x[idx]
-                yb = y[idx]
-                swb = None if sample_weight is None else sample_weight[idx]
+                    if order is None:
+                        xb = x[idx]
+                    else:
+                        xb = np.take(x, idx, axis=0, out=x_batch) if stop - start == size else x[idx]
+                    yb = y[idx]
+                    swb = None if sample_weight is None else sample_weight[idx]
                 if batch_hooks:
                     cb.on_train_batch_begin(step)
                 value, y_pred = model._train_batch(xb, yb, swb)
@@ -136,8 +190,9 @@ class EpochLoop:
         loss_sum, seen = 0.0, 0
         for xb, yb, swb in batches(x, batch_size or self.batch_size, y, sample_weight):
             value, y_pred = model._test_batch(xb, yb, swb)
-            loss_sum += value * len(xb)
-            seen += len(xb)
+            rows = _num_rows(xb)
+            loss_sum += value * rows
+            seen += rows
             for m in model.compiled_metrics:
                 m.update_state(yb, y_pred, swb)
         return self._logs(loss_sum, seen)

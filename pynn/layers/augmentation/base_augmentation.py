@@ -85,6 +85,13 @@ class BaseAugmentation(Layer):
         """The identity: predict() and model(x) skip the layer."""
         return None
 
+    def get_rng_state(self):
+        """Where this layer's seeded stream stands (saved with the model so that training resumes exactly)."""
+        return {"offset": self._offset}
+
+    def set_rng_state(self, state):
+        self._offset = int(state["offset"])
+
     def get_config(self):
         return {**super().get_config(), "seed": self.seed, "data_format": self.data_format}
 

@@ -1,0 +1,19 @@
+"""pynn.saving: custom-object registration, serialization, and the model / weights file formats.
+
+- object_registration.py: register_keras_serializable, custom_object_scope, get_registered_name / _object.
+- serialization_lib.py: serialize_keras_object / deserialize_keras_object (resolves only pynn's own classes and
+  registered ones; never imports, evaluates or unpickles anything named in a file).
+- saving_lib.py: model.save(path) / load_model(path), the `.keras` zip format (see its docstring).
+- weights_io.py: save_weights / load_weights in `.weights.h5` (Keras 3's layout, optional h5py) and
+  `.weights.npz`; reading a Keras `.keras` file's weights.
+"""
+from pynn.saving.object_registration import (CustomObjectScope, custom_object_scope, get_custom_objects,
+                                             get_registered_name, get_registered_object,
+                                             register_keras_serializable)
+from pynn.saving.serialization_lib import deserialize_keras_object, serialize_keras_object
+from pynn.saving.saving_lib import load_model, save_model
+from pynn.saving.weights_io import load_weights, save_weights
+
+__all__ = ["CustomObjectScope", "custom_object_scope", "get_custom_objects", "get_registered_name",
+           "get_registered_object", "register_keras_serializable", "serialize_keras_object",
+           "deserialize_keras_object", "save_model", "load_model", "save_weights", "load_weights"]

@@ -1,0 +1,312 @@
+"""model.save(path) / load_model(path): pynn's `.keras` file, a zip that opens without pynn.
+
+Members of the zip (JSON is UTF-8; every array is a `.npy` file that `numpy.load(f, allow_pickle=False)` reads):
+
+    metadata.json     {"format": "pynn", "format_version": 1, "pynn_version": "0.1.0", "date_saved": "..."}
+    config.json       the model as serialize_keras_object gives it: {"module", "class_name", "config",
+                      "registered_name"}, plus "compile_config" (optimizer, loss, metrics and loss_weights, each
+                      serialized; null when the model was not compiled) and "build_config" ({"input_shape"})
+    weights/<layer>/<i>.npy
+                      the i-th weight of each layer, in the order of layer.weights (e.g. weights/dense/0.npy is
+                      Dense's kernel, weights/dense/1.npy its bias); a model used as a layer contributes
+                      weights/<model>/<layer>/<i>.npy
+    optimizer/iterations.npy
+                      the optimizer's step count (int64 scalar)
+    optimizer/<layer>/<i>/<slot>.npy
+                      the optimizer's slots (momentum, velocity, ...) of weight i of that layer
+    state.json        {"optimizer": {"variables": [{"path": "dense/0", "slots": ["momentum", "velocity"]}, ...]}
+                      in the order of the trained variables, "layers": {"<layer>": random-stream state of the
+                      layers that own one (Dropout, the augmentation layers)}, "random_state": pynn's global
+                      random stream}
+
+Loading never executes code: the JSON names classes, which are looked up among pynn's own and the registered
+ones (serialization_lib), and arrays are read with allow_pickle=False. load_model restores the weights, the
+compiled optimizer with its state, the layers' random streams and pynn's global random stream (the next seed
+it hands out), so that `fit` continued after loading gives the same weights, bit for bit, as the run that
+was never interrupted. Building the loaded model does not draw from the global stream.
+
+Writing is atomic (file_utils.atomic_write): a failure mid-save leaves the previous file as it was.
+"""
+import datetime
+import io
+import json
+import os
+import zipfile
+
+import numpy as np
+
+from pynn.saving import file_utils
+from pynn.saving.serialization_lib import deserialize_keras_object, serialize_keras_object
+
+FORMAT_NAME = "pynn"
+FORMAT_VERSION = 1
+
+
+# ---------------------------------------------------------------------------------------------- saving
+def save_model(model, filepath, overwrite=True):
+    """Write model (architecture, weights, compile state, optimizer state, random streams) to a .keras file."""
+    filepath = os.fspath(filepath)
+    if not filepath.endswith(".keras"):
+        raise ValueError(f"Invalid filepath extension for saving: {filepath!r}. A model is saved to a file "
+                         "ending in '.keras' (weights only: model.save_weights('....weights.h5' or '.weights.npz'))")
+    if not overwrite and os.path.exists(filepath):
+        raise FileExistsError(f"{filepath} exists and overwrite=False")
+    from pynn import __version__, random_state
+
+    config = serialize_keras_object(model)
+    config["compile_config"] = compile_config(model)
+    config["build_config"] = _build_config(model)
+    metadata = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "pynn_version": __version__,
+                "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
+    state = {"optimizer": None, "layers": {},
+             "random_state": {"seed": random_state._state["seed"], "counter": random_state._state["counter"]}}
+    layers = list(file_utils.walk_layers(model))
+    with file_utils.atomic_write(filepath) as file, zipfile.ZipFile(file, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("metadata.json", json.dumps(metadata, indent=2))
+        archive.writestr("config.json", json.dumps(config, indent=2))
+        paths = {}
+        for path, layer in layers:
+            for i, variable in enumerate(layer.weights):
+                _write_array(archive, f"weights/{path}/{i}.npy", variable.numpy())
+                paths[id(variable)] = f"{path}/{i}"
+            for rng_path, rng_layer in file_utils.rng_layers(layer, path):
+                state["layers"][rng_path] = rng_layer.get_rng_state()
+        if getattr(model, "optimizer", None) is not None:
+            state["optimizer"] = _write_optimizer(archive, model, paths)
+        archive.writestr("state.json", json.dumps(state, indent=2))
+
+
+def _write_array(archive, name, array):
+    with archive.open(name, "w") as member:
+        np.save(member, np.asarray(array, order="C"), allow_pickle=False)
+
+
+def _write_optimizer(archive, model, paths):
+    optimizer = model.optimizer
+    _write_array(archive, "optimizer/iterations.npy", np.asarray(optimizer.iterations, dtype=np.int64))
+    trained = getattr(model, "_variables_to_train", None) or model.trainable_weights
+    slot_names = {}
+    for (variable_id, name) in optimizer._slots:
+        slot_names.setdefault(variable_id, []).append(name)
+    manifest = []
+    for variable in trained:
+        path = paths.get(id(variable))
+        if path is None:
+            continue
+        names = slot_names.get(id(variable), [])
+        for name in names:
+            _write_array(archive, f"optimizer/{path}/{name}.npy", optimizer._slots[(id(variable), name)])
+        manifest.append({"path": path, "slots": names})
+    return {"variables": manifest}
+
+
+def compile_config(model):
+    """The arguments model.compile received, serialized (the optimizer as it is now), or None."""
+    args = getattr(model, "_compile_args", None)
+    if args is None or getattr(model, "optimizer", None) is None:
+        return None
+    try:
+        return {"optimizer": serialize_keras_object(model.optimizer),
+                "loss": serialize_keras_object(args.get("loss")),
+                "loss_weights": serialize_keras_object(args.get("loss_weights")),
+                "metrics": serialize_keras_object(args.get("metrics"))}
+    except ValueError as error:
+        raise ValueError(f"Model '{model.name}': cannot save its compile arguments: {error}") from None
+
+
+def _build_config(model):
+    shape = getattr(model, "input_shape", None)
+    return None if shape is None else {"input_shape": serialize_keras_object(shape)}
+
+
+# ---------------------------------------------------------------------------------------------- loading
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """The model saved in a .keras file by model.save, compiled and with its optimizer state when it was
+    compiled (compile=False skips that). custom_objects: {name: class or function} for objects that were
+    not registered. safe_mode is accepted for Keras compatibility: loading is always safe (no code runs).
+
+    Raises ValueError naming the file and the problem for a truncated, corrupt or hand-edited file, a file
+    written by a newer pynn, or a class that is neither pynn's nor registered.
+    """
+    from pynn import random_state
+    filepath = os.fspath(filepath)
+    with _open_archive(filepath) as archive:
+        metadata = _read_json(archive, filepath, "metadata.json")
+        check_metadata(metadata, filepath)
+        config = _read_json(archive, filepath, "config.json")
+        state = _read_json(archive, filepath, "state.json")
+        if not isinstance(config, dict) or "class_name" not in config:
+            raise ValueError(f"{filepath}: config.json does not describe a model (no 'class_name')")
+        saved_stream = dict(random_state._state)
+        try:  # building runs the initializers: they must not move the global random stream
+            try:
+                model = deserialize_keras_object(config, custom_objects)
+            except ValueError as error:
+                raise ValueError(f"{filepath}: config.json: {error}") from None
+            if not hasattr(model, "layers") or not hasattr(model, "compile"):
+                raise ValueError(f"{filepath}: config.json describes a {type(model).__name__}, not a model")
+            build = config.get("build_config") or {}
+            if build.get("input_shape") is not None and not _is_built(model):
+                model.build(tuple(build["input_shape"]))
+            _load_weights(archive, filepath, model)
+            _load_layer_states(filepath, model, state)
+            compile_cfg = config.get("compile_config")
+            if compile and compile_cfg:
+                _compile_from_config(model, compile_cfg, custom_objects, filepath)
+                _load_optimizer(archive, filepath, model, state.get("optimizer"))
+        finally:
+            random_state._state.update(saved_stream)
+        saved = state.get("random_state") or {}
+        if saved.get("seed") is not None:
+            random_state._state["seed"] = int(saved["seed"])
+            random_state._state["counter"] = int(saved["counter"])
+    return model
+
+
+def _is_built(model):
+    layers = model.layers
+    return bool(layers) and all(layer.built for layer in layers)
+
+
+def check_metadata(metadata, filepath):
+    if not isinstance(metadata, dict):
+        raise ValueError(f"{filepath}: metadata.json is not a JSON object")
+    if metadata.get("format") != FORMAT_NAME:
+        if "keras_version" in metadata:
+            raise ValueError(f"{filepath}: this is a Keras {metadata['keras_version']} file, not a pynn model file. "
+                             "Build the same model in pynn and call model.load_weights(path) to read its weights")
+        raise ValueError(f"{filepath}: metadata.json does not name the pynn format")
+    version = metadata.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ValueError(f"{filepath}: metadata.json has no valid format_version (got {version!r})")
+    if version > FORMAT_VERSION:
+        raise ValueError(f"{filepath}: saved in format version {version} by pynn {metadata.get('pynn_version')}; "
+                         f"this pynn reads format versions up to {FORMAT_VERSION}. Upgrade pynn to load it")
+
+
+class _open_archive:
+    """zipfile.ZipFile(filepath) whose errors name the file (a context manager)."""
+
+    def __init__(self, filepath):
+        self.filepath = filepath
+
+    def __enter__(self):
+        try:
+            self.archive = zipfile.ZipFile(self.filepath, "r")
+        except FileNotFoundError:
+            raise
+        except (zipfile.BadZipFile, OSError, EOFError) as error:
+            raise ValueError(f"{self.filepath}: not a readable .keras file (truncated or not a zip archive: "
+                             f"{error})") from None
+        return self.archive
+
+    def __exit__(self, *exc_info):
+        self.archive.close()
+        return False
+
+
+def read_member(archive, filepath, name):
+    try:
+        return archive.read(name)
+    except KeyError:
+        raise ValueError(f"{filepath}: the member {name!r} is missing (the file is incomplete or was edited)") \
+            from None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:  # CRC mismatch, truncated data
+        raise ValueError(f"{filepath}: the member {name!r} is corrupt: {error}") from None
+
+
+def _read_json(archive, filepath, name):
+    data = read_member(archive, filepath, name)
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{filepath}: {name} is not valid JSON: {error}") from None
+
+
+def read_array(archive, filepath, name):
+    data = read_member(archive, filepath, name)
+    try:
+        return np.load(io.BytesIO(data), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise ValueError(f"{filepath}: {name} is not a valid .npy array: {error}") from None
+
+
+def _load_weights(archive, filepath, model):
+    names = set(archive.namelist())
+    expected = set()
+    for path, layer in file_utils.walk_layers(model):
+        arrays = []
+        for i, variable in enumerate(layer.weights):
+            member = f"weights/{path}/{i}.npy"
+            expected.add(member)
+            if member not in names:
+                raise ValueError(f"{filepath}: the member {member!r} (weight '{variable.name}' of layer "
+                                 f"'{path}') is missing")
+            arrays.append(read_array(archive, filepath, member))
+        for i, (variable, array) in enumerate(zip(layer.weights, arrays)):
+            if array.shape != variable.shape:
+                raise ValueError(f"{filepath}: weights/{path}/{i}.npy: weight '{variable.name}' of layer '{path}' has shape "
+                                 f"{array.shape} in the file, but the model's is {variable.shape}")
+        try:
+            layer.set_weights(arrays)
+        except ValueError as error:
+            raise ValueError(f"{filepath}: {error}") from None
+    unexpected = sorted(n for n in names if n.startswith("weights/") and n not in expected and not n.endswith("/"))
+    if unexpected:
+        raise ValueError(f"{filepath}: weights for layers the model does not have: {unexpected[:5]}")
+
+
+def _load_layer_states(filepath, model, state):
+    layer_states = state.get("layers") or {}
+    for path, layer in file_utils.walk_layers(model):
+        for rng_path, rng_layer in file_utils.rng_layers(layer, path):
+            if rng_path in layer_states:
+                try:
+                    rng_layer.set_rng_state(layer_states[rng_path])
+                except (KeyError, TypeError, ValueError) as error:
+                    raise ValueError(f"{filepath}: state.json: bad random state for layer '{rng_path}': "
+                                     f"{error!r}") from None
+
+
+def _compile_from_config(model, config, custom_objects, filepath):
+    from pynn import losses, metrics
+    try:
+        optimizer = deserialize_keras_object(config["optimizer"], custom_objects)
+        loss = _deserialize_nested(config.get("loss"), custom_objects, vars(losses))
+        metric_list = _deserialize_nested(config.get("metrics"), custom_objects, vars(metrics))
+    except (KeyError, ValueError) as error:
+        raise ValueError(f"{filepath}: compile_config: {error}") from None
+    model.compile(optimizer=optimizer, loss=loss, loss_weights=config.get("loss_weights"), metrics=metric_list)
+
+
+def _deserialize_nested(value, custom_objects, module_objects):
+    if isinstance(value, dict) and "class_name" not in value:
+        return {k: _deserialize_nested(v, custom_objects, module_objects) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deserialize_nested(v, custom_objects, module_objects) for v in value]
+    return deserialize_keras_object(value, custom_objects, module_objects)
+
+
+def _load_optimizer(archive, filepath, model, state):
+    if not state:
+        return
+    optimizer = model.optimizer
+    iterations = read_array(archive, filepath, "optimizer/iterations.npy")
+    if iterations.shape != () or iterations.dtype.kind not in "iu":
+        raise ValueError(f"{filepath}: optimizer/iterations.npy must be an integer scalar")
+    by_path = {}
+    for path, layer in file_utils.walk_layers(model):
+        for i, variable in enumerate(layer.weights):
+            by_path[f"{path}/{i}"] = variable
+    for entry in state.get("variables", []):
+        variable = by_path.get(entry.get("path"))
+        if variable is None:
+            raise ValueError(f"{filepath}: state.json: optimizer state for a weight the model does not have: "
+                             f"{entry.get('path')!r}")
+        for name in entry.get("slots", []):
+            array = read_array(archive, filepath, f"optimizer/{entry['path']}/{name}.npy")
+            if array.shape != variable.shape:
+                raise ValueError(f"{filepath}: optimizer slot {name!r} of {entry['path']} has shape {array.shape}, "
+                                 f"the weight's is {variable.shape}")
+            optimizer.add_slot(variable, name)[...] = array
+    optimizer.iterations = int(iterations)
