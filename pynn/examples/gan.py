@@ -22,7 +22,8 @@ sanity measures of 1,000 generated digits against the real test digits:
 With --png (default gan_digits.png) and Pillow or matplotlib installed it writes a 10 x 10 grid of digits.
 
 With the default arguments (8 epochs of 937 steps, batch 64, seed 0, PYNN_DATA=/work/shared/data/mnist),
-measured on this 2-core machine (`time python -m pynn.examples.gan`: GAN_TIME): the discriminator's
+measured on this 2-core machine (`time python -m pynn.examples.gan --threads 1`, while another job kept
+both cores busy: 91 s; the figures do not depend on the thread count): the discriminator's
 accuracy is 80% over the first epoch, then 71%, 72%, ... down to 66% in the eighth (neither side wins);
 the generated digits have mean intensity 0.149 (real 0.133), 13.2% inked pixels (real 13.4%) and a mean
 image at RMS distance 0.029 from the real one (0.41 before training, grey noise); the classifier is sure
