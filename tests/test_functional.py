@@ -5,7 +5,7 @@ import pytest
 
 import pynn
 from pynn import layers
-from tests.gradcheck import numeric_gradient
+from gradcheck import numeric_gradient
 
 F64 = "float64"
 
