@@ -51,3 +51,13 @@ def test_show_config_reports_version_isa_threads_openmp_cuda(capsys):
     assert f"threads:       {pynn.get_num_threads()}" in text
     assert "OpenMP:" in text and "CUDA:" in text
     assert _C.build_info()["version"] == pynn.__version__
+
+
+@pytest.mark.parametrize("env, expected", [({}, "10000"), ({"GOMP_SPINCOUNT": "123"}, "123"),
+                                           ({"OMP_WAIT_POLICY": "active"}, None)])
+def test_openmp_spin_default_is_set_before_the_runtime_loads(env, expected):
+    """pynn caps GNU OpenMP's spin-wait (pynn/__init__.py) unless the user chose a wait policy."""
+    clean = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    out = subprocess.run([sys.executable, "-c", "import os, pynn; print(os.environ.get('GOMP_SPINCOUNT'))"],
+                         env={**clean, **env}, capture_output=True, text=True, check=True, cwd=os.path.dirname(__file__))
+    assert out.stdout.strip() == str(expected)
