@@ -102,6 +102,7 @@ class Functional(Model):
         consumed = {s for step in self._steps for s in step.inputs + step.states}
         self._output_consumed = [s in consumed or self._output_slots.count(s) > 1 for s in self._output_slots]
         self._plan = None            # the inference functions of a straight graph (_predict_batch)
+        self._checked_shape = None   # the last input shape _predict_batch checked
         self._backward_modes = {}    # (gradient-flag version, input gradients?) -> what each step computes
         self._logit_steps = {}
         self._regularized = None
@@ -289,8 +290,10 @@ class Functional(Model):
         return modes
 
     def _predict_batch(self, x):
-        if not self.takes_list:
-            self.build_for(x.shape)
+        shape = [v.shape for v in x] if self.takes_list else x.shape
+        if shape != self._checked_shape:      # the input checks, once per new shape
+            self.build_for(shape)
+            self._checked_shape = shape
         plan = self._plan
         if plan is None:
             plan = self._plan = self._inference_plan()

@@ -3,6 +3,7 @@ import numpy as np
 
 from pynn import variable
 from pynn.layers.layer import Layer
+from pynn.layers.node import is_symbolic
 from pynn.training.loop import EpochLoop, batches, validate_arrays
 
 
@@ -213,7 +214,8 @@ class Model(Layer):
         return np.concatenate(outputs)
 
     def __call__(self, x, training=None, **kwargs):
-        from pynn.layers.node import is_symbolic
+        if type(x) is np.ndarray and not training and not kwargs:     # model(x): the inference path
+            return self._predict_batch(self._as_input(x))
         if is_symbolic(x):
             return super().__call__(x, training=training, **kwargs)
         if kwargs:

@@ -38,6 +38,7 @@ class Sequential(Functional):
         self.takes_list = False
         self.output_names = []
         self._plan = None
+        self._checked_shape = None   # Functional._predict_batch builds (build_for) at the first shape it sees
         self.built = False
         for layer in layers or []:
             self.add(layer)
@@ -124,11 +125,6 @@ class Sequential(Functional):
         if self.built:
             return super()._output_activation(k)
         return _fusable_activation(self._layers[-1]) if self._layers else None
-
-    def _predict_batch(self, x):
-        if not self.built or x.shape[1:] != self.input_shape[1:]:
-            self.build_for(x.shape)  # builds, or checks a shape with free (None) dimensions
-        return super()._predict_batch(x)
 
     @property
     def dtype(self):
