@@ -4,7 +4,7 @@ import numpy as np
 from pynn import variable
 from pynn.layers.layer import Layer
 from pynn.layers.node import is_symbolic
-from pynn.training.loop import EpochLoop, batches, validate_arrays
+from pynn.training.loop import EpochLoop, batches, num_rows, take_rows, validate_arrays
 
 
 class Model(Layer):
@@ -100,15 +100,7 @@ class Model(Layer):
 
     # ------------------------------------------------------------------ one batch
     def _trainable_variables(self):
-        if not self.trainable:
-            return []
-        seen, out = set(), []
-        for layer in self.layers:
-            for w in layer.trainable_weights:
-                if id(w) not in seen:
-                    seen.add(id(w))
-                    out.append(w)
-        return out
+        return _unique(w for layer in self.layers for w in layer.trainable_weights) if self.trainable else []
 
     def _claim_gradients(self):
         """Make backward passes compute gradients for exactly the variables this model trains."""
@@ -182,10 +174,10 @@ class Model(Layer):
         if validation_data is None and validation_split:
             if not 0 < validation_split < 1:
                 raise ValueError(f"fit: validation_split must be in (0, 1), got {validation_split}")
-            split = int(_num_samples(x) * (1 - validation_split))
+            split = int(num_rows(x) * (1 - validation_split))
             head, tail = slice(None, split), slice(split, None)
-            validation_data = (_take(x, tail), _take(y, tail), _take(sample_weight, tail))
-            x, y, sample_weight = _take(x, head), _take(y, head), _take(sample_weight, head)
+            validation_data = (take_rows(x, tail), take_rows(y, tail), take_rows(sample_weight, tail))
+            x, y, sample_weight = take_rows(x, head), take_rows(y, head), take_rows(sample_weight, head)
         loop = EpochLoop(self, batch_size or 32, epochs, verbose, callbacks, steps_per_epoch)
         return loop.run(x, y, sample_weight, validation_data, shuffle, initial_epoch,
                         validation_batch_size or batch_size or 32, validation_freq)
@@ -277,13 +269,8 @@ class Model(Layer):
     # ------------------------------------------------------------------ weights
     @property
     def weights(self):
-        seen, out = set(), []
-        for layer in self.layers:
-            for w in layer.weights:
-                if id(w) not in seen:
-                    seen.add(id(w))
-                    out.append(w)
-        return out
+        """Every layer's variables, each once (a shared layer's or nested model's too), in layer order."""
+        return _unique(w for layer in self.layers for w in layer.weights)
 
     @property
     def trainable_weights(self):
@@ -456,16 +443,13 @@ def _metrics_per_output(metrics, names):
     return [list(metrics) for _ in names]  # a flat list: every output gets each metric
 
 
-def _num_samples(x):
-    return len(x[0]) if isinstance(x, list) else len(x)
-
-
-def _take(a, index):
-    if a is None:
-        return None
-    if isinstance(a, list):
-        return [v[index] for v in a]
-    return a[index]
+def _unique(variables):
+    seen, out = set(), []
+    for w in variables:
+        if id(w) not in seen:
+            seen.add(id(w))
+            out.append(w)
+    return out
 
 
 def ctx_activity_loss(ctx):

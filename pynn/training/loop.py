@@ -10,16 +10,17 @@ from pynn.training.progbar import Progbar
 def batches(x, batch_size, *others):
     """Consecutive slices of x (and of the arrays in others) of batch_size rows; views, no copies. Any of
     them may be a list of arrays (several model inputs or outputs), sliced alike."""
-    for start in range(0, _num_rows(x), batch_size):
+    for start in range(0, num_rows(x), batch_size):
         sl = slice(start, start + batch_size)
-        yield (_rows(x, sl),) + tuple(_rows(o, sl) for o in others) if others else _rows(x, sl)
+        yield (take_rows(x, sl),) + tuple(take_rows(o, sl) for o in others) if others else take_rows(x, sl)
 
 
-def _num_rows(a):
+def num_rows(a):
     return len(a[0]) if isinstance(a, list) else len(a)
 
 
-def _rows(a, index):
+def take_rows(a, index):
+    """a[index], for each array of a list, None for None."""
     if a is None:
         return None
     if isinstance(a, list):
@@ -67,7 +68,7 @@ def validate_arrays(model, x, y, sample_weight, what):
         if isinstance(y, dict) and len(y) == 1:
             y = next(iter(y.values()))
         y = _check_y(y, dtype, what)
-    n = _num_rows(x)
+    n = num_rows(x)
     for arr, kind in [(a, "x") for a in (x if isinstance(x, list) else [x])] + \
                      [(a, "y") for a in (y if isinstance(y, list) else [y])]:
         if len(arr) != n:
@@ -121,7 +122,7 @@ class EpochLoop:
 
     def run(self, x, y, sample_weight, validation_data, shuffle, initial_epoch, val_batch_size, validation_freq):
         model, cb = self.model, self.callbacks
-        n = _num_rows(x)
+        n = num_rows(x)
         steps = math.ceil(n / self.batch_size)
         if self.steps_per_epoch:
             steps = min(steps, int(self.steps_per_epoch))
@@ -148,7 +149,7 @@ class EpochLoop:
                 start, stop = step * size, min(n, (step + 1) * size)
                 idx = slice(start, stop) if order is None else order[start:stop]
                 if multi:
-                    xb, yb, swb = _rows(x, idx), _rows(y, idx), _rows(sample_weight, idx)
+                    xb, yb, swb = take_rows(x, idx), take_rows(y, idx), take_rows(sample_weight, idx)
                 else:
                     if order is None:
                         xb = x[idx]
@@ -190,7 +191,7 @@ class EpochLoop:
         loss_sum, seen = 0.0, 0
         for xb, yb, swb in batches(x, batch_size or self.batch_size, y, sample_weight):
             value, y_pred = model._test_batch(xb, yb, swb)
-            rows = _num_rows(xb)
+            rows = num_rows(xb)
             loss_sum += value * rows
             seen += rows
             for m in model.compiled_metrics:
