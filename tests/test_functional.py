@@ -265,3 +265,10 @@ def test_bidirectional_states_in_and_out(rng, merge_mode):
     np.testing.assert_allclose(ys[-2], h, rtol=1e-12)
     back = ys[0][..., 4:] if merge_mode else ys[1]
     np.testing.assert_allclose(back, y[:, ::-1], rtol=1e-12)
+
+
+def test_trainable_false_at_construction_freezes_the_layers(rng):
+    x = pynn.Input(shape=(3,))
+    dense = layers.Dense(2)
+    frozen = pynn.Model(x, dense(x), trainable=False)
+    assert not dense.trainable and frozen.trainable_weights == [] and len(frozen.non_trainable_weights) == 2

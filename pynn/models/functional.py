@@ -56,6 +56,8 @@ class Functional(Model):
             raise ValueError("Model: both inputs and outputs are required, e.g. pynn.Model(inputs, outputs)")
         super().__init__(name=name, trainable=trainable)
         self._init_graph(inputs, outputs)
+        if not trainable:
+            self.trainable = False   # freezes every layer, as setting the attribute does
 
     # ------------------------------------------------------------------ the graph
     def _init_graph(self, inputs, outputs):
