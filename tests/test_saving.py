@@ -176,7 +176,28 @@ def test_save_requires_the_keras_suffix(tmp_path):
 
 # ---------------------------------------------------------------------------------------------- exact resumption
 def _fit(model, x, y, epochs, shuffle=True):
-    model.fit(x, y, epochs=epochs, batch_size=16, shuffle=shuffle, verbose=0)
+    return model.fit(x, y, epochs=epochs, batch_size=16, shuffle=shuffle, verbose=0).history
+
+
+def check_exact_resume(make, x, y, path, first, then, seed):
+    """fit `first` epochs, save, load (as in another process: the global random stream is moved on in
+    between, and the file restores it), fit `then` more: the same weights and logs as fitting `first`, then
+    `then`, without the interruption. Returns (resumed, reference)."""
+    pynn.utils.set_random_seed(seed)
+    reference = make()
+    _fit(reference, x, y, first)
+    reference_logs = _fit(reference, x, y, then)
+    pynn.utils.set_random_seed(seed)
+    model = make()
+    _fit(model, x, y, first)
+    model.save(path)
+    pynn.utils.set_random_seed(seed + 1)
+    random_state.next_seed()
+    resumed = pynn.models.load_model(path)
+    assert_same_weights(resumed, model)
+    assert _fit(resumed, x, y, then) == reference_logs
+    assert_same_weights(resumed, reference)
+    return resumed, reference
 
 
 @pytest.mark.parametrize("dropout_seed", [None, 5])
@@ -184,21 +205,8 @@ def test_resume_after_save_load_is_bit_identical(tmp_path, dropout_seed):
     """fit k epochs, save, load (in what could be another process: the global random stream is moved on in
     between), fit m more == fit k then m without the interruption. Adam, unseeded or seeded Dropout, BN."""
     x, y = data()
-    pynn.utils.set_random_seed(42)
-    reference = compiled_mlp(dropout_seed=dropout_seed)
-    _fit(reference, x, y, 2)
-    _fit(reference, x, y, 3)
-
-    pynn.utils.set_random_seed(42)
-    model = compiled_mlp(dropout_seed=dropout_seed)
-    _fit(model, x, y, 2)
-    model.save(tmp_path / "ckpt.keras")
-    del model
-    pynn.utils.set_random_seed(7)        # another process: a different global stream ...
-    random_state.next_seed()
-    resumed = pynn.models.load_model(tmp_path / "ckpt.keras")   # ... restored from the file
-    _fit(resumed, x, y, 3)
-    assert_same_weights(resumed, reference)
+    resumed, reference = check_exact_resume(lambda: compiled_mlp(dropout_seed=dropout_seed), x, y,
+                                            tmp_path / "ckpt.keras", 2, 3, seed=42)
     assert resumed.optimizer.iterations == reference.optimizer.iterations
 
 
@@ -227,17 +235,7 @@ def test_resume_with_seeded_augmentation(tmp_path):
         model.compile(optimizer="sgd", loss=pynn.losses.SparseCategoricalCrossentropy(from_logits=True))
         return model
 
-    pynn.utils.set_random_seed(0)
-    reference = make()
-    _fit(reference, x, y, 1)
-    _fit(reference, x, y, 1)
-    pynn.utils.set_random_seed(0)
-    model = make()
-    _fit(model, x, y, 1)
-    model.save(tmp_path / "aug.keras")
-    resumed = pynn.models.load_model(tmp_path / "aug.keras")
-    _fit(resumed, x, y, 1)
-    assert_same_weights(resumed, reference)
+    check_exact_resume(make, x, y, tmp_path / "aug.keras", 1, 1, seed=0)
 
 
 @pytest.mark.parametrize("seed", [None, 9])
@@ -252,17 +250,7 @@ def test_resume_with_recurrent_dropout(tmp_path, seed):
         model.compile(optimizer="rmsprop", loss="mse")
         return model
 
-    pynn.utils.set_random_seed(0)
-    reference = make()
-    _fit(reference, x, y, 1)
-    _fit(reference, x, y, 2)
-    pynn.utils.set_random_seed(0)
-    model = make()
-    _fit(model, x, y, 1)
-    model.save(tmp_path / "lstm.keras")
-    resumed = pynn.models.load_model(tmp_path / "lstm.keras")
-    _fit(resumed, x, y, 2)
-    assert_same_weights(resumed, reference)
+    check_exact_resume(make, x, y, tmp_path / "lstm.keras", 1, 2, seed=0)
 
 
 def test_loading_does_not_draw_from_the_global_stream(tmp_path):
@@ -646,22 +634,10 @@ def functional_data(n=96):
 
 def test_functional_model_config_round_trip_and_resume(tmp_path):
     x, y = functional_data()
-    pynn.utils.set_random_seed(3)
-    reference = functional_model()
-    h_ref = [reference.fit(x, y, batch_size=16, epochs=2, verbose=0).history for _ in range(2)]
-
-    pynn.utils.set_random_seed(3)
-    model = functional_model()
-    model.fit(x, y, batch_size=16, epochs=2, verbose=0)
-    model.save(tmp_path / "two_heads.keras")
-    pynn.utils.set_random_seed(11)                       # as if in another process
-    loaded = pynn.models.load_model(tmp_path / "two_heads.keras")
-    assert_same_weights(loaded, model)
-    for p, q in zip(loaded.predict(x, verbose=0), model.predict(x, verbose=0)):
+    loaded, reference = check_exact_resume(functional_model, x, y, tmp_path / "two_heads.keras", 2, 2, seed=3)
+    assert list(reference.history.history) == ["loss", "cls_loss", "reg_loss", "cls_accuracy"]
+    for p, q in zip(loaded.predict(x, verbose=0), reference.predict(x, verbose=0)):
         np.testing.assert_array_equal(p, q)
-    h = loaded.fit(x, y, batch_size=16, epochs=2, verbose=0).history
-    assert h == h_ref[1] and list(h) == ["loss", "cls_loss", "reg_loss", "cls_accuracy"]
-    assert_same_weights(loaded, reference)
 
     # (from_config builds layers, whose initializers draw from the global stream: done last)
     config = json.loads(json.dumps(reference.get_config()))
@@ -671,7 +647,6 @@ def test_functional_model_config_round_trip_and_resume(tmp_path):
     clone = pynn.Model.from_config(config)
     assert [type(layer).__name__ for layer in clone.layers] == [type(layer).__name__ for layer in reference.layers]
     assert clone.output_names == ["cls", "reg"] and len(clone.weights) == len(reference.weights)
-
 
 
 def test_functional_config_with_an_unknown_tensor_reference_is_a_clear_error():
