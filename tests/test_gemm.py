@@ -261,3 +261,33 @@ def test_few_row_panels_read_b_in_place(isa, dtype, rng, threads):
         np.testing.assert_array_equal(outs[0], outs[1])
         np.testing.assert_allclose(outs[0], _expected(a, b, False, False) + bias, rtol=0,
                                    atol=_tol(dtype, k) * k ** 0.5 * 2)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_short_deep_products_split_over_k(isa, dtype, rng, threads):
+    """A short, deep product with a large B (a Dense layer's batch on 784+ inputs) is summed over k in 2 or 4
+    fixed chunks, one thread each, then added in order: against NumPy with alpha, beta, a strided C, A
+    transposed, bias + activation, and bit-identical on 1, 2 and 3 threads (3 threads over 4 chunks)."""
+    for m, k, n in [(5, 768, 128), (32, 784, 128), (64, 1600, 128), (96, 1536, 70), (33, 3001, 97)]:
+        for ta in (False, True):
+            a, b = _operands(rng, m, k, n, ta, False, dtype)
+            c0 = rng.standard_normal((m, n + 5)).astype(dtype)
+            bias = rng.standard_normal(n).astype(dtype)
+            results = []
+            for t in (1, 2, 3):
+                threads(t)
+                c = c0.copy()
+                _C.gemm(a, b, c[:, 2:n + 2], 0.5, -1.5, ta, False)
+                np.testing.assert_array_equal(c[:, :2], c0[:, :2])
+                np.testing.assert_array_equal(c[:, n + 2:], c0[:, n + 2:])
+                y = np.empty((m, n), dtype)
+                _C.gemm(a, b, y, 1.0, 0.0, ta, False, bias=bias, activation="relu")
+                results.append((c, y))
+            for c, y in results[1:]:
+                np.testing.assert_array_equal(c, results[0][0], err_msg=f"m={m} k={k} n={n} ta={ta}")
+                np.testing.assert_array_equal(y, results[0][1], err_msg=f"m={m} k={k} n={n} ta={ta}")
+            c, y = results[0]
+            atol = _tol(dtype, k) * k ** 0.5 * 2
+            np.testing.assert_allclose(c[:, 2:n + 2], _expected(a, b, ta, False, 0.5, -1.5, c0[:, 2:n + 2]),
+                                       rtol=0, atol=atol, err_msg=f"{isa} m={m} k={k} n={n} ta={ta}")
+            np.testing.assert_allclose(y, np.maximum(_expected(a, b, ta, False) + bias, 0), rtol=0, atol=atol)

@@ -5,9 +5,9 @@
 // bias (length n, added to every row) and the activation form the epilogue that Dense fuses into the store.
 //
 // gemm() is the fast path: BLIS-style packing and cache blocking around per-ISA register-tile kernels, an
-// unpacked-B path for the small and skinny shapes of a training step, OpenMP over tiles of C (never over
-// k, so results do not depend on the thread count). gemm_reference() is the plain triple loop it is tested
-// against.
+// unpacked-B path for the small and skinny shapes of a training step, OpenMP over tiles of C (over k only in
+// fixed chunks where the caller allows it, so results do not depend on the thread count). gemm_reference()
+// is the plain triple loop it is tested against.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +21,11 @@ struct GemmParams {
   bool trans_a = false, trans_b = false;
   int64_t lda = 0, ldb = 0, ldc = 0;
   double alpha = 1.0, beta = 0.0;
+  // The caller allows the driver to sum k in a few fixed chunks, each chunk's product on its own thread,
+  // for a short-and-deep product (a Dense layer's batch on many inputs): each thread then reads only its
+  // rows of B. The chunks depend on the shape alone, so results still do not depend on the thread count;
+  // they differ in rounding from the unsplit sum. Off for the kernels' internal calls.
+  bool split_k = false;
 };
 
 template <class T>

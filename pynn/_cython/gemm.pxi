@@ -6,6 +6,7 @@ cdef extern from "gemm/gemm.h" namespace "pynn" nogil:
         bint trans_a, trans_b
         int64_t lda, ldb, ldc
         double alpha, beta
+        bint split_k
     cdef cppclass GemmEpilogue[T]:
         const T* bias
         const ActivationParams* activation
@@ -26,6 +27,7 @@ def gemm(a, b, c, double alpha=1.0, double beta=0.0, bint trans_a=False, bint tr
     a, b, c: 2-D float32 or float64 arrays of one dtype whose rows are contiguous (any row stride).
     bias: None or a C-contiguous vector of length n. activation: None, a name, or (name, params).
     reference: run the plain triple loop instead of the fast kernel (the tests' oracle).
+    A short, deep product may be summed over k in fixed chunks (GemmParams::split_k), one per thread.
     """
     cdef cnp.ndarray A = _array(a, "a"), B = _array(b, "b"), C = _array(c, "c"), bias_arr
     cdef int kind = _float_kind(A, "a")
@@ -54,6 +56,7 @@ def gemm(a, b, c, double alpha=1.0, double beta=0.0, bint trans_a=False, bint tr
         raise ValueError("c: the output must not share memory with a or b")
     p.alpha = alpha
     p.beta = beta
+    p.split_k = True
 
     cdef ActivationParams act
     cdef GemmEpilogue[float] e32
