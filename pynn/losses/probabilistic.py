@@ -12,8 +12,11 @@ of 1e-9 gives -log(1e-9) = 20.7, where Keras gives -log(1e-7) = 16.1 and a zero 
 """
 import numpy as np
 
-from pynn import ops
+from pynn import _C, ops
 from pynn.losses.loss import EPSILON, Loss
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_LABELS = (np.dtype(np.int32), np.dtype(np.int64))
 
 
 def _clipped_log_and_gradient(q):
@@ -205,6 +208,24 @@ class SparseCategoricalCrossentropy(Loss):
 
     def supports_fused(self, activation):
         return activation == "softmax" and not self.from_logits
+
+    def value_and_gradient_from_logits(self, y_true, logits, activation, sample_weight=None):
+        if (sample_weight is None and self.ignore_class is None and type(logits) is np.ndarray
+                and type(y_true) is np.ndarray and logits.ndim == 2 and y_true.shape == logits.shape[:1]
+                and logits.shape[0] and logits.dtype in _FLOATS and y_true.dtype in _LABELS
+                and logits.flags.c_contiguous and y_true.flags.c_contiguous and activation == "softmax"
+                and not self.from_logits and self.reduction in ("sum_over_batch_size", "mean")):
+            # The training step's case (what the general path below does, without its checks and
+            # reshapes); the kernel checks the labels' range and scales the gradient by 1 / count.
+            count = logits.shape[0]
+            values, grad = np.empty(count, logits.dtype), np.empty_like(logits)
+            try:
+                _C.sparse_softmax_cross_entropy(logits, y_true, values, grad, None, 1.0 / count)
+            except ValueError as error:
+                raise ValueError(f"{self.name}: {error} (y_pred of shape {logits.shape})") from None
+            total = logits.dtype.type(_C.reduce_sum(values))
+            return logits.dtype.type(float(total) / count), grad
+        return super().value_and_gradient_from_logits(y_true, logits, activation, sample_weight)
 
     def _call_and_gradient_from_logits(self, y_true, logits, scale=1.0):
         labels, valid = self._valid(y_true)

@@ -24,6 +24,17 @@ def sparse_categorical_accuracy(y_true, y_pred):
     return (y_true == np.argmax(y_pred, axis=-1)).astype(np.float64)
 
 
+def _count_sparse_matches(metric, y_true, y_pred, sample_weight):
+    """Sparse categorical accuracy's update in the training loop's case (one label per row, no weights):
+    the same sum, counted directly. Returns False, doing nothing, in any other case."""
+    if (sample_weight is None and type(y_true) is np.ndarray and type(y_pred) is np.ndarray
+            and y_pred.ndim == 2 and y_true.shape == y_pred.shape[:1]):
+        metric.total += float(np.count_nonzero(y_true == y_pred.argmax(axis=1)))
+        metric.count += y_true.shape[0]
+        return True
+    return False
+
+
 def _in_top_k(labels, y_pred, k):
     """TensorFlow's in_top_k: the target's score is above the k-th largest (ties count as in)."""
     y_pred = y_pred.reshape(-1, y_pred.shape[-1])
@@ -64,6 +75,11 @@ class SparseCategoricalAccuracy(MeanMetricWrapper):
     def __init__(self, name="sparse_categorical_accuracy", dtype=None):
         super().__init__(sparse_categorical_accuracy, name=name, dtype=dtype)
 
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        if not _count_sparse_matches(self, y_true, y_pred, sample_weight):
+            super().update_state(y_true, y_pred, sample_weight)
+        return self
+
 
 class TopKCategoricalAccuracy(MeanMetricWrapper):
     """How often the one-hot target is among the k highest predictions."""
@@ -96,7 +112,10 @@ class Accuracy(MeanMetricWrapper):
                 self._fn = sparse_categorical_accuracy
             else:
                 self._fn = categorical_accuracy
-        return super().update_state(y_true, y_pred, sample_weight)
+        sparse = self._fn is sparse_categorical_accuracy
+        if not (sparse and _count_sparse_matches(self, y_true, y_pred, sample_weight)):
+            super().update_state(y_true, y_pred, sample_weight)
+        return self
 
     @property
     def resolved(self):
