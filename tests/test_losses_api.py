@@ -190,6 +190,19 @@ def test_fused_sparse_path_rejects_bad_labels_naming_the_loss():
             loss.value_and_gradient_from_logits(labels, logits, "softmax")
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_sparse_fast_path_equals_general_path(dtype, rng):
+    """The training step's case (1-D int labels, 2-D logits, no weights) skips the general path's checks and
+    reshapes: same value and gradient bits as labels of shape (n, 1), which take the general path."""
+    loss = losses.SparseCategoricalCrossentropy()
+    logits = rng.normal(size=(33, 10)).astype(dtype)
+    for labels in (rng.integers(0, 10, size=33), rng.integers(0, 10, size=33).astype(np.int32)):
+        value, grad = loss.value_and_gradient_from_logits(labels, logits, "softmax")
+        general_value, general_grad = loss.value_and_gradient_from_logits(labels[:, None], logits, "softmax")
+        assert value == general_value and value.dtype == dtype
+        np.testing.assert_array_equal(grad, general_grad)
+
+
 def test_fused_path_unsupported():
     with pytest.raises(NotImplementedError):
         losses.MeanSquaredError().value_and_gradient_from_logits(np.zeros((2, 2)), np.zeros((2, 2)), "softmax")

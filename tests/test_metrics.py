@@ -166,6 +166,20 @@ def test_accuracy_string_resolves_from_shapes(y, p, expected_fn):
     assert metrics.get("acc").name == "acc"
 
 
+@pytest.mark.parametrize("metric", [metrics.SparseCategoricalAccuracy, lambda: metrics.get("accuracy")])
+def test_sparse_accuracy_fast_path_equals_general_path(metric, rng):
+    """The training loop's case (1-D labels, 2-D predictions, no weights) counts matches directly: the same
+    result over batches as labels of shape (n, 1) and as unit sample weights, which take the general path."""
+    fast, general, weighted = metric(), metric(), metric()
+    for n in (7, 32, 1):
+        labels, p = rng.integers(0, 4, size=n), rng.random((n, 4)).astype(np.float32)
+        fast.update_state(labels, p)
+        general.update_state(labels[:, None], p)
+        weighted.update_state(labels, p, sample_weight=np.ones(n))
+    assert fast.result() == general.result() == weighted.result()
+    assert 0 < fast.result() < 1 and fast.count == 40
+
+
 def test_get_and_config():
     assert isinstance(metrics.get("auc"), metrics.AUC)
     assert isinstance(metrics.get("mse"), metrics.MeanSquaredError)
