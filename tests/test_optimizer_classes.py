@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+import pynn
 from pynn import optimizers
 from pynn.optimizers import schedules
 from pynn.variable import Variable
@@ -358,3 +359,17 @@ def test_adam_matches_torch():
     expected = torch_run(lambda params: torch.optim.Adam(params, lr=LR, eps=1e-12), values, grads)
     for variable, torch_w in zip(variables, expected):
         np.testing.assert_allclose(variable.value, torch_w, rtol=1e-9, atol=1e-10)
+
+
+def test_weights_gradients_and_slots_start_on_cache_lines():
+    """Variables, their gradients and optimizer slots are 64-byte aligned (vector loads never straddle two
+    cache lines), also after set_weights and for shapes whose byte size is not a multiple of 64."""
+    model = pynn.models.Sequential([pynn.layers.Input(shape=(13,)), pynn.layers.Dense(7), pynn.layers.Dense(3)])
+    model.compile(optimizer="adam", loss="mse")
+    model.train_on_batch(np.ones((4, 13), np.float32), np.zeros((4, 3), np.float32))
+    model.set_weights([w + 1 for w in model.get_weights()])
+    arrays = [v.value for v in model.weights] + [v.grad for v in model.weights]
+    arrays += [model.optimizer.add_slot(v, name) for v in model.weights for name in ("momentum", "velocity")]
+    assert len(arrays) == 16
+    for a in arrays:
+        assert a.ctypes.data % 64 == 0 and a.flags.c_contiguous and a.dtype == np.float32

@@ -4,6 +4,7 @@ import re
 import numpy as np
 
 from pynn.ops import clipping
+from pynn.variable import aligned_full
 from pynn.optimizers import schedules as schedules_module
 
 
@@ -102,7 +103,7 @@ class Optimizer:
         key = (id(variable), name)
         slot = self._slots.get(key)
         if slot is None:
-            slot = np.full(variable.value.shape, initial_value, dtype=variable.value.dtype)
+            slot = aligned_full(variable.value.shape, initial_value, variable.value.dtype)
             self._slots[key] = slot
             self._slot_owners[id(variable)] = variable
         return slot
