@@ -129,9 +129,8 @@ void scale_only(const GemmParams& p, T* c, const GemmEpilogue<T>& e) {
   });
 }
 
-// Below this many multiply-adds a second thread costs more to wake than it saves (a batch-32 Dense(64)'s
-// products, 32 x 128 x 64, ran no faster on two threads than on one).
-constexpr int64_t kMinWorkPerThread = 1 << 18;
+// Below this many multiply-adds a second thread costs more to wake than it saves.
+constexpr int64_t kMinWorkPerThread = 1 << 15;
 
 // m <= kGemmSmallRows (one sample's inference): no packing and no k blocking, A and B read in place. The
 // threads split the columns at cache-line boundaries of C; each entry is summed over k in one order, so
