@@ -76,6 +76,16 @@ def test_orthogonal(shape):
         I.Orthogonal()((5,))
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (7, 3), (33, 33), (200, 50), (300, 97), (1024, 256)])
+def test_orthogonal_factor_is_numpys_sign_corrected_qr(shape):
+    """The Gram-Schmidt factor (numpy.linalg.qr would wake OpenBLAS's spinning threads) is the Q of QR with a
+    positive diagonal of R, which is numpy's q times sign(diag(r)), across block boundaries and ragged ends."""
+    from pynn.initializers.random_initializers import _orthonormal_factor
+    a = np.random.default_rng(4).standard_normal(shape)
+    q, r = np.linalg.qr(a)
+    np.testing.assert_allclose(_orthonormal_factor(a), q * np.sign(np.diag(r)), rtol=0, atol=1e-12)
+
+
 def test_constants():
     np.testing.assert_array_equal(I.get("zeros")((2, 3)), np.zeros((2, 3), np.float32))
     np.testing.assert_array_equal(I.get("ones")((2,)), np.ones(2))

@@ -229,11 +229,29 @@ class Orthogonal(RandomInitializer):
             raise ValueError(f"Orthogonal: expected a shape of at least 2 dimensions, got {shape}")
         rows, cols = math.prod(shape[:-1]), shape[-1]
         a = ops.random_normal((max(rows, cols), min(rows, cols)), self.seed, 0, dtype=np.float64)
-        q, r = np.linalg.qr(a)
-        q *= np.sign(np.diag(r))
+        q = _orthonormal_factor(a)
         if rows < cols:
             q = q.T
         return (self.gain * q).reshape(shape).astype(dtype)
 
     def get_config(self):
         return {"gain": self.gain, **super().get_config()}
+
+
+def _orthonormal_factor(a, block=32):
+    """Q of a = Q R with diag(R) > 0 (what numpy.linalg.qr gives after its columns are multiplied by
+    sign(diag(r))), for a of shape (rows, cols), rows >= cols: block Gram-Schmidt with every projection done
+    twice ("twice is enough"), on pynn's GEMM. numpy.linalg.qr would wake OpenBLAS's thread pool, whose
+    threads then spin for about 0.1 s on the cores that the first training steps need."""
+    rows, cols = a.shape
+    qt = np.empty((cols, rows), a.dtype)     # Q^T: the basis so far is a block of whole rows
+    for j0 in range(0, cols, block):
+        vs = np.ascontiguousarray(a[:, j0:j0 + block].T)
+        for _ in range(2 if j0 else 0):      # against the finished blocks
+            vs -= ops.matmul(ops.gemm(vs, qt[:j0], trans_b=True), qt[:j0])
+        for i, v in enumerate(vs):            # within the block, one vector at a time
+            done = qt[j0:j0 + i]
+            for _ in range(2 if i else 0):
+                v -= np.sum(np.sum(done * v, axis=1)[:, None] * done, axis=0)
+            qt[j0 + i] = v / np.sqrt(np.sum(v * v))
+    return qt.T
