@@ -213,8 +213,8 @@ class SparseCategoricalCrossentropy(Loss):
         if (sample_weight is None and self.ignore_class is None and type(logits) is np.ndarray
                 and type(y_true) is np.ndarray and logits.ndim == 2 and y_true.shape == logits.shape[:1]
                 and logits.shape[0] and logits.dtype in _FLOATS and y_true.dtype in _LABELS
-                and logits.flags.c_contiguous and y_true.flags.c_contiguous and activation == "softmax"
-                and not self.from_logits and self.reduction in ("sum_over_batch_size", "mean")):
+                and logits.flags.c_contiguous and y_true.flags.c_contiguous and self.supports_fused(activation)
+                and self.reduction in ("sum_over_batch_size", "mean")):
             # The training step's case (what the general path below does, without its checks and
             # reshapes); the kernel checks the labels' range and scales the gradient by 1 / count.
             count = logits.shape[0]
