@@ -101,11 +101,11 @@ def test_conv_backward(benchmark, name, peer):
     benchmark.extra_info["flop"] = _flop(name) * (2 if need_dx else 1)
     want = numpy_backward(x, w, dz, need_dx)
     if peer == "pynn":
-        dw, db = np.empty_like(w), np.empty_like(b)
+        dw, db, dx = np.empty_like(w), np.empty_like(b), np.empty_like(x)
 
-        def run():
+        def run():  # into reused arrays, as Conv2D does
             ops.conv2d_backward_weights(x, dz, w.shape, dw=dw, dbias=db)
-            return (ops.conv2d_backward_data(dz, w, x.shape) if need_dx else None), dw, db
+            return (ops.conv2d_backward_data(dz, w, x.shape, out=dx) if need_dx else None), dw, db
     elif peer == "numpy":
         run = lambda: numpy_backward(x, w, dz, need_dx)  # noqa: E731
     else:

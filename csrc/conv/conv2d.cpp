@@ -80,22 +80,16 @@ const DepthwiseKernels<double>& depthwise_kernels_for<double>(Isa isa) {
 constexpr int kColSlot = 4;    // per-thread patch tile
 constexpr int kDySlot = 5;     // per-thread tile of dy * (mask > 0)
 constexpr int kPartialSlot = 6;  // the calling thread's per-call buffer shared by the team: packed weights, dW partials
-constexpr int64_t kBiasBlock = 64;
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // dy[r0:r0+rows] masked by the relu output (mask > 0) into this thread's tile buffer, or dy itself without a mask.
 template <class T>
-const T* masked_rows(const T* dy, const T* mask, int64_t r0, int64_t rows, int64_t width) {
+const T* masked_rows(const ConvKernel<T>& kr, const T* dy, const T* mask, int64_t r0, int64_t rows, int64_t width) {
   if (!mask) return dy + r0 * width;
   const int64_t len = rows * width;
   T* out = static_cast<T*>(thread_scratch(kDySlot, sizeof(T) * std::max<int64_t>(1, len)));
-  const T* d = dy + r0 * width;
-  const T* m = mask + r0 * width;
-  for (int64_t i = 0; i < len; ++i) {  // both loads unconditional, so that the select vectorises
-    const T v = d[i], mi = m[i];
-    out[i] = mi > T(0) ? v : T(0);
-  }
+  kr.relu_masked(dy + r0 * width, mask + r0 * width, len, out);
   return out;
 }
 
@@ -122,93 +116,6 @@ int64_t tile_rows(int64_t rows, int64_t kg, int64_t elem, int64_t bytes) {
   t = std::min<int64_t>(t, std::max<int64_t>(48, ceil_div(rows, 8)));
   t = std::max<int64_t>(48, ceil_div(t, 12) * 12);
   return t;
-}
-
-// col[r, (kh * kernel_w + kw) * cin_g + c] = x[n, ih, iw, g * cin_g + c] (0 outside the image) for the patch
-// rows [r0, r0 + rows) (row r = pixel (n, oh, ow) of the output in NHW order).
-template <class T>
-void im2col(const Conv2dParams& p, const Shape& s, const T* x, int64_t g, int64_t r0, int64_t rows, T* col) {
-  const int64_t cin_g = s.cin_g;
-  const bool contiguous_kw = p.dilation_w == 1 && p.groups == 1;
-  const int64_t run = p.kernel_w * cin_g;
-  int64_t n = r0 / s.pixels, oh = (r0 % s.pixels) / p.out_w, ow = r0 % p.out_w;
-  for (int64_t r = 0; r < rows; ++r) {
-    T* dst = col + r * s.kg;
-    const T* img = x + n * p.in_h * p.in_w * p.in_c + g * cin_g;
-    const int64_t ih0 = oh * p.stride_h - p.pad_top, iw0 = ow * p.stride_w - p.pad_left;
-    const bool inside = ih0 >= 0 && ih0 + (p.kernel_h - 1) * p.dilation_h < p.in_h && iw0 >= 0 &&
-                        iw0 + (p.kernel_w - 1) * p.dilation_w < p.in_w;
-    if (inside && contiguous_kw) {  // the common case: each kernel row is one run of kernel_w * cin_g values
-      const T* src = img + (ih0 * p.in_w + iw0) * p.in_c;
-      const int64_t step = p.dilation_h * p.in_w * p.in_c;
-      if (run == 3) {  // 3x3 on one channel (a grayscale first layer): constant-length copies
-        for (int64_t kh = 0; kh < p.kernel_h; ++kh, dst += 3, src += step) {
-          dst[0] = src[0];
-          dst[1] = src[1];
-          dst[2] = src[2];
-        }
-      } else {
-        for (int64_t kh = 0; kh < p.kernel_h; ++kh, dst += run, src += step)
-          for (int64_t i = 0; i < run; ++i) dst[i] = src[i];
-      }
-    } else
-    for (int64_t kh = 0; kh < p.kernel_h; ++kh) {
-      const int64_t ih = ih0 + kh * p.dilation_h;
-      if (ih < 0 || ih >= p.in_h) {
-        std::fill(dst, dst + p.kernel_w * cin_g, T(0));
-        dst += p.kernel_w * cin_g;
-        continue;
-      }
-      const T* src_row = img + ih * p.in_w * p.in_c;
-      for (int64_t kw = 0; kw < p.kernel_w; ++kw, dst += cin_g) {
-        const int64_t iw = iw0 + kw * p.dilation_w;
-        if (iw < 0 || iw >= p.in_w)
-          std::fill(dst, dst + cin_g, T(0));
-        else if (cin_g == 1)
-          dst[0] = src_row[iw * p.in_c];
-        else
-          std::memcpy(dst, src_row + iw * p.in_c, sizeof(T) * cin_g);
-      }
-    }
-    if (++ow == p.out_w) {
-      ow = 0;
-      if (++oh == p.out_h) {
-        oh = 0;
-        ++n;
-      }
-    }
-  }
-}
-
-// The inverse scatter: dx[n, ih, iw, g * cin_g + c] += col[r, tap, c] for the rows [r0, r0 + rows) of ONE image.
-template <class T>
-void col2im_add(const Conv2dParams& p, const Shape& s, const T* col, int64_t g, int64_t r0, int64_t rows, T* dx) {
-  const int64_t cin_g = s.cin_g;
-  const int64_t n = r0 / s.pixels;
-  int64_t oh = (r0 % s.pixels) / p.out_w, ow = r0 % p.out_w;
-  T* img = dx + n * p.in_h * p.in_w * p.in_c + g * cin_g;
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* src = col + r * s.kg;
-    const int64_t ih0 = oh * p.stride_h - p.pad_top, iw0 = ow * p.stride_w - p.pad_left;
-    for (int64_t kh = 0; kh < p.kernel_h; ++kh) {
-      const int64_t ih = ih0 + kh * p.dilation_h;
-      if (ih < 0 || ih >= p.in_h) {
-        src += p.kernel_w * cin_g;
-        continue;
-      }
-      T* dst_row = img + ih * p.in_w * p.in_c;
-      for (int64_t kw = 0; kw < p.kernel_w; ++kw, src += cin_g) {
-        const int64_t iw = iw0 + kw * p.dilation_w;
-        if (iw < 0 || iw >= p.in_w) continue;
-        T* d = dst_row + iw * p.in_c;
-        for (int64_t c = 0; c < cin_g; ++c) d[c] += src[c];
-      }
-    }
-    if (++ow == p.out_w) {
-      ow = 0;
-      ++oh;
-    }
-  }
 }
 
 // The indirect convolution (conv_kernels.h): per panel of mr output pixels, a pointer per tap and pixel to
@@ -366,6 +273,7 @@ void forward_impl(const Conv2dParams& p, const T* x, const T* w, const T* bias, 
     forward_indirect(p, s, x, w, bias, y, act);
     return;
   }
+  const ConvKernel<T>& kr = conv_kernel_for<T>(active_isa());
   const int64_t tr = tile_rows(s.rows, s.kg, sizeof(T), 96 << 10);
   const int64_t tiles = ceil_div(s.rows, tr);
   const bool has_act = act && act->kind != Activation::linear;
@@ -374,7 +282,7 @@ void forward_impl(const Conv2dParams& p, const T* x, const T* w, const T* bias, 
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t r0 = t * tr, rows = std::min(tr, s.rows - r0);
       for (int64_t g = 0; g < p.groups; ++g) {
-        im2col(p, s, x, g, r0, rows, col);
+        kr.im2col(p, x, g, r0, rows, col);
         GemmParams q;
         q.m = rows;
         q.n = s.cout_g;
@@ -404,6 +312,7 @@ void backward_weights_impl(const Conv2dParams& p, const T* x, const T* dy, const
     return;
   }
   // Chunks of pixels fixed by the shape alone: each is summed by one thread into its own partials.
+  const ConvKernel<T>& kr = conv_kernel_for<T>(active_isa());
   const int64_t chunks = std::clamp<int64_t>(ceil_div(s.rows, 1024), 1, 16);
   const int64_t chunk_rows = std::max<int64_t>(1, ceil_div(s.rows, chunks));
   const int64_t bsize = dbias ? p.out_c : 0;
@@ -423,10 +332,10 @@ void backward_weights_impl(const Conv2dParams& p, const T* x, const T* dy, const
       const int64_t end = std::min(s.rows, (c + 1) * chunk_rows);
       for (int64_t r0 = c * chunk_rows; r0 < end; r0 += tr) {
         const int64_t rows = std::min(tr, end - r0);
-        const T* d = masked_rows(dy, mask, r0, rows, p.out_c);
+        const T* d = masked_rows(kr, dy, mask, r0, rows, p.out_c);
         for (int64_t g = 0; g < p.groups && wsize > 0; ++g) {
           const T* a = pointwise ? x + r0 * p.in_c : col;
-          if (!pointwise) im2col(p, s, x, g, r0, rows, col);
+          if (!pointwise) kr.im2col(p, x, g, r0, rows, col);
           GemmParams q;
           q.m = s.kg;
           q.n = s.cout_g;
@@ -438,17 +347,7 @@ void backward_weights_impl(const Conv2dParams& p, const T* x, const T* dy, const
           q.beta = 1.0;
           gemm(q, a, d + g * s.cout_g, pw + g * s.cout_g);
         }
-        // Bias sums: the tile's rows in T, in blocks of channels held in a local array (vectorised), then
-        // added into the chunk's double sums.
-        for (int64_t o0 = 0; o0 < bsize; o0 += kBiasBlock) {
-          const int64_t len = std::min<int64_t>(kBiasBlock, bsize - o0);
-          T acc[kBiasBlock] = {};
-          for (int64_t r = 0; r < rows; ++r) {
-            const T* dr = d + r * p.out_c + o0;
-            for (int64_t o = 0; o < len; ++o) acc[o] += dr[o];
-          }
-          for (int64_t o = 0; o < len; ++o) pb[o0 + o] += acc[o];
-        }
+        kr.add_column_sums(d, rows, p.out_c, bsize, pb);
       }
     }
   });
@@ -516,16 +415,19 @@ void backward_data_impl(const Conv2dParams& p, const T* dy, const T* mask, const
   for (int64_t g = 0; g < p.groups; ++g)
     for (int64_t i = 0; i < s.kg; ++i)
       for (int64_t o = 0; o < s.cout_g; ++o) wt[(g * s.cout_g + o) * s.kg + i] = w[i * p.out_c + g * s.cout_g + o];
+  // Each thread owns whole images and runs over their patch rows in tiles that may span images, so that
+  // few tiles are ragged; every dx value still gets its patches' terms in row order, on any thread count.
+  const ConvKernel<T>& kr = conv_kernel_for<T>(active_isa());
   const int64_t image = p.in_h * p.in_w * p.in_c;
-  const int64_t tr = std::min(tile_rows(s.pixels, s.kg, sizeof(T), 96 << 10), std::max<int64_t>(1, s.pixels));
+  const int64_t tr = tile_rows(s.rows, s.kg, sizeof(T), 96 << 10);
   parallel_for(p.batch, 1, [&](int64_t n0, int64_t n1) {
     std::fill(dx + n0 * image, dx + n1 * image, T(0));
     if (s.kg <= 0 || s.cout_g <= 0) return;
     T* col = static_cast<T*>(thread_scratch(kColSlot, sizeof(T) * std::max<int64_t>(1, tr * s.kg)));
-    for (int64_t n = n0; n < n1; ++n)
-      for (int64_t r0 = n * s.pixels; r0 < (n + 1) * s.pixels; r0 += tr) {
-        const int64_t rows = std::min(tr, (n + 1) * s.pixels - r0);
-        const T* d = masked_rows(dy, mask, r0, rows, p.out_c);
+    const int64_t end = n1 * s.pixels;
+    for (int64_t r0 = n0 * s.pixels; r0 < end; r0 += tr) {
+        const int64_t rows = std::min(tr, end - r0);
+        const T* d = masked_rows(kr, dy, mask, r0, rows, p.out_c);
         for (int64_t g = 0; g < p.groups; ++g) {
           GemmParams q;
           q.m = rows;
@@ -535,7 +437,7 @@ void backward_data_impl(const Conv2dParams& p, const T* dy, const T* mask, const
           q.ldb = s.kg;
           q.ldc = s.kg;
           gemm(q, d + g * s.cout_g, wt.data() + g * s.cout_g * s.kg, col);
-          col2im_add(p, s, col, g, r0, rows, dx);
+          kr.col2im_add(p, col, g, r0, rows, dx);
         }
       }
   });

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "common/cpu.h"
+#include "conv/conv2d.h"
 
 namespace pynn {
 
@@ -29,10 +30,21 @@ struct ConvTile {
 template <class T>
 using ConvTileFn = void (*)(const ConvTile<T>&);
 
+// The driver's data loops (conv_loops.inc), compiled per ISA.
+//   im2col      rows [r0, r0 + rows) of group g's patch matrix (kh * kw * cin_g columns, zeros for taps
+//               outside the image) into col.
+//   col2im_add  such rows added back into dx, each value into the input pixel and channel it came from,
+//               row after row.
+//   relu_masked out[i] = mask[i] > 0 ? dy[i] : 0 for i < len.
+//   add_column_sums  sums[o] += sum_r d[r * ld + o] for o < width (the bias gradient).
 template <class T>
 struct ConvKernel {
   int mr, nr;
   ConvTileFn<T> tile;
+  void (*im2col)(const Conv2dParams& p, const T* x, int64_t g, int64_t r0, int64_t rows, T* col);
+  void (*col2im_add)(const Conv2dParams& p, const T* col, int64_t g, int64_t r0, int64_t rows, T* dx);
+  void (*relu_masked)(const T* dy, const T* mask, int64_t len, T* out);
+  void (*add_column_sums)(const T* d, int64_t rows, int64_t ld, int64_t width, double* sums);
 };
 
 extern const ConvKernel<float> conv_kernel_generic_f32;

@@ -2,6 +2,9 @@
 // doubles) in 24 zmm accumulators, as the GEMM's tile. Masked tails; internal linkage (-mavx512* file).
 #include <immintrin.h>
 
+#include <algorithm>
+#include <cstring>
+
 #include "conv/conv_kernels.h"
 
 namespace pynn {
@@ -9,10 +12,13 @@ namespace {
 
 #include "common/vec_avx512.inc"
 #include "conv/conv_tile_simd.inc"
+#include "conv/conv_loops.inc"
 
 }  // namespace
 
-const ConvKernel<float> conv_kernel_avx512_f32 = {12, 32, &conv_tile<VecF32, 12, 2>};
-const ConvKernel<double> conv_kernel_avx512_f64 = {12, 16, &conv_tile<VecF64, 12, 2>};
+const ConvKernel<float> conv_kernel_avx512_f32 = {12, 32, &conv_tile<VecF32, 12, 2>, &im2col<float>,
+    &col2im_add<float>, &relu_masked<float>, &add_column_sums<float>};
+const ConvKernel<double> conv_kernel_avx512_f64 = {12, 16, &conv_tile<VecF64, 12, 2>, &im2col<double>,
+    &col2im_add<double>, &relu_masked<double>, &add_column_sums<double>};
 
 }  // namespace pynn

@@ -2,8 +2,13 @@
 // path every CPU can run and the one PYNN_ISA=generic selects.
 #include "conv/conv_kernels.h"
 
+#include <algorithm>
+#include <cstring>
+
 namespace pynn {
 namespace {
+
+#include "conv/conv_loops.inc"
 
 constexpr int kMR = 4;
 constexpr int kNR = 8;
@@ -29,7 +34,9 @@ void generic_conv_tile(const ConvTile<T>& t) {
 
 }  // namespace
 
-const ConvKernel<float> conv_kernel_generic_f32 = {kMR, kNR, &generic_conv_tile<float>};
-const ConvKernel<double> conv_kernel_generic_f64 = {kMR, kNR, &generic_conv_tile<double>};
+const ConvKernel<float> conv_kernel_generic_f32 = {kMR, kNR, &generic_conv_tile<float>, &im2col<float>,
+    &col2im_add<float>, &relu_masked<float>, &add_column_sums<float>};
+const ConvKernel<double> conv_kernel_generic_f64 = {kMR, kNR, &generic_conv_tile<double>, &im2col<double>,
+    &col2im_add<double>, &relu_masked<double>, &add_column_sums<double>};
 
 }  // namespace pynn
