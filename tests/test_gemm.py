@@ -291,3 +291,24 @@ def test_short_deep_products_split_over_k(isa, dtype, rng, threads):
             np.testing.assert_allclose(c[:, 2:n + 2], _expected(a, b, ta, False, 0.5, -1.5, c0[:, 2:n + 2]),
                                        rtol=0, atol=atol, err_msg=f"{isa} m={m} k={k} n={n} ta={ta}")
             np.testing.assert_allclose(y, np.maximum(_expected(a, b, ta, False) + bias, 0), rtol=0, atol=atol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_small_a_times_wide_b_transposed(isa, dtype, rng, threads):
+    """C = A B^T with a small A and a wider B (Dense's input gradient dY W^T) is computed as C^T = B A^T and
+    transposed back in blocks: ragged row and column counts around the 4 x 4 and 16 x 16 blocks, a strided C
+    whose neighbours stay untouched, against NumPy and bit-identical on 1 and 2 threads."""
+    for m, k, n in [(1, 40, 3), (3, 64, 37), (4, 32, 16), (17, 33, 101), (64, 128, 1600), (62, 50, 250)]:
+        a, b = _operands(rng, m, k, n, False, True, dtype)
+        c0 = rng.standard_normal((m, n + 7)).astype(dtype)
+        results = []
+        for t in (1, 2):
+            threads(t)
+            c = c0.copy()
+            _C.gemm(a, b, c[:, 3:n + 3], 1.0, 0.0, False, True)
+            np.testing.assert_array_equal(c[:, :3], c0[:, :3])
+            np.testing.assert_array_equal(c[:, n + 3:], c0[:, n + 3:])
+            results.append(c)
+        np.testing.assert_array_equal(results[0], results[1], err_msg=f"m={m} k={k} n={n}")
+        np.testing.assert_allclose(results[0][:, 3:n + 3], _expected(a, b, False, True), rtol=0,
+                                   atol=_tol(dtype, k) * k ** 0.5, err_msg=f"{isa} m={m} k={k} n={n}")
