@@ -89,22 +89,31 @@ void forward_impl(const RnnParams& p, const RnnForwardArgs<T>& a) {
         };
         if (gru_v1) {
           for (int64_t b = r0; b < r1; ++b)
-            if (step_valid(p, a.mask, b, s)) kr.gru_v1_forward_gates(acts, row(b), U);
+            if (step_valid(p, a.mask, b, s)) kr.gru_v1_forward_gates(acts, row(b), U, 1);
             else std::memset(aux_step + b * U, 0, sizeof(T) * U);
           rnn_detail::step_product(wh_h, n, aux_step + r0 * U, U, rec + r0 * GU + 2 * U, GU, T(0), a_panel.data());
         }
+        // The cell's rows, a call per run of consecutive unmasked samples (all of them without a mask).
+        for (int64_t b = r0; b < r1;) {
+          if (!step_valid(p, a.mask, b, s)) {
+            ++b;
+            continue;
+          }
+          int64_t e = b + 1;
+          while (e < r1 && step_valid(p, a.mask, e, s)) ++e;
+          const RowForward<T> r = row(b);
+          switch (p.cell) {
+            case RnnCell::simple: kr.simple_forward(acts, r, U, e - b); break;
+            case RnnCell::lstm: kr.lstm_forward(acts, r, U, e - b); break;
+            case RnnCell::gru:
+              if (gru_v1) kr.gru_v1_forward_state(acts, r, U, e - b); else kr.gru_forward(acts, r, U, e - b);
+              break;
+          }
+          b = e;
+        }
         for (int64_t b = r0; b < r1; ++b) {
           const bool valid = step_valid(p, a.mask, b, s);
-          if (valid) {
-            const RowForward<T> r = row(b);
-            switch (p.cell) {
-              case RnnCell::simple: kr.simple_forward(acts, r, U); break;
-              case RnnCell::lstm: kr.lstm_forward(acts, r, U); break;
-              case RnnCell::gru:
-                if (gru_v1) kr.gru_v1_forward_state(acts, r, U); else kr.gru_forward(acts, r, U);
-                break;
-            }
-          } else {
+          if (!valid) {
             std::memcpy(h_next + b * U, h_prev + b * U, sizeof(T) * U);
             if (lstm) std::memcpy(cs + so + B * U + b * U, cs + so + b * U, sizeof(T) * U);
           }

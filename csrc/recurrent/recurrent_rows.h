@@ -1,6 +1,6 @@
 // The per-row kernels of the recurrent cells (recurrent_rows.inc), one table per instruction set, and the
-// plain structs they take. recurrent.cpp picks the table of active_isa() and calls one entry per sample
-// and step, after the step's GEMMs.
+// plain structs they take. recurrent.cpp picks the table of active_isa() and, after the step's GEMMs, calls
+// a forward entry per run of unmasked samples and a backward entry per sample.
 #pragma once
 
 #include <cstdint>
@@ -52,9 +52,11 @@ struct RowBackward {
   T* tmp;
 };
 
+// A forward entry takes `rows` consecutive samples starting at r: their gate rows (g, rec, pre) are
+// gates * units apart, their state rows (h_prev, c_prev, h_in, aux, h, c) units apart.
 template <class T>
 struct RnnRowKernels {
-  using Forward = void (*)(const RnnActivations&, const RowForward<T>&, int64_t units);
+  using Forward = void (*)(const RnnActivations&, const RowForward<T>&, int64_t units, int64_t rows);
   using Backward = void (*)(const RnnActivations&, const RowBackward<T>&, int64_t units);
   Forward simple_forward, lstm_forward, gru_forward, gru_v1_forward_gates, gru_v1_forward_state;
   Backward simple_backward, lstm_backward, gru_backward, gru_v1_backward_state;
