@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "common/cpu.h"
 #include "common/parallel.h"
 #include "gemm/gemm.h"
+#include "reduce/reduce.h"
 #include "recurrent/recurrent.h"
 #include "recurrent/recurrent_rows.h"
 #include "recurrent/step_product.h"
@@ -143,20 +145,14 @@ void from_time_major(const RnnParams& p, const T* xt, T* x) {
   });
 }
 
-// dst[j] += sum over rows of src[r, j], rows summed in order (column blocks split across threads).
+// dst[j] += sum over rows of src[r, j]: the batch reduction's column sums (reduce.h: in double, in chunks
+// fixed by the shape), then one add. (Its own loop here, column blocks of 64 per thread in T, took 0.8 ms of
+// W4's backward over 3200 x 1024 gate gradients; the reduction takes 0.3 ms.)
 template <class T>
 void add_column_sums(const T* src, int64_t rows, int64_t cols, T* dst) {
-  constexpr int64_t kCols = 64;
-  const int64_t blocks = (cols + kCols - 1) / kCols;
-  parallel_for(blocks, 1, [&](int64_t c0, int64_t c1) {
-    for (int64_t cb = c0; cb < c1; ++cb) {
-      const int64_t j0 = cb * kCols, j1 = std::min(cols, j0 + kCols);
-      T acc[kCols] = {};
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t j = j0; j < j1; ++j) acc[j - j0] += src[r * cols + j];
-      for (int64_t j = j0; j < j1; ++j) dst[j] += acc[j - j0];
-    }
-  });
+  std::vector<T> sums(static_cast<size_t>(cols));
+  sum_rows(src, rows, cols, cols, sums.data());
+  for (int64_t j = 0; j < cols; ++j) dst[j] += sums[static_cast<size_t>(j)];
 }
 
 // C (m x n, ldc) += A^T B for A (k x m, lda) and B (k x n, ldb): one step's rows into a chunk's partial
