@@ -110,6 +110,14 @@ def test_backward_matches_finite_differences(isa, rng, cell, reset_after):
 
 
 @pytest.mark.parametrize("cell,reset_after", CELLS, ids=CELL_IDS)
+def test_backward_over_all_steps_at_once(rng, cell, reset_after):
+    """With more than 8 batch chunks of 16 the weight gradients come from products over all steps after the
+    loop (not from per-chunk partials) and the bias gradient from the batch reduction: against finite
+    differences too."""
+    _check_backward(rng, cell, reset_after, dict(return_sequences=True), (True, True, False), shape=(130, 3, 2, 3))
+
+
+@pytest.mark.parametrize("cell,reset_after", CELLS, ids=CELL_IDS)
 def test_backward_relu_and_no_bias(rng, cell, reset_after):
     _check_backward(rng, cell, reset_after, dict(return_sequences=True), (True, False, False), activation="relu")
     p = make_problem(rng, cell, reset_after, 2, 4, 3, 3, use_bias=False)
