@@ -9,12 +9,15 @@
 //   backward-weights  the pixels are cut into chunks fixed by the shape; each chunk sums
 //                     col^T . dy over its tiles into its own partial dw (and bias sums), then the partials
 //                     are added in chunk order: thread-count independent.
-//   backward-data     per image, dcol = dy . w^T then col2im, which adds each patch back into the image in
-//                     a fixed order; images go to threads. Stride 1 with a batch of 1-3: a forward conv of
+//   backward-data     per tile of patch rows, dcol = dy . w^T then col2im, which adds each patch back into
+//                     the image in row order; whole images go to threads, and a thread's tiles run across
+//                     its images. Stride 1 with a batch of 1-3: a forward conv of
 //                     dy with the kernel flipped and its in/out channels swapped (tiles over dx, no scatter).
 //                     (The flipped conv on the indirect tile was slower on W2's second layer: 13x13x64 ->
 //                     32 pads dy by 2 on each side, 40% more products than col2im's GEMM.)
 //   A fused relu's mask (the backward kernels' `mask`) is applied to each tile of dy as it is read.
+//   The data loops (im2col, col2im, the mask, the bias sums) are compiled per ISA with the tiles
+//   (conv_loops.inc); this file is built for the baseline ISA.
 #include "conv/conv2d.h"
 
 #include <algorithm>
@@ -402,10 +405,7 @@ void backward_data_impl(const Conv2dParams& p, const T* dy, const T* mask, const
     std::vector<T> masked;
     if (mask) {  // a batch of 1-3: the masked copy of dy is small
       masked.resize(static_cast<size_t>(s.rows * p.out_c));
-      for (size_t i = 0; i < masked.size(); ++i) {
-        const T v = dy[i], mi = mask[i];
-        masked[i] = mi > T(0) ? v : T(0);
-      }
+      conv_kernel_for<T>(active_isa()).relu_masked(dy, mask, s.rows * p.out_c, masked.data());
     }
     forward_impl<T>(q, mask ? masked.data() : dy, wf.data(), nullptr, dx, nullptr);
     return;
@@ -426,20 +426,20 @@ void backward_data_impl(const Conv2dParams& p, const T* dy, const T* mask, const
     T* col = static_cast<T*>(thread_scratch(kColSlot, sizeof(T) * std::max<int64_t>(1, tr * s.kg)));
     const int64_t end = n1 * s.pixels;
     for (int64_t r0 = n0 * s.pixels; r0 < end; r0 += tr) {
-        const int64_t rows = std::min(tr, end - r0);
-        const T* d = masked_rows(kr, dy, mask, r0, rows, p.out_c);
-        for (int64_t g = 0; g < p.groups; ++g) {
-          GemmParams q;
-          q.m = rows;
-          q.n = s.kg;
-          q.k = s.cout_g;
-          q.lda = p.out_c;
-          q.ldb = s.kg;
-          q.ldc = s.kg;
-          gemm(q, d + g * s.cout_g, wt.data() + g * s.cout_g * s.kg, col);
-          kr.col2im_add(p, col, g, r0, rows, dx);
-        }
+      const int64_t rows = std::min(tr, end - r0);
+      const T* d = masked_rows(kr, dy, mask, r0, rows, p.out_c);
+      for (int64_t g = 0; g < p.groups; ++g) {
+        GemmParams q;
+        q.m = rows;
+        q.n = s.kg;
+        q.k = s.cout_g;
+        q.lda = p.out_c;
+        q.ldb = s.kg;
+        q.ldc = s.kg;
+        gemm(q, d + g * s.cout_g, wt.data() + g * s.cout_g * s.kg, col);
+        kr.col2im_add(p, col, g, r0, rows, dx);
       }
+    }
   });
 }
 
