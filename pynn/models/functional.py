@@ -321,9 +321,11 @@ class Functional(Model):
         return [f for f in (step.layer.inference() for step in self._steps) if f is not None]
 
     def __getstate__(self):
-        # The inference plan holds closures (not picklable); it is rebuilt at the next predict.
+        # The inference plan and the one-call training step hold closures and C++ state (not picklable);
+        # they are rebuilt at the next predict and training step.
         state = self.__dict__.copy()
         state["_plan"] = None
+        state["_chain_step"] = None
         return state
 
     # ------------------------------------------------------------------ config

@@ -4,6 +4,7 @@ import numpy as np
 from pynn import variable
 from pynn.layers.layer import Layer
 from pynn.layers.node import is_symbolic
+from pynn.training import dense_chain
 from pynn.training.loop import EpochLoop, batches, num_rows, take_rows, validate_arrays
 
 
@@ -40,6 +41,7 @@ class Model(Layer):
         self._outputs = []           # per output: _OutputLoss (loss, weight, fused activation, tracker)
         self._variables_to_train = None
         self._regularized = None     # the variables with a regularizer, found at the first step
+        self._chain_step = None      # the one-call training step when the model qualifies (dense_chain)
 
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None):
@@ -80,6 +82,7 @@ class Model(Layer):
         # Keras, changing `trainable` takes effect at the next compile.
         self._variables_to_train = self._trainable_variables() if self.built else None
         self._regularized = None
+        self._chain_step = None
         variable.release_gradient_flags()
         self._compile_args = {"loss": loss, "loss_weights": loss_weights, "metrics": metrics}  # for saving
         self.compiled = True
@@ -113,6 +116,14 @@ class Model(Layer):
         if variable.gradient_flags_owner is not self:
             self._claim_gradients()
         variables = self._variables_to_train
+        chain = self._chain_step
+        if chain is None:
+            chain = self._chain_step = dense_chain.chain_step(self) or False
+        if chain and sample_weight is None:
+            result = chain(x, y)
+            if result is not None:
+                self.optimizer.apply(variables)
+                return result
         for v in variables:
             v.zero_grad()
         out, ctx = self.forward(x, training=True, logits=self._fused_logits)
