@@ -132,6 +132,26 @@ def test_errors_leave_the_model_unchanged(rng):
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_inputs_are_checked_for_nan_and_infinity_exactly(dtype, rng):
+    # the check sums the inputs in double first: values whose sum overflows are still finite
+    x, y = small_data(rng, n=32)
+    model = Sequential([layers.Input(shape=(20,), dtype=dtype), layers.Dense(3, activation="softmax", dtype=dtype)])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    huge = np.full((32, 20), np.finfo(dtype).max / 2, dtype)
+    huge[::2] *= -1
+    huge[1::4] = np.finfo(dtype).max
+    model.evaluate(huge, y, verbose=0)  # no error
+    for bad in (np.inf, -np.inf, np.nan):
+        for base in (x.astype(dtype), huge):
+            xb = base.copy()
+            xb[5, 7] = bad
+            with pytest.raises(ValueError, match="x contains NaN or infinite values"):
+                model.evaluate(xb, y, verbose=0)
+    with pytest.raises(ValueError, match="y contains NaN or infinite values"):
+        model.evaluate(x.astype(dtype), np.where(y == 0, np.inf, y).astype(dtype), verbose=0)
+
+
 def test_summary_lists_layers_and_parameter_counts(capsys):
     mlp().summary()
     text = capsys.readouterr().out

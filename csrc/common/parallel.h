@@ -17,6 +17,17 @@ int get_num_threads();
 void set_num_threads(int n);
 bool have_openmp();
 
+// While one lives, the kernels the constructing thread calls run on that thread alone (get_num_threads()
+// returns 1 there): for a caller that strings together kernels too small to pay for waking the team.
+// Results are the same as with the team, since they never depend on the thread count.
+class SerialScope {
+ public:
+  SerialScope();
+  ~SerialScope();
+  SerialScope(const SerialScope&) = delete;
+  SerialScope& operator=(const SerialScope&) = delete;
+};
+
 // Run body(thread_id, num_threads) on a team of `threads` threads (the calling thread included).
 // Called from inside another region (a conv tile calling the GEMM), it runs on a nested team of one thread,
 // so that a team_barrier() in body binds to that team and not to the outer one (whose other threads would

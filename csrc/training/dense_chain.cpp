@@ -1,6 +1,7 @@
 // A Dense / Dropout chain's training step as one call (dense_chain.h).
 #include "training/dense_chain.h"
 
+#include "common/parallel.h"
 #include "gemm/gemm.h"
 #include "losses/losses.h"
 #include "random/random.h"
@@ -8,6 +9,23 @@
 
 namespace pynn {
 namespace {
+
+// A step strings together many kernels, most of them tiny for a small batch (a bias sum over 32 x 64, a
+// 32 x 128 x 64 product). Kernels with less work than this run on the calling thread: waking the team
+// for them costs more than the second thread saves (a W1 step of benchmarks.md: 101 -> XX us on two
+// threads). Results do not depend on it (they never depend on the thread count).
+constexpr int64_t kTeamMultiplyAdds = int64_t{1} << 20;
+constexpr int64_t kTeamElements = int64_t{1} << 16;
+
+template <class Kernel>
+void run(int64_t work, int64_t team_work, Kernel&& kernel) {
+  if (work >= team_work) {
+    kernel();
+  } else {
+    SerialScope serial;
+    kernel();
+  }
+}
 
 template <class T>
 void dense_forward(const ChainLayer<T>& l, const T* x, int64_t rows) {
@@ -22,13 +40,15 @@ void dense_forward(const ChainLayer<T>& l, const T* x, int64_t rows) {
   GemmEpilogue<T> e;
   e.bias = l.bias;
   const bool linear = l.activation.kind == Activation::linear;
+  const int64_t macs = rows * l.in_features * l.out_features;
   if (linear || l.activation_in_gemm) {
     if (!linear) e.activation = &l.activation;
-    gemm(p, x, l.kernel, l.y, e);
+    run(macs, kTeamMultiplyAdds, [&] { gemm(p, x, l.kernel, l.y, e); });
     return;
   }
-  gemm(p, x, l.kernel, l.z, e);
-  activation_forward(l.activation, l.z, l.y, rows * l.out_features);
+  run(macs, kTeamMultiplyAdds, [&] { gemm(p, x, l.kernel, l.z, e); });
+  run(rows * l.out_features, kTeamElements,
+      [&] { activation_forward(l.activation, l.z, l.y, rows * l.out_features); });
 }
 
 // dy: the gradient w.r.t. the layer's output, (rows, out_features); turned in place into the gradient before the
@@ -38,8 +58,10 @@ void dense_backward(const ChainLayer<T>& l, const T* x, T* dy, T* dx, int64_t ro
   if (l.activation.kind != Activation::linear) {
     const T* pre = l.activation_in_gemm ? nullptr : l.z;
     const T* post = l.activation_in_gemm || activation_backward_uses_y(l.activation.kind) ? l.y : nullptr;
-    activation_backward(l.activation, pre, post, dy, dy, rows * l.out_features);
+    run(rows * l.out_features, kTeamElements,
+        [&] { activation_backward(l.activation, pre, post, dy, dy, rows * l.out_features); });
   }
+  const int64_t macs = rows * l.in_features * l.out_features;
   GemmParams w;  // kernel_grad = x^T dy
   w.m = l.in_features;
   w.n = l.out_features;
@@ -49,8 +71,11 @@ void dense_backward(const ChainLayer<T>& l, const T* x, T* dy, T* dx, int64_t ro
   w.ldb = l.out_features;
   w.ldc = l.out_features;
   w.split_k = true;
-  gemm(w, x, dy, l.kernel_grad);
-  if (l.bias_grad != nullptr) sum_rows(dy, rows, l.out_features, l.out_features, l.bias_grad);
+  run(macs, kTeamMultiplyAdds, [&] { gemm(w, x, dy, l.kernel_grad); });
+  if (l.bias_grad != nullptr) {
+    run(rows * l.out_features, kTeamElements,
+        [&] { sum_rows(dy, rows, l.out_features, l.out_features, l.bias_grad); });
+  }
   if (dx == nullptr) return;
   GemmParams d;  // dx = dy kernel^T
   d.m = rows;
@@ -61,7 +86,24 @@ void dense_backward(const ChainLayer<T>& l, const T* x, T* dy, T* dx, int64_t ro
   d.ldb = l.out_features;
   d.ldc = l.in_features;
   d.split_k = true;
-  gemm(d, dy, l.kernel, dx);
+  run(macs, kTeamMultiplyAdds, [&] { gemm(d, dy, l.kernel, dx); });
+}
+
+// The per-sample losses, their gradient w.r.t. the logits (of the mean loss) into dy, and the softmax.
+template <class T>
+void loss_forward_backward(const ChainStep<T>& s, const ChainLayer<T>& last, T* dy) {
+  LossParams lp;
+  lp.rows = s.rows;
+  lp.cols = last.out_features;
+  lp.scale = 1.0 / static_cast<double>(s.rows);
+  if (s.loss == ChainLoss::softmax_cross_entropy) {
+    softmax_cross_entropy(lp, last.y, static_cast<const T*>(s.targets), nullptr, s.loss_values, dy);
+  } else if (s.labels64) {
+    sparse_softmax_cross_entropy(lp, last.y, static_cast<const int64_t*>(s.targets), nullptr, s.loss_values, dy);
+  } else {
+    sparse_softmax_cross_entropy(lp, last.y, static_cast<const int32_t*>(s.targets), nullptr, s.loss_values, dy);
+  }
+  softmax_forward(last.y, s.probabilities, s.rows, last.out_features);
 }
 
 template <class T>
@@ -78,26 +120,14 @@ double step(const ChainStep<T>& s) {
       d.rate = l.rate;
       d.seed = l.seed;
       d.offset = l.offset;
-      dropout_forward(d, x, l.y, l.mask, rows * l.out_features);
+      const int64_t count = rows * l.out_features;
+      run(count, kTeamElements, [&] { dropout_forward(d, x, l.y, l.mask, count); });
     }
   }
 
   const ChainLayer<T>& last = layers[n - 1];
-  LossParams lp;
-  lp.rows = rows;
-  lp.cols = last.out_features;
-  lp.scale = 1.0 / static_cast<double>(rows);
   T* dy = s.grad_a;
-  if (s.loss == ChainLoss::sparse_softmax_cross_entropy) {
-    if (s.labels64) {
-      sparse_softmax_cross_entropy(lp, last.y, static_cast<const int64_t*>(s.targets), nullptr, s.loss_values, dy);
-    } else {
-      sparse_softmax_cross_entropy(lp, last.y, static_cast<const int32_t*>(s.targets), nullptr, s.loss_values, dy);
-    }
-  } else {
-    softmax_cross_entropy(lp, last.y, static_cast<const T*>(s.targets), nullptr, s.loss_values, dy);
-  }
-  softmax_forward(last.y, s.probabilities, rows, last.out_features);
+  run(rows * last.out_features, kTeamElements, [&] { loss_forward_backward(s, last, dy); });
 
   // Backward to the first Dense layer (nothing below it needs a gradient).
   int64_t first_dense = 0;
@@ -114,10 +144,13 @@ double step(const ChainStep<T>& s) {
         dy = dx;
       }
     } else {
-      dropout_backward(l.rate, dy, l.mask, dy, rows * l.out_features);
+      const int64_t count = rows * l.out_features;
+      run(count, kTeamElements, [&] { dropout_backward(l.rate, dy, l.mask, dy, count); });
     }
   }
-  return sum(s.loss_values, rows);
+  double total = 0.0;
+  run(rows, kTeamElements, [&] { total = sum(s.loss_values, rows); });
+  return total;
 }
 
 }  // namespace

@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from pynn import random_state
+from pynn import ops, random_state
 from pynn.training.progbar import Progbar
 
 
@@ -33,15 +33,26 @@ def _check_x(x, dtype, what):
     if x.dtype.kind not in "fiub":
         raise ValueError(f"{what}: x must be numeric, got dtype {x.dtype}")
     x = np.ascontiguousarray(x, dtype=dtype)
-    if not np.isfinite(x).all():
+    if not _all_finite(x):
         raise ValueError(f"{what}: x contains NaN or infinite values")
     return x
+
+
+def _all_finite(x):
+    """True when the float array x holds no NaN or infinity. Its sum (in double, one pass, no temporary) is
+    finite when x is; a sum that is not (a NaN or an infinity in x, or finite values that overflow it) is
+    settled element by element."""
+    if x.dtype in (np.float32, np.float64):
+        with np.errstate(over="ignore"):
+            if np.isfinite(ops.sum(x)):
+                return True
+    return bool(np.isfinite(x).all())
 
 
 def _check_y(y, dtype, what):
     y = np.asarray(y)
     if y.dtype.kind == "f":
-        if not np.isfinite(y).all():
+        if not _all_finite(np.ascontiguousarray(y)):
             raise ValueError(f"{what}: y contains NaN or infinite values")
         y = np.ascontiguousarray(y, dtype=dtype)
     elif y.dtype.kind in "iub" and y.dtype not in (np.int32, np.int64):
