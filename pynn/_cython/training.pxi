@@ -244,3 +244,39 @@ cdef class DenseChain:
                 if spec[2] is not None:
                     spec[2]._grad_stale = False
         return total, self.probs[:rows]
+
+
+cdef extern from "training/gather_rows.h" namespace "pynn" nogil:
+    int64_t c_gather_rows "pynn::gather_rows"(const void*, int64_t, int64_t, const int64_t*, int64_t, void*)
+
+
+def gather_rows(x, index, out):
+    """out[i] = x[index[i]] for a C-contiguous x of any dtype and rank >= 1, int64 indices (C-contiguous,
+    1-D) and a C-contiguous out of shape (len(index),) + x.shape[1:] and x's dtype. An index outside
+    [0, len(x)) raises IndexError before anything is written."""
+    cdef cnp.ndarray X = _array(x, "x"), I = _array(index, "index"), O = _array(out, "out")
+    _contiguous(X, "x")
+    _contiguous(O, "out")
+    _writeable(O, "out")
+    _contiguous(I, "index")
+    if cnp.PyArray_TYPE(I) != cnp.NPY_INT64 or cnp.PyArray_NDIM(I) != 1:
+        raise ValueError(f"index: expected a 1-D int64 array, got {I.dtype} of shape {(<object>I).shape}")
+    if cnp.PyArray_NDIM(X) < 1:
+        raise ValueError("x: expected an array of rank >= 1")
+    if cnp.PyArray_TYPE(O) != cnp.PyArray_TYPE(X):
+        raise ValueError(f"out: expected dtype {X.dtype} (the dtype of x), got {O.dtype}")
+    want = (I.shape[0],) + (<object>X).shape[1:]
+    if (<object>O).shape != want:
+        raise ValueError(f"out: expected shape {want}, got {(<object>O).shape}")
+    if _overlap(O, X):
+        raise ValueError("out: must not share memory with x")
+    cdef int64_t rows = X.shape[0], count = I.shape[0]
+    cdef int64_t row_bytes = (X.size // rows if rows else 0) * cnp.PyArray_ITEMSIZE(X)
+    cdef int64_t bad
+    cdef const void* px = cnp.PyArray_DATA(X)
+    cdef const int64_t* pi = <const int64_t*>cnp.PyArray_DATA(I)
+    cdef void* po = cnp.PyArray_DATA(O)
+    with nogil:
+        bad = c_gather_rows(px, rows, row_bytes, pi, count, po)
+    if bad >= 0:
+        raise IndexError(f"index {index[bad]} is out of bounds for x with {rows} rows")

@@ -26,7 +26,7 @@ from pynn.ops.random import (
 )
 from pynn.ops.recurrent import rnn_backward, rnn_forward
 from pynn.ops.reduce import mean, sum, sum_rows, weighted_mean, weighted_sum
-from pynn.ops.training import DenseChain
+from pynn.ops.training import DenseChain, gather_rows
 
 __all__ = [
     "gemm", "matmul",
@@ -45,5 +45,5 @@ __all__ = [
     "batch_norm_training", "batch_norm_inference", "batch_norm_backward",
     "affine_transform", "affine_transform_backward",
     "rnn_forward", "rnn_backward",
-    "DenseChain",
+    "DenseChain", "gather_rows",
 ]

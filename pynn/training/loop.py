@@ -165,7 +165,7 @@ class EpochLoop:
                     if order is None:
                         xb = x[idx]
                     else:
-                        xb = np.take(x, idx, axis=0, out=x_batch) if stop - start == size else x[idx]
+                        xb = ops.gather_rows(x, idx, x_batch) if stop - start == size else x[idx]
                     yb = y[idx]
                     swb = None if sample_weight is None else sample_weight[idx]
                 if batch_hooks:
