@@ -136,6 +136,26 @@ def test_other_models_take_the_layer_by_layer_step(case, rng, monkeypatch):
     assert_same_training(build, x, y, monkeypatch, uses_chain=False)
 
 
+def test_a_dropout_rate_set_after_the_first_step_is_honoured(rng, monkeypatch):
+    x, y = data(rng, 64, 20, 5)
+
+    def train_with_rate_change(chain):
+        monkeypatch.setattr(dense_chain, "ENABLED", chain)
+        pynn.utils.set_random_seed(7)
+        model = Sequential([layers.Input(shape=(20,)), layers.Dense(16, activation="relu"), layers.Dropout(0.0),
+                            layers.Dense(12, activation="relu"), layers.Dropout(0.0),
+                            layers.Dense(5, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+        assert bool(model._chain_step) == chain
+        model.layers[1].rate = 0.5
+        model.layers[3].rate = 0.25
+        model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+        return model.get_weights()
+    for a, b in zip(train_with_rate_change(True), train_with_rate_change(False)):
+        assert np.array_equal(a, b)
+
+
 def test_sample_weights_take_the_layer_by_layer_step(rng, monkeypatch):
     x, y = data(rng, 40, 20, 5)
     weights = rng.random(40)

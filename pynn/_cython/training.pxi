@@ -123,14 +123,18 @@ cdef class DenseChain:
         for k in range(self.l32.size()):
             width = self.l32[k].out_features
             y = np.empty((rows, width), self.dtype)
-            z = np.empty((rows, width), self.dtype)
-            mask = np.empty((rows, width), np.uint8)
-            self.buffers.append((y, z, mask))
             self.l32[k].y = <float*>cnp.PyArray_DATA(y)
             self.l64[k].y = <double*>cnp.PyArray_DATA(y)
-            self.l32[k].z = <float*>cnp.PyArray_DATA(z)
-            self.l64[k].z = <double*>cnp.PyArray_DATA(z)
-            self.l32[k].mask = self.l64[k].mask = <uint8_t*>cnp.PyArray_DATA(mask)
+            self.buffers.append(y)
+            if self.l32[k].kind == ChainLayerKind.dropout:
+                mask = np.empty((rows, width), np.uint8)
+                self.l32[k].mask = self.l64[k].mask = <uint8_t*>cnp.PyArray_DATA(mask)
+                self.buffers.append(mask)
+            elif self.l32[k].activation.kind != Activation.linear and not self.l32[k].activation_in_gemm:
+                z = np.empty((rows, width), self.dtype)
+                self.l32[k].z = <float*>cnp.PyArray_DATA(z)
+                self.l64[k].z = <double*>cnp.PyArray_DATA(z)
+                self.buffers.append(z)
         self.values = np.empty(rows, self.dtype)
         self.probs = np.empty((rows, self.classes), self.dtype)
         self.grad_a = np.empty(rows * self.widest, self.dtype)

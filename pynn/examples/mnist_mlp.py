@@ -6,7 +6,7 @@
 come from pynn.datasets.mnist.load_data(): $PYNN_DATA (or --data), ~/.pynn/datasets, a checked download, or,
 with none of those, the small sample of real digits bundled with pynn. On the full data set, 5 epochs reach
 97.4-97.8% test accuracy depending on the seed (97.63% on average over seeds 0-11; the default seed, 1,
-gives 97.70%), in about 0.4 s per epoch on two cores.
+gives 97.70%), at about 0.35 s per epoch on two cores.
 """
 import argparse
 import os

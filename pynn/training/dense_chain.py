@@ -37,11 +37,10 @@ def chain_step(model):
         return None
     if any(w.regularizer is not None or w.dtype != model.dtype for w in weights):
         return None
-    specs, features = [], model.input_shape[-1]
+    specs, features, idle = [], model.input_shape[-1], []
     for k, layer in enumerate(layers):
-        if isinstance(layer, Dropout):
-            if layer.rate > 0:
-                specs.append(("dropout", layer, features))
+        if isinstance(layer, Dropout):  # the identity at rate 0 (drawing no random numbers): left out
+            (specs.append(("dropout", layer, features)) if layer.rate > 0 else idle.append(layer))
             continue
         act = layer.activation
         last = k == len(layers) - 1
@@ -53,6 +52,8 @@ def chain_step(model):
     dtype = model.dtype.type
 
     def step(x, y):
+        if idle and any(layer.rate for layer in idle):
+            return None
         result = chain.step(x, y)
         if result is None:
             return None
