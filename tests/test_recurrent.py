@@ -118,6 +118,14 @@ def test_backward_over_all_steps_at_once(rng, cell, reset_after):
 
 
 @pytest.mark.parametrize("cell,reset_after", CELLS, ids=CELL_IDS)
+def test_backward_local_gradients_over_many_steps(rng, cell, reset_after):
+    """A batch chunk of 16 rows gathers 16 steps before each product into its partial weight gradients: 37
+    steps flush three times, the last one short; a ragged second chunk of 4 rows, masked steps and
+    dx (copied out of the gathered rows) included."""
+    _check_backward(rng, cell, reset_after, dict(return_sequences=True), (True, True, True), shape=(20, 37, 2, 3))
+
+
+@pytest.mark.parametrize("cell,reset_after", CELLS, ids=CELL_IDS)
 def test_backward_relu_and_no_bias(rng, cell, reset_after):
     _check_backward(rng, cell, reset_after, dict(return_sequences=True), (True, False, False), activation="relu")
     p = make_problem(rng, cell, reset_after, 2, 4, 3, 3, use_bias=False)

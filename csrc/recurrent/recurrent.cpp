@@ -166,7 +166,15 @@ void backward_impl(const RnnParams& p, const RnnBackwardArgs<T>& a) {
   const int64_t chunks = (B + rows - 1) / rows;
   parallel_for(chunks, 1, [&](int64_t k0, int64_t k1) {
     FlushDenormals ftz;
-    std::vector<T> a_panel(static_cast<size_t>(rnn_detail::kMaxMR * GU));
+    // Local weight gradients: the rows of the last `ring` steps (dG, and the inputs x, h_in, GRU's r * h_in
+    // that multiply it), gathered so that each flush is one product with k = ring * rows. Per step (k = the
+    // chunk's rows) the partials were loaded and stored every step and took twice as long.
+    const int64_t ring = local ? ring_steps(p) : 0, ring_rows = ring * rows;
+    std::vector<T> ring_g(static_cast<size_t>(ring_rows * GU)), ring_gr(gru_after ? ring_g.size() : 0);
+    std::vector<T> ring_x(static_cast<size_t>(ring_rows * F)), ring_h(static_cast<size_t>(ring_rows * U));
+    std::vector<T> ring_a(gru_v1 ? ring_h.size() : 0);
+    // The ragged row panel of a step product: k = GU for dG U^T, k = the ring's rows for the weights'.
+    std::vector<T> a_panel(static_cast<size_t>(rnn_detail::kMaxMR * std::max(GU, ring_rows)));
     for (int64_t k = k0; k < k1; ++k) {
       const int64_t r0 = k * rows, r1 = std::min(B, r0 + rows), n = r1 - r0;
       // This chunk's partial weight gradients: kernel (F, GU), recurrent kernel (U, GU), bias rows.
@@ -174,6 +182,27 @@ void backward_impl(const RnnParams& p, const RnnBackwardArgs<T>& a) {
       T* part_rk = local ? part_k + F * GU : nullptr;
       T* part_b = local ? part_rk + U * GU : nullptr;
       if (local) std::memset(part_k, 0, sizeof(T) * psize);
+      int64_t filled = 0;  // steps in the ring
+      auto flush = [&] {
+        const int64_t m = filled * n;
+        T* ap = a_panel.data();
+        step_product_at(F, GU, m, ring_x.data(), F, ring_g.data(), GU, part_k, GU, ap);
+        if (gru_v1) {
+          step_product_at(U, 2 * U, m, ring_h.data(), U, ring_g.data(), GU, part_rk, GU, ap);
+          step_product_at(U, U, m, ring_a.data(), U, ring_g.data() + 2 * U, GU, part_rk + 2 * U, GU, ap);
+        } else {
+          step_product_at(U, GU, m, ring_h.data(), U, gru_after ? ring_gr.data() : ring_g.data(), GU, part_rk, GU, ap);
+        }
+        for (int64_t i = 0; i < m; ++i) {
+          const T* g = ring_g.data() + i * GU;
+          for (int64_t j = 0; j < GU; ++j) part_b[j] += g[j];
+          if (gru_after) {
+            const T* gr = ring_gr.data() + i * GU;
+            for (int64_t j = 0; j < GU; ++j) part_b[GU + j] += gr[j];
+          }
+        }
+        filled = 0;
+      };
       // The first valid step of each row: before it, a masked step outputs zero, not h.
       std::vector<int64_t> first(static_cast<size_t>(n), T_);
       for (int64_t b = r0; b < r1; ++b)
@@ -182,8 +211,22 @@ void backward_impl(const RnnParams& p, const RnnBackwardArgs<T>& a) {
       for (int64_t s = T_ - 1; s >= 0; --s) {
         const int64_t so = s * B * U;
         const T* h_in = hin ? hin + so : hs + so;
-        T* dg_step = dg + s * B * GU;
-        T* dgrec_step = dg_rec + s * B * GU;
+        // This step's dG rows: the chunk's rows of dg / dg_rec, or (local) the ring's next slot, as
+        // dg_step[b * GU] for b in [r0, r1).
+        T* dg_step = local ? ring_g.data() + (filled * n - r0) * GU : dg + s * B * GU;
+        T* dgrec_step = !gru_after ? dg_step : local ? ring_gr.data() + (filled * n - r0) * GU : dgrec + s * B * GU;
+        if (s > 0) {  // the next step's saved rows (see prefetch_values)
+          const int64_t sp = s - 1, gp = (sp * B + r0) * GU, up = sp * B * U + r0 * U;
+          prefetch_values(gates + gp, n * GU);
+          if (pre) prefetch_values(pre + gp, n * GU);
+          prefetch_values(hs + up, n * U);
+          if (lstm) prefetch_values(cs + up, n * U);
+          if (p.cell != RnnCell::simple) prefetch_values(aux + up, n * U);
+          if (hin) prefetch_values(hin + up, n * U);
+          if (local) prefetch_values(xt + (sp * B + r0) * F, n * F);
+          if (!local) prefetch_values(dg + gp, n * GU, true);
+          if (!local && gru_after) prefetch_values(dgrec + gp, n * GU, true);
+        }
         auto row = [&](int64_t b) {
           RowBackward<T> r;
           r.g = gates + (s * B + b) * GU;
@@ -240,23 +283,13 @@ void backward_impl(const RnnParams& p, const RnnBackwardArgs<T>& a) {
             for (int64_t j = 0; j < U; ++j) d[j] += t[j];
           }
         }
-        if (local) {  // this step's rows into the chunk's partial weight gradients, while dG is in cache
-          const T* x_rows = xt + (s * B + r0) * F;
-          local_gemm_at(F, GU, n, x_rows, F, dg_step + r0 * GU, GU, part_k, GU);
-          if (gru_v1) {
-            local_gemm_at(U, 2 * U, n, h_in + r0 * U, U, dg_step + r0 * GU, GU, part_rk, GU);
-            local_gemm_at(U, U, n, aux + so + r0 * U, U, dg_step + r0 * GU + 2 * U, GU, part_rk + 2 * U, GU);
-          } else {
-            local_gemm_at(U, GU, n, h_in + r0 * U, U, dgrec_step + r0 * GU, GU, part_rk, GU);
-          }
-          for (int64_t b = r0; b < r1; ++b) {
-            const T* g = dg_step + b * GU;
-            for (int64_t j = 0; j < GU; ++j) part_b[j] += g[j];
-            if (gru_after) {
-              const T* gr = dgrec_step + b * GU;
-              for (int64_t j = 0; j < GU; ++j) part_b[GU + j] += gr[j];
-            }
-          }
+        if (local) {  // this step's inputs into the ring; dG is there already
+          const int64_t o = filled * n;
+          std::memcpy(ring_x.data() + o * F, xt + (s * B + r0) * F, sizeof(T) * n * F);
+          std::memcpy(ring_h.data() + o * U, h_in + r0 * U, sizeof(T) * n * U);
+          if (gru_v1) std::memcpy(ring_a.data() + o * U, aux + so + r0 * U, sizeof(T) * n * U);
+          if (a.dx) std::memcpy(dg + (s * B + r0) * GU, dg_step + r0 * GU, sizeof(T) * n * GU);
+          if (++filled == ring || s == 0) flush();
         }
       }
     }

@@ -114,5 +114,51 @@ void step_product(const PackedMatrix<T>& b, int64_t m, const T* a, int64_t lda, 
   }
 }
 
+// C (m x n, row stride ldc) += A^T B for A (k x m, row stride lda) and B (k x n, row stride ldb), both read in
+// place: one step's rows of a batch chunk into the chunk's partial weight gradient (k is the chunk's rows).
+// Full MR-column panels of A are read where they lie; a ragged last one is copied into a_panel (kMaxMR * k
+// values). The core GEMM took twice as long on W3's 50 x 200 from k = 16: it plans, packs A^T and splits
+// its own work on every call.
+template <class T>
+void step_product_at(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, T* c,
+                     int64_t ldc, T* a_panel) {
+  if (m <= 0 || n <= 0 || k <= 0) return;
+  const GemmKernel<T>& kr = tile_kernel<T>();
+  const int64_t mr = kr.mr, nr = kr.nr;
+  const int64_t full = m / mr * mr, rest = m - full;
+  if (rest > 0) {
+    for (int64_t kk = 0; kk < k; ++kk)
+      for (int64_t i = 0; i < mr; ++i) a_panel[kk * mr + i] = i < rest ? a[kk * lda + full + i] : T(0);
+  }
+  GemmTile<T> t;
+  t.k = k;
+  t.ldc = ldc;
+  t.alpha = T(1);
+  t.beta = T(1);
+  t.bias = nullptr;
+  t.b_stride = ldb;
+  t.a_row = 1;
+  for (int64_t j = 0; j < n; j += nr) {
+    t.b = b + j;
+    t.b_cols = t.cols = static_cast<int>(std::min(nr, n - j));
+    if (full > 0) {
+      t.a = a;
+      t.a_k = lda;
+      t.a_panel = mr;
+      t.rows = full;
+      t.c = c + j;
+      kr.tile(t);
+    }
+    if (rest > 0) {
+      t.a = a_panel;
+      t.a_k = mr;
+      t.a_panel = mr * k;
+      t.rows = rest;
+      t.c = c + full * ldc + j;
+      kr.tile(t);
+    }
+  }
+}
+
 }  // namespace rnn_detail
 }  // namespace pynn
