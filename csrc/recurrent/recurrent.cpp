@@ -215,18 +215,6 @@ void backward_impl(const RnnParams& p, const RnnBackwardArgs<T>& a) {
         // dg_step[b * GU] for b in [r0, r1).
         T* dg_step = local ? ring_g.data() + (filled * n - r0) * GU : dg + s * B * GU;
         T* dgrec_step = !gru_after ? dg_step : local ? ring_gr.data() + (filled * n - r0) * GU : dgrec + s * B * GU;
-        if (s > 0) {  // the next step's saved rows (see prefetch_values)
-          const int64_t sp = s - 1, gp = (sp * B + r0) * GU, up = sp * B * U + r0 * U;
-          prefetch_values(gates + gp, n * GU);
-          if (pre) prefetch_values(pre + gp, n * GU);
-          prefetch_values(hs + up, n * U);
-          if (lstm) prefetch_values(cs + up, n * U);
-          if (p.cell != RnnCell::simple) prefetch_values(aux + up, n * U);
-          if (hin) prefetch_values(hin + up, n * U);
-          if (local) prefetch_values(xt + (sp * B + r0) * F, n * F);
-          if (!local) prefetch_values(dg + gp, n * GU, true);
-          if (!local && gru_after) prefetch_values(dgrec + gp, n * GU, true);
-        }
         auto row = [&](int64_t b) {
           RowBackward<T> r;
           r.g = gates + (s * B + b) * GU;

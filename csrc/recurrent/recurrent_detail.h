@@ -123,18 +123,6 @@ inline BackwardLayout backward_layout(const RnnParams& p) {
   return l;
 }
 
-// Ask for count values at p ahead of their use, a cache line at a time (write: they will be written).
-// Backward reads the rows that forward saved in reverse order, a step's rows of a chunk at a time (W3:
-// 22 KB per step, 2.2 MB per chunk, past L2): without a hint every step waited on memory for them.
-template <class T>
-inline void prefetch_values(const T* p, int64_t count, bool write = false) {
-  const char* c = reinterpret_cast<const char*>(p);
-  const int64_t bytes = count * static_cast<int64_t>(sizeof(T));
-  for (int64_t o = 0; o < bytes; o += 64) {
-    if (write) __builtin_prefetch(c + o, 1, 3); else __builtin_prefetch(c + o, 0, 3);
-  }
-}
-
 inline int64_t input_time(const RnnParams& p, int64_t s) { return p.go_backwards ? p.steps - 1 - s : s; }
 
 inline bool step_valid(const RnnParams& p, const uint8_t* mask, int64_t b, int64_t s) {
