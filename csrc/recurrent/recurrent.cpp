@@ -35,7 +35,10 @@ void forward_impl(const RnnParams& p, const RnnForwardArgs<T>& a) {
     if (a.c0) std::memcpy(cs, a.c0, sizeof(T) * B * U); else std::memset(cs, 0, sizeof(T) * B * U);
   }
   to_time_major(p, a.x, xt);
-  {
+  const bool per_step = projection_per_step(p);
+  const rnn_detail::PackedMatrix<T> wx =
+      per_step ? rnn_detail::pack_matrix(a.kernel, GU, 1, F, GU, ws + l.packed_kernel) : rnn_detail::PackedMatrix<T>{};
+  if (!per_step) {
     GemmParams g;
     g.m = T_ * B, g.n = GU, g.k = F, g.lda = F, g.ldb = GU, g.ldc = GU;
     gemm_column_blocks(g, xt, a.kernel, gates, a.bias);
@@ -55,7 +58,7 @@ void forward_impl(const RnnParams& p, const RnnForwardArgs<T>& a) {
 
   parallel_for(chunks, 1, [&](int64_t k0, int64_t k1) {
     FlushDenormals ftz;
-    std::vector<T> a_panel(static_cast<size_t>(rnn_detail::kMaxMR * U));
+    std::vector<T> a_panel(static_cast<size_t>(rnn_detail::kMaxMR * std::max(U, F)));
     for (int64_t k = k0; k < k1; ++k) {
       const int64_t r0 = k * rows, r1 = std::min(B, r0 + rows), n = r1 - r0;
       std::vector<char> seen(static_cast<size_t>(n), 0);
@@ -72,6 +75,9 @@ void forward_impl(const RnnParams& p, const RnnForwardArgs<T>& a) {
             for (int64_t j = 0; j < U; ++j) hm[b * U + j] = h_prev[b * U + j] * a.recurrent_mask[b * U + j];
           h_in = hm;
         }
+        if (per_step)
+          rnn_detail::step_product(wx, n, xt + (s * B + r0) * F, F, g_step + r0 * GU, GU, T(0), a_panel.data(),
+                                   a.bias);
         rnn_detail::step_product(wh, n, h_in + r0 * U, U, rec + r0 * GU, GU, T(0), a_panel.data());
         auto row = [&](int64_t b) {
           RowForward<T> r;

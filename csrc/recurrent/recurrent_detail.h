@@ -45,9 +45,15 @@ inline bool needs_pre(const RnnParams& p) {
          (p.cell != RnnCell::simple && !activation_backward_uses_y(p.recurrent_activation.kind));
 }
 
+// Whether forward projects each step's inputs right before its recurrent product (the kernel packed once)
+// rather than all steps in one GEMM first: for a few input features, where that GEMM only writes the gates
+// (W3's 3200 x 200 from k = 1: 80 us, and the step then reads its rows back from L2). The sums are the
+// same either way: k in order, then the bias.
+inline bool projection_per_step(const RnnParams& p) { return p.input_size <= 16; }
+
 // Offsets (in elements) of the forward workspace.
 struct ForwardLayout {
-  int64_t xt, gates, pre, hs, cs, aux, hin, rec, packed, total;
+  int64_t xt, gates, pre, hs, cs, aux, hin, rec, packed, packed_kernel, total;
 };
 
 inline bool gru_before(const RnnParams& p) { return p.cell == RnnCell::gru && !p.reset_after; }
@@ -66,6 +72,7 @@ inline ForwardLayout forward_layout(const RnnParams& p) {
   l.rec = at, at += B * GU;
   l.packed = at, at += gru_before(p) ? packed_size(U, 2 * U) + packed_size(U, U)
                                      : packed_size(U, GU);
+  l.packed_kernel = at, at += projection_per_step(p) ? packed_size(F, GU) : 0;
   l.total = at;
   return l;
 }
@@ -129,14 +136,20 @@ inline bool step_valid(const RnnParams& p, const uint8_t* mask, int64_t b, int64
   return !mask || mask[b * p.steps + input_time(p, s)] != 0;
 }
 
+// n values; one inline (a libc memcpy call per value of W3's one feature was 4% of its forward; GCC turns
+// a copy loop into that call too).
+template <class T>
+inline void copy_row(T* dst, const T* src, int64_t n) {
+  if (n == 1) dst[0] = src[0]; else std::memcpy(dst, src, sizeof(T) * n);
+}
+
 // x (B, T, F) -> xt (T, B, F) in processing order, and back (dxt -> dx).
 template <class T>
 void to_time_major(const RnnParams& p, const T* x, T* xt) {
   const int64_t B = p.batch, T_ = p.steps, F = p.input_size;
   parallel_for(T_, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, B * F)), [&](int64_t s0, int64_t s1) {
     for (int64_t s = s0; s < s1; ++s)
-      for (int64_t b = 0; b < B; ++b)
-        std::memcpy(xt + (s * B + b) * F, x + (b * T_ + input_time(p, s)) * F, sizeof(T) * F);
+      for (int64_t b = 0; b < B; ++b) copy_row(xt + (s * B + b) * F, x + (b * T_ + input_time(p, s)) * F, F);
   });
 }
 
@@ -146,7 +159,7 @@ void from_time_major(const RnnParams& p, const T* xt, T* x) {
   parallel_for(B, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, T_ * F)), [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b)
       for (int64_t s = 0; s < T_; ++s)
-        std::memcpy(x + (b * T_ + input_time(p, s)) * F, xt + (s * B + b) * F, sizeof(T) * F);
+        copy_row(x + (b * T_ + input_time(p, s)) * F, xt + (s * B + b) * F, F);
   });
 }
 
