@@ -186,11 +186,12 @@ void add_partials(const T* parts, int64_t chunks, int64_t stride, int64_t offset
   });
 }
 
-// The large products over all steps, split by blocks of columns of C that are fixed by the shape, one
-// GEMM per block on one thread (its own region nested, so of one thread): the core GEMM did not scale to
-// two threads on these shapes (the projection T*B x F x G*U and the weight gradients with k = T*B;
-// measured on W4's shapes), and a block split keeps every entry's sum independent of the thread count.
-// op(B)'s and C's columns are offset; with trans_b, B's rows.
+// The large products over all steps, split by blocks of columns of C, one GEMM per thread over its run of
+// blocks (its own region nested, so of one thread): the core GEMM did not scale to two threads on these
+// shapes (the projection T*B x F x G*U and the weight gradients with k = T*B; measured on W4's shapes).
+// Each entry is summed over k the same way whatever columns its GEMM covers, so the split, which depends
+// on the thread count, never changes a result; one GEMM per run packs op(A) once per thread, not once per
+// block. op(B)'s and C's columns are offset; with trans_b, B's rows.
 template <class T>
 void gemm_column_blocks(const GemmParams& p, const T* a, const T* b, T* c, const T* bias = nullptr) {
   // A quarter of the columns (rounded to 8), at most 256: several blocks even for W3's dU (50 x 200, k =
@@ -206,14 +207,12 @@ void gemm_column_blocks(const GemmParams& p, const T* a, const T* b, T* c, const
     return;
   }
   parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
-    for (int64_t blk = b0; blk < b1; ++blk) {
-      const int64_t j0 = blk * kBlock;
-      GemmParams q = p;
-      q.n = std::min(kBlock, p.n - j0);
-      GemmEpilogue<T> e;
-      e.bias = bias ? bias + j0 : nullptr;
-      gemm(q, a, p.trans_b ? b + j0 * p.ldb : b + j0, c + j0, e);
-    }
+    const int64_t j0 = b0 * kBlock;
+    GemmParams q = p;
+    q.n = std::min(p.n, b1 * kBlock) - j0;
+    GemmEpilogue<T> e;
+    e.bias = bias ? bias + j0 : nullptr;
+    gemm(q, a, p.trans_b ? b + j0 * p.ldb : b + j0, c + j0, e);
   });
 }
 
