@@ -115,6 +115,9 @@ def test_backward_over_all_steps_at_once(rng, cell, reset_after):
     loop (not from per-chunk partials) and the bias gradient from the batch reduction: against finite
     differences too."""
     _check_backward(rng, cell, reset_after, dict(return_sequences=True), (True, True, False), shape=(130, 3, 2, 3))
+    # relu: the rows' dG goes to a buffer of its own (with tanh / sigmoid it overwrites the saved gates)
+    _check_backward(rng, cell, reset_after, dict(return_sequences=True), (False, False, False), activation="relu",
+                    shape=(130, 3, 2, 3))
 
 
 @pytest.mark.parametrize("cell,reset_after", CELLS, ids=CELL_IDS)
@@ -193,3 +196,6 @@ def test_argument_errors(rng):
         rnn_backward(saved, np.ones((2, 3, 5), np.float32))
     with pytest.raises(ValueError, match="dkernel"):
         rnn_backward(saved, np.ones((2, 5), np.float32), dkernel=np.zeros((4, 20)))
+    rnn_backward(saved, np.ones((2, 5), np.float32))
+    with pytest.raises(ValueError, match="one backward call per forward call"):  # its saved gates are gone
+        rnn_backward(saved, np.ones((2, 5), np.float32))

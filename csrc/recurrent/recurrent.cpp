@@ -147,7 +147,10 @@ void backward_impl(const RnnParams& p, const RnnBackwardArgs<T>& a) {
   const T *xt = ws + l.xt, *gates = ws + l.gates, *pre = needs_pre(p) ? ws + l.pre : nullptr;
   const T *hs = ws + l.hs, *cs = ws + l.cs, *aux = ws + l.aux, *hin = p.recurrent_dropout ? ws + l.hin : nullptr;
   T* sc = a.scratch;
-  T *dg = sc + bl.dg, *dgrec = sc + bl.dgrec, *dh = sc + bl.dh, *dc = sc + bl.dc;
+  // dG (T*B rows of G*U): over the saved gates (backward_in_place), else in the scratch.
+  const bool in_place = backward_in_place(p);
+  T* dg = in_place ? a.workspace + l.gates : sc + bl.dg;
+  T *dgrec = sc + bl.dgrec, *dh = sc + bl.dh, *dc = sc + bl.dc;
   T *tmp = sc + bl.tmp, *dxt = sc + bl.dxt;
   const bool local = local_weight_grads(p);
   const int64_t psize = partial_size(p);
@@ -221,6 +224,8 @@ void backward_impl(const RnnParams& p, const RnnBackwardArgs<T>& a) {
         // dg_step[b * GU] for b in [r0, r1).
         T* dg_step = local ? ring_g.data() + (filled * n - r0) * GU : dg + s * B * GU;
         T* dgrec_step = !gru_after ? dg_step : local ? ring_gr.data() + (filled * n - r0) * GU : dgrec + s * B * GU;
+        // In place, the rows' dG is computed over their gates: the ring's slot starts as their copy.
+        if (local && in_place) std::memcpy(dg_step + r0 * GU, gates + (s * B + r0) * GU, sizeof(T) * n * GU);
         auto row = [&](int64_t b) {
           RowBackward<T> r;
           r.g = gates + (s * B + b) * GU;

@@ -27,8 +27,9 @@
 // thread count. Backward runs the steps in reverse per chunk the same way, then forms the weight gradients
 // as large GEMMs over all steps: dW += X^T dG, dU += H^T dG, dX = dG W^T.
 //
-// The forward pass fills a workspace (rnn_forward_workspace_size elements) that backward reads; backward
-// needs a second, scratch workspace (rnn_backward_workspace_size). Gradients of the weights are ADDED
+// The forward pass fills a workspace (rnn_forward_workspace_size elements) that backward reads and partly
+// overwrites (one backward per forward); backward needs a second, scratch workspace
+// (rnn_backward_workspace_size). Gradients of the weights are ADDED
 // into dkernel / drecurrent_kernel / dbias.
 #pragma once
 
@@ -71,12 +72,14 @@ struct RnnForwardArgs {
 
 template <class T>
 struct RnnBackwardArgs {
-  // The forward call's inputs (the same arrays) and its workspace.
+  // The forward call's inputs (the same arrays) and its workspace. Backward overwrites part of the workspace
+  // (the saved gates become their gradients where the cell's default activations allow it), so a forward
+  // call's workspace serves one backward call.
   const T* kernel = nullptr;
   const T* recurrent_kernel = nullptr;
   const uint8_t* mask = nullptr;
   const T* recurrent_mask = nullptr;
-  const T* workspace = nullptr;
+  T* workspace = nullptr;
   // Incoming gradients: of y (shape of y), and of the final states (nullptr: zero).
   const T* dy = nullptr;
   const T* dh_final = nullptr;

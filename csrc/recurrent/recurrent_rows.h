@@ -36,7 +36,9 @@ struct RowForward {
 // Backward rows. dh: on entry dL/dh_t, on exit the part of dL/dh_{t-1} that does not go through the
 // recurrent product. dc (LSTM): dL/dc_t in, dL/dc_{t-1} out. dg: the gradient of the gates'
 // pre-activations (the rows of dG); dgrec (GRU reset_after): the gradient of the recurrent product's row
-// (h part scaled by r). tmp: u scratch values.
+// (h part scaled by r). tmp: u scratch values. With the default activations (backward_in_place in
+// recurrent_detail.h) the row works in place: dg holds the gates on entry (g is not read); otherwise g and
+// dg are apart.
 template <class T>
 struct RowBackward {
   const T* g;

@@ -26,7 +26,7 @@ cdef extern from "recurrent/recurrent.h" namespace "pynn" nogil:
         const T* recurrent_kernel
         const unsigned char* mask
         const T* recurrent_mask
-        const T* workspace
+        T* workspace
         const T* dy
         const T* dh_final
         const T* dc_final
@@ -200,6 +200,8 @@ def rnn_backward(str cell, tuple x_shape, kernel, recurrent_kernel, bint use_bia
 
     dy: the gradient of y (None: zero); dh_final / dc_final: of the final states (None: zero). Writes dx
     (B, T, F), dh0, dc0 (B, U) where given; ADDS into dkernel, drecurrent_kernel, dbias where given.
+    Overwrites part of the workspace (the saved gates, with the default activations): one backward call
+    per forward call.
     scratch: a 1-D array of rnn_workspace_sizes(...)[1] elements.
     """
     cdef cnp.ndarray K = _array(kernel, "kernel")
@@ -220,7 +222,7 @@ def rnn_backward(str cell, tuple x_shape, kernel, recurrent_kernel, bint use_bia
     cdef void* prk = _rnn_in(RK, "recurrent_kernel", (U, GU), K, False, False)
     cdef const unsigned char* pm = _rnn_mask(mask, (B, T))
     cdef void* prm = _rnn_in(recurrent_mask, "recurrent_mask", (B, U), K, True, False)
-    cdef void* pw = _rnn_in(workspace, "workspace", (rnn_forward_workspace_size(p),), K, False, False)
+    cdef void* pw = _rnn_in(workspace, "workspace", (rnn_forward_workspace_size(p),), K, False, True)
     cdef void* pdy = _rnn_in(dy, "dy", _rnn_y_shape(B, T, U, return_sequences), K, True, False)
     cdef void* pdhf = _rnn_in(dh_final, "dh_final", (B, U), K, True, False)
     cdef void* pdcf = _rnn_in(dc_final, "dc_final", (B, U), K, True, False) if lstm else NULL
@@ -232,15 +234,16 @@ def rnn_backward(str cell, tuple x_shape, kernel, recurrent_kernel, bint use_bia
     cdef void* pdb = _rnn_in(dbias, "dbias", _rnn_bias_shape(GU, two_biases), K, True, True)
     cdef void* ps = _rnn_in(scratch, "scratch", (rnn_backward_workspace_size(p),), K, False, True)
     _rnn_no_overlap([("dx", dx), ("dh0", dh0), ("dc0", dc0 if lstm else None), ("dkernel", dkernel),
-                     ("drecurrent_kernel", drecurrent_kernel), ("dbias", dbias), ("scratch", scratch)],
+                     ("drecurrent_kernel", drecurrent_kernel), ("dbias", dbias), ("scratch", scratch),
+                     ("workspace", workspace)],
                     [("kernel", kernel), ("recurrent_kernel", recurrent_kernel), ("mask", mask),
-                     ("recurrent_mask", recurrent_mask), ("workspace", workspace), ("dy", dy),
-                     ("dh_final", dh_final), ("dc_final", dc_final)])
+                     ("recurrent_mask", recurrent_mask), ("dy", dy), ("dh_final", dh_final),
+                     ("dc_final", dc_final)])
     cdef RnnBackwardArgs[float] a32
     cdef RnnBackwardArgs[double] a64
     if _float_kind(K, "kernel") == 0:
         a32.kernel, a32.recurrent_kernel, a32.mask = <const float*>pk, <const float*>prk, pm
-        a32.recurrent_mask, a32.workspace = <const float*>prm, <const float*>pw
+        a32.recurrent_mask, a32.workspace = <const float*>prm, <float*>pw
         a32.dy, a32.dh_final, a32.dc_final = <const float*>pdy, <const float*>pdhf, <const float*>pdcf
         a32.dx, a32.dh0, a32.dc0 = <float*>pdx, <float*>pdh0, <float*>pdc0
         a32.dkernel, a32.drecurrent_kernel, a32.dbias, a32.scratch = <float*>pdk, <float*>pdrk, <float*>pdb, <float*>ps
@@ -248,7 +251,7 @@ def rnn_backward(str cell, tuple x_shape, kernel, recurrent_kernel, bint use_bia
             c_rnn_backward(p, a32)
     else:
         a64.kernel, a64.recurrent_kernel, a64.mask = <const double*>pk, <const double*>prk, pm
-        a64.recurrent_mask, a64.workspace = <const double*>prm, <const double*>pw
+        a64.recurrent_mask, a64.workspace = <const double*>prm, <double*>pw
         a64.dy, a64.dh_final, a64.dc_final = <const double*>pdy, <const double*>pdhf, <const double*>pdcf
         a64.dx, a64.dh0, a64.dc0 = <double*>pdx, <double*>pdh0, <double*>pdc0
         a64.dkernel, a64.drecurrent_kernel, a64.dbias, a64.scratch = <double*>pdk, <double*>pdrk, <double*>pdb, <double*>ps

@@ -103,12 +103,14 @@ def rnn_backward(saved, dy, dh_final=None, dc_final=None, *, need_dx=True, need_
 
     dy: the gradient of y (None: zero); dh_final / dc_final: of the final states. Weight gradients are
     ADDED into dkernel / drecurrent_kernel / dbias where given. Returns (dx, dh0, dc0): dx is None unless
-    need_dx; dh0 / dc0 are None unless need_initial_state_grads (dc0 also None unless LSTM). release: give
-    the workspace back to the pool of the forward call (saved cannot be used again).
+    need_dx; dh0 / dc0 are None unless need_initial_state_grads (dc0 also None unless LSTM). The kernel
+    overwrites the saved gates with their gradients, so saved serves one call; release: give its workspace
+    back to the pool of the forward call.
     """
     s = saved
     if s.workspace is None:
-        raise ValueError("rnn_backward: this forward call's workspace was already released")
+        raise ValueError("rnn_backward: this forward call was already taken backward (one backward call per "
+                         "forward call)")
     batch, steps, features = s.x_shape
     units = s.recurrent_kernel.shape[0]
     dtype = s.workspace.dtype
@@ -124,5 +126,5 @@ def rnn_backward(saved, dy, dh_final=None, dc_final=None, *, need_dx=True, need_
                     drecurrent_kernel, dbias, scratch, **o)
     if release and s.pool is not None:  # the workspace goes back to its layer's pool for the next forward
         s.pool.append(s.workspace)
-        s.workspace = None
+    s.workspace = None
     return dx, dh0, dc0
