@@ -179,11 +179,12 @@ void backward_impl(const RnnParams& p, const RnnBackwardArgs<T>& a) {
     // that multiply it), gathered so that each flush is one product with k = ring * rows. Per step (k = the
     // chunk's rows) the partials were loaded and stored every step and took twice as long.
     const int64_t ring = local ? ring_steps(p) : 0, ring_rows = ring * rows;
-    std::vector<T> ring_g(static_cast<size_t>(ring_rows * GU)), ring_gr(gru_after ? ring_g.size() : 0);
-    std::vector<T> ring_x(static_cast<size_t>(ring_rows * F)), ring_h(static_cast<size_t>(ring_rows * U));
-    std::vector<T> ring_a(gru_v1 ? ring_h.size() : 0);
-    // The ragged row panel of a step product: k = GU for dG U^T, k = the ring's rows for the weights'.
-    std::vector<T> a_panel(static_cast<size_t>(rnn_detail::kMaxMR * std::max(GU, ring_rows)));
+    // In this thread's scratch (a few hundred KB for W3, allocated once): the rings, and the ragged row
+    // panel of a step product (k = GU for dG U^T, k = the ring's rows for the weights').
+    const auto buf = thread_arrays<T, 6>(8, {ring_rows * GU, gru_after ? ring_rows * GU : 0, ring_rows * F,
+                                              ring_rows * U, gru_v1 ? ring_rows * U : 0,
+                                              rnn_detail::kMaxMR * std::max(GU, ring_rows)});
+    T *ring_g = buf[0], *ring_gr = buf[1], *ring_x = buf[2], *ring_h = buf[3], *ring_a = buf[4], *a_panel = buf[5];
     for (int64_t k = k0; k < k1; ++k) {
       const int64_t r0 = k * rows, r1 = std::min(B, r0 + rows), n = r1 - r0;
       // This chunk's partial weight gradients: kernel (F, GU), recurrent kernel (U, GU), bias rows.
@@ -194,19 +195,19 @@ void backward_impl(const RnnParams& p, const RnnBackwardArgs<T>& a) {
       int64_t filled = 0;  // steps in the ring
       auto flush = [&] {
         const int64_t m = filled * n;
-        T* ap = a_panel.data();
-        step_product_at(F, GU, m, ring_x.data(), F, ring_g.data(), GU, part_k, GU, ap);
+        T* ap = a_panel;
+        step_product_at(F, GU, m, ring_x, F, ring_g, GU, part_k, GU, ap);
         if (gru_v1) {
-          step_product_at(U, 2 * U, m, ring_h.data(), U, ring_g.data(), GU, part_rk, GU, ap);
-          step_product_at(U, U, m, ring_a.data(), U, ring_g.data() + 2 * U, GU, part_rk + 2 * U, GU, ap);
+          step_product_at(U, 2 * U, m, ring_h, U, ring_g, GU, part_rk, GU, ap);
+          step_product_at(U, U, m, ring_a, U, ring_g + 2 * U, GU, part_rk + 2 * U, GU, ap);
         } else {
-          step_product_at(U, GU, m, ring_h.data(), U, gru_after ? ring_gr.data() : ring_g.data(), GU, part_rk, GU, ap);
+          step_product_at(U, GU, m, ring_h, U, gru_after ? ring_gr : ring_g, GU, part_rk, GU, ap);
         }
         for (int64_t i = 0; i < m; ++i) {
-          const T* g = ring_g.data() + i * GU;
+          const T* g = ring_g + i * GU;
           for (int64_t j = 0; j < GU; ++j) part_b[j] += g[j];
           if (gru_after) {
-            const T* gr = ring_gr.data() + i * GU;
+            const T* gr = ring_gr + i * GU;
             for (int64_t j = 0; j < GU; ++j) part_b[GU + j] += gr[j];
           }
         }
@@ -222,8 +223,8 @@ void backward_impl(const RnnParams& p, const RnnBackwardArgs<T>& a) {
         const T* h_in = hin ? hin + so : hs + so;
         // This step's dG rows: the chunk's rows of dg / dg_rec, or (local) the ring's next slot, as
         // dg_step[b * GU] for b in [r0, r1).
-        T* dg_step = local ? ring_g.data() + (filled * n - r0) * GU : dg + s * B * GU;
-        T* dgrec_step = !gru_after ? dg_step : local ? ring_gr.data() + (filled * n - r0) * GU : dgrec + s * B * GU;
+        T* dg_step = local ? ring_g + (filled * n - r0) * GU : dg + s * B * GU;
+        T* dgrec_step = !gru_after ? dg_step : local ? ring_gr + (filled * n - r0) * GU : dgrec + s * B * GU;
         // In place, the rows' dG is computed over their gates: the ring's slot starts as their copy.
         if (local && in_place) std::memcpy(dg_step + r0 * GU, gates + (s * B + r0) * GU, sizeof(T) * n * GU);
         auto row = [&](int64_t b) {
@@ -264,13 +265,13 @@ void backward_impl(const RnnParams& p, const RnnBackwardArgs<T>& a) {
         }
         // tmp = dL/dh_in of this step (zero on masked rows, whose dG is zero).
         if (gru_v1) {
-          rnn_detail::step_product(wt, n, dg_step + r0 * GU + 2 * U, GU, tmp + r0 * U, U, T(0), a_panel.data());
+          rnn_detail::step_product(wt, n, dg_step + r0 * GU + 2 * U, GU, tmp + r0 * U, U, T(0), a_panel);
           for (int64_t b = r0; b < r1; ++b)
             if (step_valid(p, a.mask, b, s)) kr.gru_v1_backward_gates(acts, row(b), h_in + b * U, U);
             else std::memset(tmp + b * U, 0, sizeof(T) * U);
-          rnn_detail::step_product(wt_zr, n, dg_step + r0 * GU, GU, tmp + r0 * U, U, T(1), a_panel.data());
+          rnn_detail::step_product(wt_zr, n, dg_step + r0 * GU, GU, tmp + r0 * U, U, T(1), a_panel);
         } else {
-          rnn_detail::step_product(wt, n, dgrec_step + r0 * GU, GU, tmp + r0 * U, U, T(0), a_panel.data());
+          rnn_detail::step_product(wt, n, dgrec_step + r0 * GU, GU, tmp + r0 * U, U, T(0), a_panel);
         }
         for (int64_t b = r0; b < r1; ++b) {
           T* d = dh + b * U;
@@ -284,9 +285,9 @@ void backward_impl(const RnnParams& p, const RnnBackwardArgs<T>& a) {
         }
         if (local) {  // this step's inputs into the ring; dG is there already
           const int64_t o = filled * n;
-          std::memcpy(ring_x.data() + o * F, xt + (s * B + r0) * F, sizeof(T) * n * F);
-          std::memcpy(ring_h.data() + o * U, h_in + r0 * U, sizeof(T) * n * U);
-          if (gru_v1) std::memcpy(ring_a.data() + o * U, aux + so + r0 * U, sizeof(T) * n * U);
+          std::memcpy(ring_x + o * F, xt + (s * B + r0) * F, sizeof(T) * n * F);
+          std::memcpy(ring_h + o * U, h_in + r0 * U, sizeof(T) * n * U);
+          if (gru_v1) std::memcpy(ring_a + o * U, aux + so + r0 * U, sizeof(T) * n * U);
           if (a.dx) std::memcpy(dg + (s * B + r0) * GU, dg_step + r0 * GU, sizeof(T) * n * GU);
           if (++filled == ring || s == 0) flush();
         }

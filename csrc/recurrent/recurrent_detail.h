@@ -4,12 +4,14 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <vector>
 
 #include "common/cpu.h"
 #include "common/parallel.h"
+#include "common/scratch.h"
 #include "gemm/gemm.h"
 #include "reduce/reduce.h"
 #include "recurrent/recurrent.h"
@@ -95,6 +97,22 @@ inline bool local_weight_grads(const RnnParams& p) {
   const int64_t GU = rnn_gates(p.cell) * p.units;
   const int64_t chunks = (p.batch + chunk_rows(p) - 1) / chunk_rows(p);
   return (p.units + p.input_size) * GU <= (48 << 10) && chunks <= 8;
+}
+
+// Arrays of the given element counts, each on its own cache lines, in this thread's scratch slot `slot`
+// (common/scratch.h): valid until the thread asks for that slot again; not zeroed.
+template <class T, size_t N>
+std::array<T*, N> thread_arrays(int slot, const std::array<int64_t, N>& counts) {
+  const int64_t line = 64 / static_cast<int64_t>(sizeof(T));
+  int64_t total = line;
+  for (const int64_t c : counts) total += (c + line - 1) / line * line;
+  T* at = static_cast<T*>(thread_scratch(slot, sizeof(T) * total));
+  std::array<T*, N> out{};
+  for (size_t i = 0; i < N; ++i) {
+    out[i] = at;
+    at += (counts[i] + line - 1) / line * line;
+  }
+  return out;
 }
 
 // Steps whose rows the local weight gradients gather before each product: about 256 rows of k.
