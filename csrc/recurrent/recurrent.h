@@ -20,17 +20,19 @@
 // the output is the previous step's output (zero before the first unmasked step), or zero with
 // zero_output_for_mask.
 //
-// How it runs (oneDNN's plan): one GEMM projects the inputs of every step (M = T*B); then, per step, one
-// GEMM h_{t-1} U (two for GRU without reset_after) and one fused pass over each row for the gates and the
-// state update. Samples never interact, so the batch is cut into chunks of rows fixed by the shape, and each
-// chunk runs its whole sequence on one thread: no synchronisation per step, and results independent of the
-// thread count. Backward runs the steps in reverse per chunk the same way, then forms the weight gradients
-// as large GEMMs over all steps: dW += X^T dG, dU += H^T dG, dX = dG W^T.
+// How it runs (oneDNN's plan): one GEMM projects the inputs of every step (M = T*B; for a few input
+// features, each step's rows right before its product instead); then, per step, one GEMM h_{t-1} U (two
+// for GRU without reset_after) and one fused pass over each row for the gates and the state update. Samples
+// never interact, so the batch is cut into chunks of rows fixed by the shape, and each chunk runs its whole
+// sequence on one thread: no synchronisation per step, and results independent of the thread count.
+// Backward runs the steps in reverse per chunk the same way, then forms the weight gradients as large
+// GEMMs over all steps: dW += X^T dG, dU += H^T dG, dX = dG W^T (small layers: per chunk, every 16 steps
+// or so, from the rows gathered meanwhile; recurrent_detail.h says which).
 //
 // The forward pass fills a workspace (rnn_forward_workspace_size elements) that backward reads and partly
-// overwrites (one backward per forward); backward needs a second, scratch workspace
-// (rnn_backward_workspace_size). Gradients of the weights are ADDED
-// into dkernel / drecurrent_kernel / dbias.
+// overwrites (dG over the saved gates: one backward per forward); backward needs a second, scratch
+// workspace (rnn_backward_workspace_size). Gradients of the weights are ADDED into dkernel /
+// drecurrent_kernel / dbias.
 #pragma once
 
 #include <cstdint>
