@@ -250,6 +250,10 @@ def test_bad_input_names_the_layer(rng):
     model = pynn.models.Sequential([layers.Input((None, 5)), layers.GRU(2, name="g")])
     with pytest.raises(ValueError, match="(?i)layer 'g'"):
         model.predict(np.zeros((2, 3, 4), np.float32))
+    y, ctx = lstm.forward(np.ones((2, 3, 5), np.float32), training=True)
+    lstm.backward(ctx, np.ones_like(y))
+    with pytest.raises(ValueError, match="my_lstm: this forward call was already taken backward"):
+        lstm.backward(ctx, np.ones_like(y))
 
 
 def _adding_problem(n, steps, rng):

@@ -190,6 +190,9 @@ class RNNBase(Layer):
 
     def _backward(self, ctx, dy, need_dx):
         saved, input_mask, has_initial_state = ctx
+        if saved.workspace is None:  # the kernel wrote the first backward's gradients over the saved gates
+            raise ValueError(f"{self.name}: this forward call was already taken backward; call forward again "
+                             "(one backward per forward call)")
         dfinal = [None, None]
         if self.return_state:
             dy, dfinal = dy[0], list(dy[1:]) + [None]
