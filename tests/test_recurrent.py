@@ -128,6 +128,29 @@ def test_backward_local_gradients_over_many_steps(rng, cell, reset_after):
     _check_backward(rng, cell, reset_after, dict(return_sequences=True), (True, True, True), shape=(20, 37, 2, 3))
 
 
+def test_backward_many_features_gathers_fewer_steps(rng):
+    """20000 input features make each gathered row long, so a chunk gathers 4 steps at a time (not 16): nine
+    steps flush 4 + 4 + 1. Checked along a random direction of each argument (a full finite-difference
+    gradient would take 20000 evaluations per step)."""
+    p = make_problem(rng, "simple", True, 3, 9, 20000, 2, np.float64, True, True, False)
+    p["kernel"] *= 0.01  # pre-activations of order 1, not saturated
+    y, h, c, saved = run("simple", p, return_sequences=True)
+    gy = rng.standard_normal(y.shape)
+    grads = {k: np.zeros_like(p[k]) for k in ("kernel", "recurrent_kernel", "bias")}
+    dx, dh0, _ = rnn_backward(saved, gy, need_initial_state_grads=True, dkernel=grads["kernel"],
+                              drecurrent_kernel=grads["recurrent_kernel"], dbias=grads["bias"])
+    grads.update(x=dx, h0=dh0)
+    for k, g in grads.items():
+        v = rng.standard_normal(p[k].shape)
+        e = 1e-6
+        q = dict(p)
+        q[k] = p[k] + e * v
+        up = np.sum(gy * run("simple", q, return_sequences=True)[0])
+        q[k] = p[k] - e * v
+        down = np.sum(gy * run("simple", q, return_sequences=True)[0])
+        np.testing.assert_allclose(np.sum(g * v), (up - down) / (2 * e), rtol=1e-6, err_msg=k)
+
+
 @pytest.mark.parametrize("cell,reset_after", CELLS, ids=CELL_IDS)
 def test_backward_relu_and_no_bias(rng, cell, reset_after):
     _check_backward(rng, cell, reset_after, dict(return_sequences=True), (True, False, False), activation="relu")

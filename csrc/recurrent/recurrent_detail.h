@@ -115,9 +115,14 @@ std::array<T*, N> thread_arrays(int slot, const std::array<int64_t, N>& counts) 
   return out;
 }
 
-// Steps whose rows the local weight gradients gather before each product: about 256 rows of k.
+// Steps whose rows the local weight gradients gather before each product: about 256 rows of k, fewer where
+// a row is long (many input features) so that the rings stay within 2^18 values per thread.
 inline int64_t ring_steps(const RnnParams& p) {
-  return std::max<int64_t>(1, std::min(p.steps, 256 / chunk_rows(p)));
+  const int64_t GU = rnn_gates(p.cell) * p.units, rows = chunk_rows(p);
+  const bool gru_after = p.cell == RnnCell::gru && p.reset_after;
+  const int64_t row_values = (gru_after ? 2 : 1) * GU + p.input_size + (gru_before(p) ? 2 : 1) * p.units;
+  const int64_t budget_rows = (int64_t{1} << 18) / row_values;
+  return std::max<int64_t>(1, std::min({p.steps, 256 / rows, budget_rows / rows}));
 }
 
 // Size of one chunk's partial weight gradients: kernel (F, GU), recurrent kernel (U, GU), two bias rows.
