@@ -221,12 +221,12 @@ void backward_impl(const RnnParams& p, const RnnBackwardArgs<T>& a) {
       for (int64_t s = T_ - 1; s >= 0; --s) {
         const int64_t so = s * B * U;
         const T* h_in = hin ? hin + so : hs + so;
-        // This step's dG rows: the chunk's rows of dg / dg_rec, or (local) the ring's next slot, as
-        // dg_step[b * GU] for b in [r0, r1).
-        T* dg_step = local ? ring_g + (filled * n - r0) * GU : dg + s * B * GU;
-        T* dgrec_step = !gru_after ? dg_step : local ? ring_gr + (filled * n - r0) * GU : dgrec + s * B * GU;
+        // This step's dG rows for the chunk (row b at (b - r0) * GU): its rows of dg / dgrec, or (local) the
+        // ring's next slot.
+        T* dg_rows = local ? ring_g + filled * n * GU : dg + (s * B + r0) * GU;
+        T* dgrec_rows = !gru_after ? dg_rows : local ? ring_gr + filled * n * GU : dgrec + (s * B + r0) * GU;
         // In place, the rows' dG is computed over their gates: the ring's slot starts as their copy.
-        if (local && in_place) std::memcpy(dg_step + r0 * GU, gates + (s * B + r0) * GU, sizeof(T) * n * GU);
+        if (local && in_place) std::memcpy(dg_rows, gates + (s * B + r0) * GU, sizeof(T) * n * GU);
         auto row = [&](int64_t b) {
           RowBackward<T> r;
           r.g = gates + (s * B + b) * GU;
@@ -237,8 +237,8 @@ void backward_impl(const RnnParams& p, const RnnBackwardArgs<T>& a) {
           r.aux = aux + so + b * U;
           r.dh = dh + b * U;
           r.dc = dc + b * U;
-          r.dg = dg_step + b * GU;
-          r.dgrec = dgrec_step + b * GU;
+          r.dg = dg_rows + (b - r0) * GU;
+          r.dgrec = dgrec_rows + (b - r0) * GU;
           r.tmp = tmp + b * U;
           return r;
         };
@@ -250,8 +250,8 @@ void backward_impl(const RnnParams& p, const RnnBackwardArgs<T>& a) {
             for (int64_t j = 0; j < U; ++j) dh[b * U + j] += dy[j];
           }
           if (!valid) {
-            std::memset(dg_step + b * GU, 0, sizeof(T) * GU);
-            if (gru_after) std::memset(dgrec_step + b * GU, 0, sizeof(T) * GU);
+            std::memset(dg_rows + (b - r0) * GU, 0, sizeof(T) * GU);
+            if (gru_after) std::memset(dgrec_rows + (b - r0) * GU, 0, sizeof(T) * GU);
             continue;
           }
           const RowBackward<T> r = row(b);
@@ -265,13 +265,13 @@ void backward_impl(const RnnParams& p, const RnnBackwardArgs<T>& a) {
         }
         // tmp = dL/dh_in of this step (zero on masked rows, whose dG is zero).
         if (gru_v1) {
-          rnn_detail::step_product(wt, n, dg_step + r0 * GU + 2 * U, GU, tmp + r0 * U, U, T(0), a_panel);
+          rnn_detail::step_product(wt, n, dg_rows + 2 * U, GU, tmp + r0 * U, U, T(0), a_panel);
           for (int64_t b = r0; b < r1; ++b)
             if (step_valid(p, a.mask, b, s)) kr.gru_v1_backward_gates(acts, row(b), h_in + b * U, U);
             else std::memset(tmp + b * U, 0, sizeof(T) * U);
-          rnn_detail::step_product(wt_zr, n, dg_step + r0 * GU, GU, tmp + r0 * U, U, T(1), a_panel);
+          rnn_detail::step_product(wt_zr, n, dg_rows, GU, tmp + r0 * U, U, T(1), a_panel);
         } else {
-          rnn_detail::step_product(wt, n, dgrec_step + r0 * GU, GU, tmp + r0 * U, U, T(0), a_panel);
+          rnn_detail::step_product(wt, n, dgrec_rows, GU, tmp + r0 * U, U, T(0), a_panel);
         }
         for (int64_t b = r0; b < r1; ++b) {
           T* d = dh + b * U;
@@ -288,7 +288,7 @@ void backward_impl(const RnnParams& p, const RnnBackwardArgs<T>& a) {
           std::memcpy(ring_x + o * F, xt + (s * B + r0) * F, sizeof(T) * n * F);
           std::memcpy(ring_h + o * U, h_in + r0 * U, sizeof(T) * n * U);
           if (gru_v1) std::memcpy(ring_a + o * U, aux + so + r0 * U, sizeof(T) * n * U);
-          if (a.dx) std::memcpy(dg + (s * B + r0) * GU, dg_step + r0 * GU, sizeof(T) * n * GU);
+          if (a.dx) std::memcpy(dg + (s * B + r0) * GU, dg_rows, sizeof(T) * n * GU);
           if (++filled == ring || s == 0) flush();
         }
       }
