@@ -3,6 +3,7 @@
 W3 / W3g / W3r: LSTM(50) / GRU(50) / SimpleRNN(50) on 100 steps x 1 feature -> Dense(1), MSE, Adam, batch 32,
 200 train steps (one epoch of 6400 sequences: predict the next value of a noisy sine wave).
 W4: LSTM(256) on 50 steps x 128 features -> Dense(1), MSE, Adam, batch 64, 50 train steps.
+W4 predict (not one of the standard workloads): W4's model predicting its 3200 sequences at batch 256.
 Peers in the same run: pynn (model.fit), PyTorch eager (nn.LSTM / nn.GRU / nn.RNN + nn.Linear, torch.optim.Adam)
 and a NumPy step-by-step baseline (the same cells written as one matmul per gate block per step, backward
 through time by hand, Adam).
@@ -57,6 +58,20 @@ class NumpyRNN:
         self.m = [np.zeros_like(p) for p in self.params]
         self.v = [np.zeros_like(p) for p in self.params]
         self.t = 0
+
+    def predict(self, x):
+        """The forward alone (the LSTM cell only, as the inference benchmark uses)."""
+        W, U, b, _, Wd, bd = self.params
+        u, n = self.u, x.shape[0]
+        h = np.zeros((n, u), np.float32)
+        c = np.zeros((n, u), np.float32)
+        xp = x @ W + b  # every step's input projection at once
+        for t in range(x.shape[1]):
+            z = xp[:, t] + h @ U
+            i, f, o = _sigmoid(z[:, :u]), _sigmoid(z[:, u:2 * u]), _sigmoid(z[:, 3 * u:])
+            c = f * c + i * np.tanh(z[:, 2 * u:3 * u])
+            h = o * np.tanh(c)
+        return h @ Wd + bd
 
     def step(self, x, y, lr=1e-3):
         W, U, b, rb, Wd, bd = self.params
@@ -177,3 +192,31 @@ def test_rnn_training(benchmark, workload, peer):
         last = torch_epoch(rnn, head, opt, tx, ty, batch)
     benchmark.extra_info.update(first_loss=float(first), last_loss=float(last))
     assert np.isfinite(last) and last < first, f"{peer}: the loss did not go down ({first} -> {last})"
+
+
+@pytest.mark.parametrize("peer", PEERS)
+def test_rnn_predict(benchmark, peer):
+    """W4's LSTM(256) -> Dense(1) predicting 3200 sequences of 50 x 128 at batch 256 (untrained weights)."""
+    cell, units, steps, features, _, _ = WORKLOADS["W4"]
+    x, _ = make_data(steps, features, 3200)
+    batch = 256
+    benchmark.group = f"W4 predict: {cell}({units}), {steps} steps x {features}, 3200 sequences, batch {batch}"
+    pynn.utils.set_random_seed(0)
+    if peer == "pynn":
+        model = pynn_model(cell, units, steps, features)
+        model.predict(x[:batch], batch_size=batch, verbose=0)
+        out = benchmark.pedantic(lambda: model.predict(x, batch_size=batch, verbose=0), rounds=3, iterations=1)
+    elif peer == "numpy":
+        model = NumpyRNN(cell, features, units)
+        out = benchmark.pedantic(lambda: np.concatenate([model.predict(x[i:i + batch])
+                                                         for i in range(0, len(x), batch)]), rounds=1, iterations=1)
+    else:
+        torch.manual_seed(0)
+        rnn, head, _ = torch_model(cell, units, features)
+        tx = torch.from_numpy(x)
+
+        def run():
+            with torch.no_grad():
+                return torch.cat([head(rnn(tx[i:i + batch])[0][:, -1]) for i in range(0, len(tx), batch)]).numpy()
+        out = benchmark.pedantic(run, rounds=3, iterations=1)
+    assert out.shape == (len(x), 1) and np.all(np.isfinite(out))

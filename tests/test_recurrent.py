@@ -52,12 +52,21 @@ OPTION_SETS = [dict(go_backwards=gb, return_sequences=rs, zero_output_for_mask=z
 def test_forward_matches_numpy_reference(isa, rng, cell, reset_after, dtype):
     # The last u % 16 units of a run of rows are computed side by side, at most 256 values at a time:
     # 31 units leave 15-unit tails; an LSTM of 143 units runs 32-row chunks, whose tails need two blocks.
-    shapes = [(1, 1, 1, 1), (3, 7, 5, 4), (37, 6, 3, 17), (20, 3, 9, 33), (41, 4, 3, 31), (40, 3, 2, 143)]
+    # 20 features: the inputs of every step projected at once (<= 16: step by step).
+    shapes = [(1, 1, 1, 1), (3, 7, 5, 4), (37, 6, 3, 17), (20, 3, 9, 33), (41, 4, 3, 31), (40, 3, 2, 143),
+              (19, 5, 20, 6)]
     tol = dict(rtol=2e-5, atol=2e-5) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-12)
     for (b, t, f, u), options, extras in itertools.product(
             shapes, OPTION_SETS[::3] + OPTION_SETS[1:2], [(False, False, False), (True, True, True)]):
         p = make_problem(rng, cell, reset_after, b, t, f, u, dtype, *extras)
         y, h, c, _ = run(cell, p, reset_after=reset_after, **options)
+        # A forward alone (inference: one step of gates and states kept) gives the same bits.
+        y1, h1, c1, saved1 = run(cell, p, reset_after=reset_after, save=False, **options)
+        assert saved1 is None
+        np.testing.assert_array_equal(y1, y)
+        np.testing.assert_array_equal(h1, h)
+        if cell == "lstm":
+            np.testing.assert_array_equal(c1, c)
         yr, hr, cr = rnn_reference(cell, *(p[k] for k in ("x", "kernel", "recurrent_kernel", "bias", "h0", "c0",
                                                           "mask", "recurrent_mask")),
                                    reset_after=reset_after, **options)

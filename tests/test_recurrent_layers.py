@@ -228,6 +228,23 @@ def test_time_distributed_gradients(rng):
                                                  dtype="float64"), rng.standard_normal((2, 4, 5)))
 
 
+@pytest.mark.parametrize("layer", [
+    layers.SimpleRNN(5, return_sequences=True), layers.LSTM(5, go_backwards=True),
+    layers.GRU(5, reset_after=False, return_sequences=True), layers.GRU(5), layers.LSTM(5, stateful=True)])
+def test_predict_runs_the_forward_alone_with_the_same_bits(rng, layer):
+    """predict() runs the kernel's forward without keeping every step's gates (a stateful layer through
+    forward); the outputs are the bits of forward(training=False), at a batch size predict splits."""
+    model = pynn.models.Sequential([layers.Input((7, 20)), layer, layers.Dense(2)])
+    n = 64 if layer.stateful else 70  # a stateful layer takes one batch size
+    x = rng.standard_normal((n, 7, 20)).astype(np.float32)
+    expected = np.concatenate([model.forward(x[i:i + 32], training=False)[0] for i in range(0, n, 32)])
+    if layer.stateful:
+        layer.reset_states()
+    np.testing.assert_array_equal(model.predict(x, batch_size=32, verbose=0), expected)
+    if not layer.stateful:
+        np.testing.assert_array_equal(model(x[:5]), model.forward(x[:5], training=False)[0])
+
+
 def test_bad_input_names_the_layer(rng):
     lstm = layers.LSTM(4, name="my_lstm")
     with pytest.raises(ValueError, match="my_lstm.*batch, timesteps, features"):

@@ -63,14 +63,17 @@ void forward_impl(const RnnParams& p, const RnnForwardArgs<T>& a) {
       const int64_t r0 = k * rows, r1 = std::min(B, r0 + rows), n = r1 - r0;
       std::vector<char> seen(static_cast<size_t>(n), 0);
       for (int64_t s = 0; s < T_; ++s) {
-        const int64_t so = s * B * U;
+        // Where this step's rows and its two states are (forward_layout: a forward alone reuses one step's
+        // rows and alternates between two states).
+        const int64_t sr = p.save ? s : 0;
+        const int64_t so = (p.save ? s : s % 2) * B * U, sn = (p.save ? s + 1 : (s + 1) % 2) * B * U;
         T* h_prev = hs + so;
-        T* h_next = hs + so + B * U;
-        T* g_step = gates + s * B * GU;
-        T* aux_step = aux + s * B * U;
+        T* h_next = hs + sn;
+        T* g_step = gates + sr * B * GU;
+        T* aux_step = aux + sr * B * U;
         const T* h_in = h_prev;
         if (hin) {
-          T* hm = hin + so;
+          T* hm = hin + sr * B * U;
           for (int64_t b = r0; b < r1; ++b)
             for (int64_t j = 0; j < U; ++j) hm[b * U + j] = h_prev[b * U + j] * a.recurrent_mask[b * U + j];
           h_in = hm;
@@ -83,13 +86,13 @@ void forward_impl(const RnnParams& p, const RnnForwardArgs<T>& a) {
           RowForward<T> r;
           r.g = g_step + b * GU;
           r.rec = rec + b * GU;
-          r.pre = pre ? pre + (s * B + b) * GU : nullptr;
+          r.pre = pre ? pre + (sr * B + b) * GU : nullptr;
           r.h_prev = h_prev + b * U;
           r.c_prev = lstm ? cs + so + b * U : nullptr;
           r.h_in = h_in + b * U;
           r.aux = aux_step + b * U;
           r.h = h_next + b * U;
-          r.c = lstm ? cs + so + B * U + b * U : nullptr;
+          r.c = lstm ? cs + sn + b * U : nullptr;
           r.recurrent_bias = recurrent_bias;
           return r;
         };
@@ -121,7 +124,7 @@ void forward_impl(const RnnParams& p, const RnnForwardArgs<T>& a) {
           const bool valid = step_valid(p, a.mask, b, s);
           if (!valid) {
             std::memcpy(h_next + b * U, h_prev + b * U, sizeof(T) * U);
-            if (lstm) std::memcpy(cs + so + B * U + b * U, cs + so + b * U, sizeof(T) * U);
+            if (lstm) std::memcpy(cs + sn + b * U, cs + so + b * U, sizeof(T) * U);
           }
           char& sb = seen[static_cast<size_t>(b - r0)];
           const bool out_is_h = valid || (sb && !p.zero_output_for_mask);
@@ -134,8 +137,9 @@ void forward_impl(const RnnParams& p, const RnnForwardArgs<T>& a) {
       }
     }
   });
-  if (a.h_final) std::memcpy(a.h_final, hs + T_ * B * U, sizeof(T) * B * U);
-  if (lstm && a.c_final) std::memcpy(a.c_final, cs + T_ * B * U, sizeof(T) * B * U);
+  const int64_t last = (p.save ? T_ : T_ % 2) * B * U;
+  if (a.h_final) std::memcpy(a.h_final, hs + last, sizeof(T) * B * U);
+  if (lstm && a.c_final) std::memcpy(a.c_final, cs + last, sizeof(T) * B * U);
 }
 
 template <class T>

@@ -52,6 +52,8 @@ struct RnnParams {
   bool return_sequences = false;
   bool zero_output_for_mask = false;
   bool recurrent_dropout = false;   // recurrent_mask is given (the workspace then keeps h_{t-1} * mask)
+  bool save = true;                 // keep every step's gates and states for backward; false: a forward
+                                    // alone (inference), whose workspace holds one step of them
   ActivationParams activation;            // tanh by default (set by the caller)
   ActivationParams recurrent_activation;  // sigmoid (LSTM, GRU)
 };

@@ -51,7 +51,8 @@ inline bool needs_pre(const RnnParams& p) {
 // rather than all steps in one GEMM first: for a few input features, where that GEMM only writes the gates
 // (W3's 3200 x 200 from k = 1, ~75 us on its own) for the steps to read back later. The sums are the same
 // either way: k in order, then the bias.
-inline bool projection_per_step(const RnnParams& p) { return p.input_size <= 16; }
+// A forward alone (!save) always does: it keeps no gates of earlier steps.
+inline bool projection_per_step(const RnnParams& p) { return p.input_size <= 16 || !p.save; }
 
 // Offsets (in elements) of the forward workspace.
 struct ForwardLayout {
@@ -63,14 +64,17 @@ inline bool gru_before(const RnnParams& p) { return p.cell == RnnCell::gru && !p
 inline ForwardLayout forward_layout(const RnnParams& p) {
   const int64_t B = p.batch, T = p.steps, F = p.input_size, U = p.units, GU = rnn_gates(p.cell) * U;
   ForwardLayout l{};
+  // Steps kept of the per-step rows and of the states: all of them for backward, else the current step's
+  // rows and the two states it goes between.
+  const int64_t rows_kept = p.save ? T : 1, states_kept = p.save ? T + 1 : 2;
   int64_t at = 0;
   l.xt = at, at += T * B * F;
-  l.gates = at, at += T * B * GU;
-  l.pre = at, at += needs_pre(p) ? T * B * GU : 0;
-  l.hs = at, at += (T + 1) * B * U;
-  l.cs = at, at += p.cell == RnnCell::lstm ? (T + 1) * B * U : 0;
-  l.aux = at, at += p.cell == RnnCell::simple ? 0 : T * B * U;
-  l.hin = at, at += p.recurrent_dropout ? T * B * U : 0;
+  l.gates = at, at += rows_kept * B * GU;
+  l.pre = at, at += needs_pre(p) ? rows_kept * B * GU : 0;
+  l.hs = at, at += states_kept * B * U;
+  l.cs = at, at += p.cell == RnnCell::lstm ? states_kept * B * U : 0;
+  l.aux = at, at += p.cell == RnnCell::simple ? 0 : rows_kept * B * U;
+  l.hin = at, at += p.recurrent_dropout ? rows_kept * B * U : 0;
   l.rec = at, at += B * GU;
   l.packed = at, at += gru_before(p) ? packed_size(U, 2 * U) + packed_size(U, U)
                                      : packed_size(U, GU);

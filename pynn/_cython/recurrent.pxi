@@ -7,6 +7,7 @@ cdef extern from "recurrent/recurrent.h" namespace "pynn" nogil:
         RnnCell cell
         int64_t batch, steps, input_size, units
         bint use_bias, reset_after, go_backwards, return_sequences, zero_output_for_mask, recurrent_dropout
+        bint save
         ActivationParams activation, recurrent_activation
     cdef cppclass RnnForwardArgs[T]:
         const T* x
@@ -48,7 +49,7 @@ cdef extern from "recurrent/recurrent.h" namespace "pynn" nogil:
 
 cdef RnnParams _rnn_params(str cell, tuple x_shape, int64_t units, bint use_bias, bint reset_after,
                            bint go_backwards, bint return_sequences, bint zero_output_for_mask,
-                           bint recurrent_dropout, activation, recurrent_activation) except *:
+                           bint recurrent_dropout, activation, recurrent_activation, bint save=True) except *:
     cdef RnnParams p
     if cell not in RnnCell.__members__:
         raise ValueError(f"cell: expected one of 'simple', 'lstm', 'gru', got {cell!r}")
@@ -65,16 +66,19 @@ cdef RnnParams _rnn_params(str cell, tuple x_shape, int64_t units, bint use_bias
     p.return_sequences = return_sequences
     p.zero_output_for_mask = zero_output_for_mask
     p.recurrent_dropout = recurrent_dropout
+    p.save = save
     p.activation = _activation_params(activation)
     p.recurrent_activation = _activation_params(recurrent_activation)
     return p
 
 
 def rnn_workspace_sizes(str cell, tuple x_shape, int64_t units, bint reset_after=True,
-                        bint recurrent_dropout=False, activation="tanh", recurrent_activation="sigmoid"):
-    """(forward, backward) workspace sizes in elements for these shapes and options."""
+                        bint recurrent_dropout=False, activation="tanh", recurrent_activation="sigmoid",
+                        bint save=True):
+    """(forward, backward) workspace sizes in elements for these shapes and options (save=False: of a
+    forward alone, which rnn_backward cannot take)."""
     cdef RnnParams p = _rnn_params(cell, x_shape, units, True, reset_after, False, False, False,
-                                   recurrent_dropout, activation, recurrent_activation)
+                                   recurrent_dropout, activation, recurrent_activation, save)
     return int(rnn_forward_workspace_size(p)), int(rnn_backward_workspace_size(p))
 
 
@@ -133,13 +137,15 @@ cdef int _rnn_no_overlap(list outputs, list inputs) except -1:
 
 def rnn_forward(str cell, x, kernel, recurrent_kernel, bias, h0, c0, mask, recurrent_mask, y, h_final, c_final,
                 workspace, *, activation="tanh", recurrent_activation="sigmoid", bint reset_after=True,
-                bint go_backwards=False, bint return_sequences=False, bint zero_output_for_mask=False):
+                bint go_backwards=False, bint return_sequences=False, bint zero_output_for_mask=False,
+                bint save=True):
     """Run a recurrent layer over x (batch, steps, features); writes y, h_final, c_final and the workspace.
 
     Keras's layouts: kernel (F, G*U), recurrent_kernel (U, G*U), bias (G*U,) or (2, G*U) for a GRU with
     reset_after (None: no bias). h0 / c0 (B, U) or None (zeros); mask (B, T) bool/uint8 or None;
     recurrent_mask (B, U) or None. y: (B, T, U) with return_sequences, else (B, U). workspace: a 1-D array
-    of rnn_workspace_sizes(...)[0] elements, kept for rnn_backward.
+    of rnn_workspace_sizes(...)[0] elements, kept for rnn_backward; with save=False (a forward alone) of
+    rnn_workspace_sizes(..., save=False)[0], holding one step.
     """
     cdef cnp.ndarray X = _array(x, "x")
     _float_kind(X, "x")
@@ -152,7 +158,7 @@ def rnn_forward(str cell, x, kernel, recurrent_kernel, bias, h0, c0, mask, recur
     cdef int64_t U = RK.shape[0]
     cdef RnnParams p = _rnn_params(cell, xs, U, bias is not None, reset_after, go_backwards, return_sequences,
                                    zero_output_for_mask, recurrent_mask is not None, activation,
-                                   recurrent_activation)
+                                   recurrent_activation, save)
     cdef int64_t B = p.batch, T = p.steps, F = p.input_size, GU = rnn_gates(p.cell) * U
     cdef bint lstm = p.cell == RnnCell.lstm
     cdef bint two_biases = p.cell == RnnCell.gru and reset_after

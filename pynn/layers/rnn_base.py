@@ -188,6 +188,24 @@ class RNNBase(Layer):
             return [y] + final, ctx
         return y, ctx
 
+    def inference(self):
+        """predict() and model(x): the kernel's forward alone, which keeps one step of gates and states
+        instead of every step's (W4's LSTM(256) at batch 256: 12 MB of workspace, not 100 MB), in a pool of
+        this plan's own. A stateful layer (its states change) or one that returns states takes forward()."""
+        if self.stateful or self.return_state:
+            return super().inference()
+        pool = []
+
+        def run(x):
+            self._check_input(x, None, None)
+            return ops.rnn_forward(
+                self.cell, x, self.kernel.value, self.recurrent_kernel.value,
+                self.bias.value if self.use_bias else None, activation=_spec(self.activation),
+                recurrent_activation=_spec(self.recurrent_activation), reset_after=self._reset_after(),
+                go_backwards=self.go_backwards, return_sequences=self.return_sequences,
+                zero_output_for_mask=self.zero_output_for_mask, workspaces=pool, save=False)[0]
+        return run
+
     def _backward(self, ctx, dy, need_dx):
         saved, input_mask, has_initial_state = ctx
         if saved.workspace is None:  # the kernel wrote the first backward's gradients over the saved gates
