@@ -31,7 +31,8 @@
 //
 // The forward pass fills a workspace (rnn_forward_workspace_size elements) that backward reads and partly
 // overwrites (dG over the saved gates: one backward per forward); backward needs a second, scratch
-// workspace (rnn_backward_workspace_size). Gradients of the weights are ADDED into dkernel /
+// workspace (rnn_backward_workspace_size). A forward alone (save = false: inference) keeps one step of
+// gates and states in a much smaller workspace, and gives the same outputs bit for bit. Gradients of the weights are ADDED into dkernel /
 // drecurrent_kernel / dbias.
 #pragma once
 
