@@ -136,18 +136,12 @@ inline int64_t partial_size(const RnnParams& p) {
 }
 
 // Whether backward writes each step's dG over the saved gates it is computed from, instead of into a buffer
-// of its own: for the cells' fused default activations (recurrent_rows.inc), which read every gate value
-// before writing its gradient. One buffer of T*B*G*U less for the weight-gradient products to stream
-// through: W4's forward and backward in turn, 34.0-34.9 -> 32.0 ms a step (means of 100).
+// of its own: where the rows take the fused loops (rnn_fused_backward), which read every gate value before
+// writing its gradient; a GRU without reset_after has rows of its own that do not. One buffer of T*B*G*U
+// less for the weight-gradient products to stream through: W4's forward and backward in turn, 34.0-34.9 ->
+// 32.0 ms a step (means of 100).
 inline bool backward_in_place(const RnnParams& p) {
-  const bool tanh = p.activation.kind == Activation::tanh;
-  const bool sigmoid = p.recurrent_activation.kind == Activation::sigmoid;
-  switch (p.cell) {
-    case RnnCell::simple: return tanh;
-    case RnnCell::lstm: return tanh && sigmoid;
-    case RnnCell::gru: return p.reset_after && tanh && sigmoid;
-  }
-  return false;
+  return !gru_before(p) && rnn_fused_backward(p.cell, p.activation, p.recurrent_activation);
 }
 
 struct BackwardLayout {

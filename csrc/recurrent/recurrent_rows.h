@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "activations/activation_kernels.h"
+#include "recurrent/recurrent.h"
 
 namespace pynn {
 
@@ -13,6 +14,14 @@ struct RnnActivations {
   const ActivationParams* activation;
   const ActivationParams* recurrent_activation;
 };
+
+// Whether a cell's backward rows run the fused loops of Keras's default activations (tanh; sigmoid for the
+// gates of LSTM and GRU), which work in place over the gate rows. The row kernels and the driver's choice
+// of dG buffer (backward_in_place) both read it, so they cannot disagree.
+inline bool rnn_fused_backward(RnnCell cell, const ActivationParams& act, const ActivationParams& rec) {
+  const bool tanh = act.kind == Activation::tanh;
+  return cell == RnnCell::simple ? tanh : tanh && rec.kind == Activation::sigmoid;
+}
 
 // Row pointers for one sample at one step. g: the gates row (on entry the input projection, input bias
 // included; on exit the activated gates); rec: the recurrent product h' U (no bias); pre: where to keep
