@@ -185,7 +185,7 @@ def test_bad_labels_raise_the_loss_error_and_change_no_weight(rng):
     before = model.get_weights()
     y_bad = y.copy()
     y_bad[3] = 5
-    with pytest.raises(ValueError, match=r"label 5 \(at flat index 3\) is out of range"):
+    with pytest.raises(ValueError, match=r"label 5 \(sample 3\) is out of range"):
         model.train_on_batch(x[:16], y_bad[:16])
     for a, b in zip(before, model.get_weights()):
         assert np.array_equal(a, b)

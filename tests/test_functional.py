@@ -84,9 +84,11 @@ def test_dot_of_sequences_and_merge_references(rng):
     y = pynn.Input(shape=(6, 5), dtype=F64)
     model = pynn.Model([x, y], layers.Dense(2, dtype=F64)(layers.Dot(axes=(2, 2), dtype=F64)([x, y])))
     check_model_gradients(model, [a, b])
-    p, q = rng.standard_normal((4, 3)), rng.standard_normal((1, 3))      # broadcasting, as NumPy
+    p, q = rng.standard_normal((4, 3)), rng.standard_normal((4, 1))      # broadcasting, as NumPy
     np.testing.assert_allclose(layers.Add()([p, q]), p + q, rtol=1e-6)
     np.testing.assert_allclose(layers.Maximum()([p, q, -p]), np.maximum(np.maximum(p, q), -p), rtol=1e-6)
+    with pytest.raises(ValueError, match="Add 'add_batch': inputs have different batch sizes"):
+        layers.Add(name="add_batch")([p, p[:1]])                          # except along the batch axis
     np.testing.assert_allclose(layers.Concatenate(axis=1)([p, p]), np.concatenate([p, p], 1), rtol=1e-6)
     with pytest.raises(ValueError, match="Add 'bad_add': inputs of shapes"):
         layers.Add(name="bad_add")([p, rng.standard_normal((4, 2))])

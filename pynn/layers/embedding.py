@@ -15,7 +15,8 @@ class Embedding(Layer):
         mask_zero: index 0 is padding: the layer emits a mask (batch, timesteps) that is False there, which
             a Sequential model hands to the next mask-consuming layer (LSTM, GRU, ...).
 
-    Input shape: (batch, ...) of integers (floats holding integers are accepted, as model inputs are cast).
+    Input shape: (batch, ...) of integers (floats holding integers are accepted too). A model input that only
+        Embeddings read keeps its integers, so indices above 2**24 (which float32 would round) are exact.
     Output shape: (batch, ..., output_dim). Weights: embeddings (input_dim, output_dim).
 
     Example:
@@ -24,6 +25,7 @@ class Embedding(Layer):
     """
 
     produces_mask = True
+    takes_indices = True  # a model keeps integer inputs that only Embeddings read as integers
     variable_axes = (1,)  # any number of timesteps
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,

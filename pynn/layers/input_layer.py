@@ -1,4 +1,6 @@
 """Input: declares the shape of a model's input."""
+import numpy as np
+
 from pynn.layers.layer import Layer
 from pynn.layers.node import KerasTensor, Node
 
@@ -10,10 +12,16 @@ class InputLayer(Layer):
     Args:
         shape: the shape of one sample, e.g. (784,) or (28, 28, 1); None for a dimension of any size.
         batch_size: optional fixed batch size (informational).
+        dtype: float32 (the default) or float64; an integer type for indices (an Embedding's input), which
+            then stay integers on the way in.
     """
 
     def __init__(self, shape=None, batch_size=None, dtype=None, name=None, **kwargs):
-        super().__init__(name=name, dtype=dtype, **kwargs)
+        super().__init__(name=name, **kwargs)
+        self.dtype = np.dtype(dtype or "float32")
+        if self.dtype.kind not in "fiu" or self.dtype not in (np.float32, np.float64) and self.dtype.kind == "f":
+            raise ValueError(f"Input '{self.name}': dtype must be float32, float64 or an integer type (indices for "
+                             f"an Embedding), got {self.dtype}")
         if shape is None:
             raise ValueError("Input: shape is required, e.g. Input(shape=(784,))")
         if isinstance(shape, int):

@@ -212,6 +212,9 @@ class Layer:
             x = [np.ascontiguousarray(v, dtype=self.dtype) for v in x]
             self.build_for([v.shape for v in x])
         else:
+            if isinstance(x, (list, tuple)):
+                raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) takes one input array, got a "
+                                 f"{type(x).__name__} of {len(x)}")
             x = np.ascontiguousarray(x, dtype=self.dtype)
             self.build_for(x.shape)
         return self.forward(x, training)[0]

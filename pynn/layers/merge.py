@@ -1,7 +1,8 @@
 """Merge layers: combine a list of tensors (Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot).
 
 Each takes a list of inputs of the same shape; the elementwise ones also broadcast as NumPy does (a
-dimension of 1 against any size), and their input gradients are summed back over the broadcast axes.
+dimension of 1 against any size), and their input gradients are summed back over the broadcast axes. The
+batch axis never broadcasts: inputs with different batch sizes are refused, as in Keras.
 """
 import numpy as np
 
@@ -45,6 +46,7 @@ class _Merge(Layer):
             raise ValueError(f"{type(self).__name__} '{self.name}' expects a list of {len(self.input_shape)} "
                              f"inputs, got {len(xs) if isinstance(xs, (list, tuple)) else 1}")
         self.check_input_shape([x.shape for x in xs])
+        self._check_batch(xs)
 
     def _check_batch(self, xs):
         if len({x.shape[0] for x in xs}) > 1:
@@ -189,7 +191,6 @@ class Concatenate(_Merge):
 
     def forward(self, xs, training=False):
         self._check(xs)
-        self._check_batch(xs)
         return np.concatenate(xs, axis=self.axis), [x.shape[self.axis] for x in xs]
 
     def backward(self, sizes, dy):
@@ -247,7 +248,6 @@ class Dot(_Merge):
 
     def forward(self, xs, training=False):
         self._check(xs)
-        self._check_batch(xs)
         a, b = xs
         ax = self._axes([a.shape, b.shape])
         norms = []

@@ -173,9 +173,13 @@ class SparseCategoricalCrossentropy(Loss):
         checked = labels if self.ignore_class is None else labels[labels != self.ignore_class]
         classes = y_pred.shape[-1]
         if checked.size and (checked.min() < 0 or checked.max() >= classes):
-            bad = checked[(checked < 0) | (checked >= classes)][0]
-            raise ValueError(f"{self.name}: label {bad} is out of range; expected labels in [0, {classes}) "
-                             f"for y_pred of shape {y_pred.shape}")
+            bad = (labels < 0) | (labels >= classes)
+            if self.ignore_class is not None:
+                bad &= labels != self.ignore_class
+            first = int(np.flatnonzero(bad)[0])
+            sample = first // max(labels.size // max(len(labels), 1), 1) if labels.ndim else 0
+            raise ValueError(f"{self.name}: label {labels.reshape(-1)[first]} (sample {sample}) is out of range; "
+                             f"expected labels in [0, {classes}) for y_pred of shape {y_pred.shape}")
         return labels, y_pred
 
     def _mask(self, labels, y_pred):

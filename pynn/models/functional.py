@@ -89,7 +89,9 @@ class Functional(Model):
                 layers.append(layer)
         self._graph_layers = layers
         self._masking = any(getattr(node.layer, "produces_mask", False) for node in nodes)
-        self.dtype = in_list[0].dtype
+        self.dtype = next((t.dtype for t in in_list if t.dtype.kind == "f"), np.dtype("float32"))
+        self._index_inputs = [t.dtype.kind in "iu" or _read_only_by_index_layers(i, self._steps)
+                              for i, t in enumerate(in_list)]
         self.takes_list = len(in_list) > 1
         shapes = [t.shape for t in in_list]
         self.input_shape = shapes if self.takes_list else shapes[0]
@@ -138,6 +140,9 @@ class Functional(Model):
         if self._steps[step].list_output:
             return None
         return _fusable_activation(self._steps[step].layer)
+
+    def index_inputs(self):
+        return self._index_inputs
 
     def _input_list(self, x, what):
         if isinstance(x, dict):
@@ -430,3 +435,9 @@ def _topological_nodes(inputs, outputs, model_name):
             if id(parent) not in input_ids and id(parent.node) not in done:
                 stack.append((parent, False))
     return order
+
+
+def _read_only_by_index_layers(slot, steps):
+    """Whether the graph reads this slot only through layers that take indices (Embedding)."""
+    readers = [step.layer for step in steps if slot in step.inputs]
+    return bool(readers) and all(getattr(layer, "takes_indices", False) for layer in readers)

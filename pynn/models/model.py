@@ -5,7 +5,9 @@ from pynn import variable
 from pynn.layers.layer import Layer
 from pynn.layers.node import is_symbolic
 from pynn.training import dense_chain
-from pynn.training.loop import EpochLoop, batches, num_rows, take_rows, validate_arrays
+from pynn.training import validation
+from pynn.training.interrupts import StepGuard
+from pynn.training.loop import EpochLoop, num_rows, take_rows
 
 
 class Model(Layer):
@@ -122,6 +124,7 @@ class Model(Layer):
         if chain and sample_weight is None:
             result = chain(x, y)
             if result is not None:
+                _require_finite_loss(result[0])
                 self.optimizer.apply(variables)
                 return result
         for v in variables:
@@ -138,6 +141,7 @@ class Model(Layer):
                 y_pred.append(p)
         self.backward_weights(ctx, dout)
         value = value + self._regularization(add_gradients=True) + ctx_activity_loss(ctx)
+        _require_finite_loss(value)
         self.optimizer.apply(variables)
         return value, y_pred
 
@@ -175,30 +179,39 @@ class Model(Layer):
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None, sample_weight=None,
             initial_epoch=0, steps_per_epoch=None, validation_batch_size=None, validation_freq=1):
-        """Train for `epochs` epochs; returns a History (also kept as model.history)."""
+        """Train for `epochs` epochs; returns a History (also kept as model.history).
+
+        Every argument and the whole of x, y, sample_weight, class_weight and validation_data are checked
+        before the first step (pynn.training.validation). A step whose loss is NaN or infinite raises
+        FloatingPointError before the optimizer applies it; Ctrl-C takes effect between steps."""
         self._require_compiled("fit")
-        x, y, sample_weight = validate_arrays(self, x, y, sample_weight, "fit")
-        if class_weight is not None:
-            if len(self._outputs) > 1:
-                raise ValueError("fit: class_weight is supported for models with one output only")
-            sample_weight = _class_weights(y, class_weight, sample_weight)
-        if validation_data is None and validation_split:
-            if not 0 < validation_split < 1:
-                raise ValueError(f"fit: validation_split must be in (0, 1), got {validation_split}")
+        batch_size, val_batch_size = validation.fit_arguments(
+            batch_size, epochs, initial_epoch, steps_per_epoch, validation_split, validation_batch_size,
+            validation_freq, shuffle)
+        verbose = validation.verbose_level(verbose, "fit")
+        x, y, sample_weight = validation.validate_arrays(self, x, y, sample_weight, "fit", class_weight)
+        if validation_data is not None:
+            validation_data = validation.validation_arrays(self, validation_data)
+        elif validation_split:
             split = int(num_rows(x) * (1 - validation_split))
+            if split == 0 or split == num_rows(x):
+                raise ValueError(f"fit: validation_split={validation_split} of {num_rows(x)} samples leaves "
+                                 f"{split} for training and {num_rows(x) - split} for validation; both need one")
             head, tail = slice(None, split), slice(split, None)
             validation_data = (take_rows(x, tail), take_rows(y, tail), take_rows(sample_weight, tail))
             x, y, sample_weight = take_rows(x, head), take_rows(y, head), take_rows(sample_weight, head)
-        loop = EpochLoop(self, batch_size or 32, epochs, verbose, callbacks, steps_per_epoch)
-        return loop.run(x, y, sample_weight, validation_data, shuffle, initial_epoch,
-                        validation_batch_size or batch_size or 32, validation_freq)
+        loop = EpochLoop(self, batch_size, verbose, callbacks, epochs, steps_per_epoch, add_history=True)
+        return loop.run(x, y, sample_weight, validation_data, shuffle, initial_epoch, val_batch_size,
+                        validation_freq)
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, callbacks=None,
                  return_dict=False):
         """Loss and metrics on (x, y): a scalar when there are no metrics, else [loss, *metrics]."""
         self._require_compiled("evaluate")
-        x, y, sample_weight = validate_arrays(self, x, y, sample_weight, "evaluate")
-        logs = EpochLoop(self, batch_size or 32, 1, verbose, callbacks).evaluate(x, y, sample_weight)
+        batch_size = validation.positive_int(batch_size, "batch_size", "evaluate", default=32)
+        verbose = validation.verbose_level(verbose, "evaluate")
+        x, y, sample_weight = validation.validate_arrays(self, x, y, sample_weight, "evaluate")
+        logs = EpochLoop(self, batch_size, verbose, callbacks).evaluate(x, y, sample_weight)
         if return_dict:
             return logs
         values = list(logs.values())
@@ -206,15 +219,14 @@ class Model(Layer):
 
     def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
         """The model's outputs for x, computed in batches (no training behaviour)."""
-        x = self._as_input(x)
-        outputs = [self._predict_batch(xb) for xb in batches(x, batch_size or 32)]
-        if not outputs:
+        batch_size = validation.positive_int(batch_size, "batch_size", "predict", default=32)
+        verbose = validation.verbose_level(verbose, "predict")
+        x = validation.model_inputs(self, x, "predict", training=False)
+        if num_rows(x) == 0:
             shapes = self.output_shape if isinstance(self.output_shape, list) else [self.output_shape]
             empty = [np.empty((0,) + tuple(s[1:]), self.dtype) for s in shapes]
             return empty if isinstance(self.output_shape, list) else empty[0]
-        if isinstance(outputs[0], list):
-            return [np.concatenate(parts) for parts in zip(*outputs)]
-        return np.concatenate(outputs)
+        return EpochLoop(self, batch_size, verbose, callbacks).predict(x)
 
     def __call__(self, x, training=None, **kwargs):
         if type(x) is np.ndarray and not training and not kwargs:     # model(x): the inference path
@@ -232,18 +244,20 @@ class Model(Layer):
         return self.forward(x, training=False)[0]
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
+        """One optimizer step on (x, y), checked first like fit's data; atomic with respect to Ctrl-C."""
         self._require_compiled("train_on_batch")
-        x, y, sample_weight = validate_arrays(self, x, y, sample_weight, "train_on_batch")
-        if class_weight is not None:
-            sample_weight = _class_weights(y, class_weight, sample_weight)
+        x, y, sample_weight = validation.validate_arrays(self, x, y, sample_weight, "train_on_batch",
+                                                         class_weight)
         for m in self.compiled_metrics:
             m.reset_state()
-        value, y_pred = self._train_batch(x, y, sample_weight)
+        guard = StepGuard()
+        with guard.installed(), guard:
+            value, y_pred = self._train_batch(x, y, sample_weight)
         return self._batch_logs(value, y, y_pred, sample_weight, return_dict)
 
     def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
         self._require_compiled("test_on_batch")
-        x, y, sample_weight = validate_arrays(self, x, y, sample_weight, "test_on_batch")
+        x, y, sample_weight = validation.validate_arrays(self, x, y, sample_weight, "test_on_batch")
         for m in self.compiled_metrics:
             m.reset_state()
         value, y_pred = self._test_batch(x, y, sample_weight)
@@ -262,16 +276,31 @@ class Model(Layer):
         return logs["loss"] if len(logs) == 1 else list(logs.values())
 
     def _as_input(self, x):
-        """x as the forward pass takes it: a C-contiguous array of the model's dtype, or a list of them for a
-        model with several inputs (a dict is ordered by input name)."""
+        """x as the forward pass takes it: a C-contiguous array of the model's dtype (integers kept for an
+        index input, see index_inputs), or a list of them for a model with several inputs (a dict is ordered by
+        input name)."""
         if type(x) is np.ndarray and x.dtype == self.dtype and x.flags.c_contiguous:
             return x
         if isinstance(x, (list, tuple, dict)):
-            return [self._as_input(v) for v in self._input_list(x, "predict")]
+            if not self.takes_list:
+                raise ValueError(f"Model '{self.name}' takes one input array, got a {type(x).__name__} of "
+                                 f"{len(x)}")
+            return [self._as_one_input(v, k) for k, v in enumerate(self._input_list(x, "predict"))]
+        return self._as_one_input(x, 0)
+
+    def _as_one_input(self, x, k):
         x = np.asarray(x)
+        if x.dtype.kind in "iub" and self.index_inputs()[k]:
+            return np.ascontiguousarray(x)
         if x.dtype != self.dtype:
             x = x.astype(self.dtype)
         return np.ascontiguousarray(x)
+
+    def index_inputs(self):
+        """Per input, whether it holds indices that stay integers (a float32 cast would round those above
+        2**24): inputs declared integer (Input(dtype="int32")) and those read only by index-taking layers
+        (Embedding). Subclasses with a graph say which; a model without one has none."""
+        return [False] * (len(self.inputs) if getattr(self, "takes_list", False) else 1)
 
     def _input_list(self, x, what):
         """The arrays of a multi-input model's x (a list in input order or a dict by input name)."""
@@ -468,13 +497,9 @@ def ctx_activity_loss(ctx):
     return ctx.get("activity_loss", 0.0) if isinstance(ctx, dict) else 0.0
 
 
-def _class_weights(y, class_weight, sample_weight):
-    labels = np.asarray(y)
-    if labels.ndim > 1 and labels.shape[-1] > 1:
-        labels = labels.argmax(axis=-1)
-    labels = labels.reshape(len(labels), -1)[:, 0].astype(np.int64)
-    table = np.ones(int(max(labels.max(initial=0), max(class_weight)) + 1))
-    for k, v in class_weight.items():
-        table[int(k)] = v
-    weights = table[labels]
-    return weights if sample_weight is None else weights * sample_weight
+def _require_finite_loss(value):
+    """A step whose loss is NaN or infinite is refused before the optimizer applies it."""
+    if not np.isfinite(value):
+        raise FloatingPointError(
+            f"the training loss is {float(value)}; this step was not applied (the weights and the optimizer are "
+            "as after the previous step). Check the inputs' scale and the learning rate.")

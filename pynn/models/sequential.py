@@ -131,10 +131,15 @@ class Sequential(Functional):
         """The dtype inputs are converted to: the Input's, else the first layer's (assignable)."""
         if getattr(self, "_dtype", None) is not None:
             return self._dtype
-        if getattr(self, "_input_layer", None) is not None:
+        if getattr(self, "_input_layer", None) is not None and self._input_layer.dtype.kind == "f":
             return self._input_layer.dtype
         layers = getattr(self, "_layers", None)
         return layers[0].dtype if layers else np.dtype("float32")
+
+    def index_inputs(self):
+        if self.built:
+            return super().index_inputs()
+        return [bool(self._layers) and getattr(self._layers[0], "takes_indices", False)]
 
     @dtype.setter
     def dtype(self, value):

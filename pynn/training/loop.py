@@ -1,9 +1,13 @@
-"""The batch loop behind fit and evaluate: batches, running means, callbacks, progress bar."""
+"""The batch loops behind fit, evaluate and predict: batches, running means, callbacks, progress bar.
+
+Their arguments arrive checked (pynn.training.validation); a training step runs under a StepGuard, so Ctrl-C
+lands between steps (pynn.training.interrupts)."""
 import math
 
 import numpy as np
 
 from pynn import ops, random_state
+from pynn.training.interrupts import StepGuard
 from pynn.training.progbar import Progbar
 
 
@@ -28,98 +32,18 @@ def take_rows(a, index):
     return a[index]
 
 
-def _check_x(x, dtype, what):
-    x = np.asarray(x)
-    if x.dtype.kind not in "fiub":
-        raise ValueError(f"{what}: x must be numeric, got dtype {x.dtype}")
-    x = np.ascontiguousarray(x, dtype=dtype)
-    if not _all_finite(x):
-        raise ValueError(f"{what}: x contains NaN or infinite values")
-    return x
-
-
-def _all_finite(x):
-    """True when the float array x holds no NaN or infinity. Its sum (in double, one pass, no temporary) is
-    finite when x is; a sum that is not (a NaN or an infinity in x, or finite values that overflow it) is
-    settled element by element."""
-    if x.dtype in (np.float32, np.float64):
-        with np.errstate(over="ignore"):
-            if np.isfinite(ops.sum(x)):
-                return True
-    return bool(np.isfinite(x).all())
-
-
-def _check_y(y, dtype, what):
-    y = np.asarray(y)
-    if y.dtype.kind == "f":
-        if not _all_finite(np.ascontiguousarray(y)):
-            raise ValueError(f"{what}: y contains NaN or infinite values")
-        y = np.ascontiguousarray(y, dtype=dtype)
-    elif y.dtype.kind in "iub" and y.dtype not in (np.int32, np.int64):
-        y = y.astype(np.int64)  # once here, not at every step (labels as uint8, e.g. MNIST's)
-    return y
-
-
-def validate_arrays(model, x, y, sample_weight, what):
-    """Check and convert fit / evaluate inputs before anything changes; returns (x, y, sample_weight).
-
-    For a model with several inputs (outputs) x (y) becomes a list of arrays in input (output) order; it
-    may be given as a list or a dict by name."""
-    if x is None or y is None:
-        raise ValueError(f"{what}: x and y are both required")
-    dtype = model.dtype
-    if model.takes_list:
-        x = [_check_x(v, dtype, what) for v in model._input_list(x, what)]
-    else:
-        x = _check_x(x, dtype, what)
-    multi_output = len(model.output_names) > 1
-    if multi_output:
-        y = [_check_y(v, dtype, what) for v in model._output_list(y, what)]
-    else:
-        if isinstance(y, dict) and len(y) == 1:
-            y = next(iter(y.values()))
-        y = _check_y(y, dtype, what)
-    n = num_rows(x)
-    for arr, kind in [(a, "x") for a in (x if isinstance(x, list) else [x])] + \
-                     [(a, "y") for a in (y if isinstance(y, list) else [y])]:
-        if len(arr) != n:
-            raise ValueError(f"{what}: x and y must have the same number of samples, got {n} and {len(arr)}"
-                             if kind == "y" else f"{what}: every input must have the same number of samples, "
-                             f"got {n} and {len(arr)}")
-    if sample_weight is not None:
-        if multi_output and isinstance(sample_weight, (list, tuple, dict)):
-            sample_weight = [None if w is None else _check_weight(w, n, dtype, what)
-                             for w in model._output_list(sample_weight, what)]
-        else:
-            sample_weight = _check_weight(sample_weight, n, dtype, what)
-    model.build_for([v.shape for v in x] if isinstance(x, list) else x.shape)
-    return x, y, sample_weight
-
-
-def _check_weight(w, n, dtype, what):
-    w = np.asarray(w, dtype=dtype)
-    if w.shape != (n,):
-        raise ValueError(f"{what}: sample_weight must have shape ({n},), got {w.shape}")
-    return w
-
-
-def _resolve_verbose(verbose):
-    return 1 if verbose == "auto" else int(verbose)
-
-
 class EpochLoop:
-    """Runs epochs of training steps (or one pass of evaluation) with callbacks and a progress bar."""
+    """Runs epochs of training steps, or one pass of evaluation or prediction, with callbacks and a progress
+    bar. Arguments arrive checked (batch_size a positive int, verbose 0, 1 or 2)."""
 
-    def __init__(self, model, batch_size, epochs, verbose, callbacks, steps_per_epoch=None):
+    def __init__(self, model, batch_size, verbose, callbacks, epochs=1, steps_per_epoch=None, add_history=False):
         from pynn.callbacks import CallbackList
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.model = model
-        self.batch_size = int(batch_size)
+        self.batch_size = batch_size
         self.epochs = epochs
-        self.verbose = _resolve_verbose(verbose)
+        self.verbose = verbose
         self.steps_per_epoch = steps_per_epoch
-        self.callbacks = CallbackList(callbacks, model=model, add_history=True)
+        self.callbacks = CallbackList(callbacks, model=model, add_history=add_history)
 
     def _reset_metrics(self):
         for m in self.model.compiled_metrics:
@@ -132,14 +56,13 @@ class EpochLoop:
         return logs
 
     def run(self, x, y, sample_weight, validation_data, shuffle, initial_epoch, val_batch_size, validation_freq):
+        """fit's epochs; validation_data is None or checked (x, y, sample_weight) arrays."""
         model, cb = self.model, self.callbacks
         n = num_rows(x)
         steps = math.ceil(n / self.batch_size)
         if self.steps_per_epoch:
-            steps = min(steps, int(self.steps_per_epoch))
+            steps = min(steps, self.steps_per_epoch)
         cb.set_params({"epochs": self.epochs, "steps": steps, "verbose": self.verbose})
-        if validation_data is not None:
-            validation_data = _unpack_validation(model, validation_data)
         model.stop_training = False
         rng = np.random.default_rng(random_state.next_seed())
         batch_hooks = cb.has_train_batch_hooks
@@ -147,67 +70,106 @@ class EpochLoop:
         multi = isinstance(x, list) or isinstance(y, list) or isinstance(sample_weight, list)
         # full shuffled batches of a single input are gathered into this buffer
         x_batch = None if isinstance(x, list) else np.empty((size,) + x.shape[1:], x.dtype)
-        cb.on_train_begin()
-        for epoch in range(initial_epoch, self.epochs):
-            self._reset_metrics()
-            cb.on_epoch_begin(epoch)
-            if self.verbose == 1:
-                print(f"Epoch {epoch + 1}/{self.epochs}")
-            bar = Progbar(steps) if self.verbose == 1 else None
-            order = _batch_order(rng, n, size) if shuffle else None
-            loss_sum, seen = 0.0, 0
-            for step in range(steps):
-                start, stop = step * size, min(n, (step + 1) * size)
-                idx = slice(start, stop) if order is None else order[start:stop]
-                if multi:
-                    xb, yb, swb = take_rows(x, idx), take_rows(y, idx), take_rows(sample_weight, idx)
-                else:
-                    if order is None:
-                        xb = x[idx]
+        guard = StepGuard()
+        logs = {}
+        with guard.installed():
+            cb.on_train_begin()
+            for epoch in range(initial_epoch, self.epochs):
+                self._reset_metrics()
+                cb.on_epoch_begin(epoch)
+                if self.verbose == 1:
+                    print(f"Epoch {epoch + 1}/{self.epochs}")
+                bar = Progbar(steps) if self.verbose == 1 else None
+                order = _batch_order(rng, n, size) if shuffle else None
+                loss_sum, seen = 0.0, 0
+                for step in range(steps):
+                    start, stop = step * size, min(n, (step + 1) * size)
+                    idx = slice(start, stop) if order is None else order[start:stop]
+                    if multi:
+                        xb, yb, swb = take_rows(x, idx), take_rows(y, idx), take_rows(sample_weight, idx)
                     else:
-                        xb = ops.gather_rows(x, idx, x_batch) if stop - start == size else x[idx]
-                    yb = y[idx]
-                    swb = None if sample_weight is None else sample_weight[idx]
-                if batch_hooks:
-                    cb.on_train_batch_begin(step)
-                value, y_pred = model._train_batch(xb, yb, swb)
-                loss_sum += value * (stop - start)
-                seen += stop - start
-                for m in model.compiled_metrics:
-                    m.update_state(yb, y_pred, swb)
-                if batch_hooks or bar is not None:
-                    logs = self._logs(loss_sum, seen)
+                        if order is None:
+                            xb = x[idx]
+                        else:
+                            xb = ops.gather_rows(x, idx, x_batch) if stop - start == size else x[idx]
+                        yb = y[idx]
+                        swb = None if sample_weight is None else sample_weight[idx]
                     if batch_hooks:
-                        cb.on_train_batch_end(step, logs)
-                    if bar is not None:
-                        bar.update(step + 1, list(logs.items()), finalize=False)
-            logs = self._logs(loss_sum, seen)
-            if validation_data is not None and (epoch + 1) % validation_freq == 0:
-                vx, vy, vsw = validation_data
-                logs.update({"val_" + k: v for k, v in self.evaluate(vx, vy, vsw, val_batch_size).items()})
-            if bar is not None:
-                bar.update(steps, list(logs.items()), finalize=True)
-            elif self.verbose == 2:
-                print(f"Epoch {epoch + 1}/{self.epochs} - " + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
-            cb.on_epoch_end(epoch, logs)
-            if model.stop_training:
-                break
-        cb.on_train_end(logs if self.epochs > initial_epoch else {})
+                        cb.on_train_batch_begin(step)
+                    try:
+                        with guard:
+                            value, y_pred = model._train_batch(xb, yb, swb)
+                    except FloatingPointError as e:
+                        raise FloatingPointError(f"fit: epoch {epoch + 1}, batch {step}: {e}") from None
+                    loss_sum += value * (stop - start)
+                    seen += stop - start
+                    for m in model.compiled_metrics:
+                        m.update_state(yb, y_pred, swb)
+                    if batch_hooks or bar is not None:
+                        logs = self._logs(loss_sum, seen)
+                        if batch_hooks:
+                            cb.on_train_batch_end(step, logs)
+                        if bar is not None:
+                            bar.update(step + 1, list(logs.items()), finalize=False)
+                logs = self._logs(loss_sum, seen)
+                if validation_data is not None and (epoch + 1) % validation_freq == 0:
+                    vx, vy, vsw = validation_data
+                    val_logs = self.evaluate(vx, vy, vsw, val_batch_size, verbose=0)
+                    logs.update({"val_" + k: v for k, v in val_logs.items()})
+                if bar is not None:
+                    bar.update(steps, list(logs.items()), finalize=True)
+                elif self.verbose == 2:
+                    print(f"Epoch {epoch + 1}/{self.epochs} - " + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+                cb.on_epoch_end(epoch, logs)
+                if model.stop_training:
+                    break
+            cb.on_train_end(logs)
         return model.history
 
-    def evaluate(self, x, y, sample_weight, batch_size=None):
-        """One pass over (x, y) with training=False; returns {"loss": ..., metric: ...}."""
-        model = self.model
+    def evaluate(self, x, y, sample_weight, batch_size=None, verbose=None):
+        """One pass over (x, y) with training=False, with the on_test_* hooks; returns {"loss": ..., metric: ...}."""
+        model, cb = self.model, self.callbacks
+        verbose = self.verbose if verbose is None else verbose
+        size = batch_size or self.batch_size
+        steps = math.ceil(num_rows(x) / size)
+        bar = Progbar(steps) if verbose == 1 else None
         self._reset_metrics()
+        cb.on_test_begin()
         loss_sum, seen = 0.0, 0
-        for xb, yb, swb in batches(x, batch_size or self.batch_size, y, sample_weight):
+        for step, (xb, yb, swb) in enumerate(batches(x, size, y, sample_weight)):
+            cb.on_test_batch_begin(step)
             value, y_pred = model._test_batch(xb, yb, swb)
             rows = num_rows(xb)
             loss_sum += value * rows
             seen += rows
             for m in model.compiled_metrics:
                 m.update_state(yb, y_pred, swb)
-        return self._logs(loss_sum, seen)
+            logs = self._logs(loss_sum, seen)
+            cb.on_test_batch_end(step, logs)
+            if bar is not None:
+                bar.update(step + 1, list(logs.items()), finalize=step + 1 == steps)
+        logs = self._logs(loss_sum, seen)
+        cb.on_test_end(logs)
+        return logs
+
+    def predict(self, x):
+        """The model's outputs for x, batch by batch, with the on_predict_* hooks (each batch's outputs are
+        in the batch-end logs as "outputs")."""
+        model, cb = self.model, self.callbacks
+        steps = math.ceil(num_rows(x) / self.batch_size)
+        bar = Progbar(steps) if self.verbose == 1 else None
+        cb.on_predict_begin()
+        outputs = []
+        for step, xb in enumerate(batches(x, self.batch_size)):
+            cb.on_predict_batch_begin(step)
+            outputs.append(model._predict_batch(xb))
+            cb.on_predict_batch_end(step, {"outputs": outputs[-1]})
+            if bar is not None:
+                bar.update(step + 1, [], finalize=step + 1 == steps)
+        cb.on_predict_end()
+        if isinstance(outputs[0], list):
+            return [np.concatenate(parts) for parts in zip(*outputs)]
+        return np.concatenate(outputs)
 
 
 def _batch_order(rng, n, size):
@@ -218,14 +180,3 @@ def _batch_order(rng, n, size):
     order[:full].reshape(-1, size).sort(axis=1)
     order[full:].sort()
     return order
-
-
-def _unpack_validation(model, data):
-    if len(data) == 2:
-        vx, vy = data
-        vsw = None
-    elif len(data) == 3:
-        vx, vy, vsw = data
-    else:
-        raise ValueError(f"fit: validation_data must be (x, y) or (x, y, sample_weight), got {len(data)} items")
-    return validate_arrays(model, vx, vy, vsw, "fit (validation_data)")
