@@ -274,3 +274,36 @@ def test_trainable_false_at_construction_freezes_the_layers(rng):
     dense = layers.Dense(2)
     frozen = pynn.Model(x, dense(x), trainable=False)
     assert not dense.trainable and frozen.trainable_weights == [] and len(frozen.non_trainable_weights) == 2
+
+
+@pytest.mark.parametrize("pooling", ["max2d", "global_max2d", "max1d", "global_max1d"])
+def test_fine_tuning_through_a_base_called_with_training_false(pooling):
+    """The transfer-learning guide: the base model is called with training=False, then unfrozen and trained.
+    Max pooling inside it must still pass gradients back (the same as without training=False here, since
+    the base has no layer whose behaviour depends on training)."""
+    one_d = pooling.endswith("1d")
+    shape = (12, 2) if one_d else (8, 8, 2)
+    conv = layers.Conv1D(3, 3) if one_d else layers.Conv2D(3, 3)
+    pool = {"max2d": layers.MaxPooling2D(), "global_max2d": layers.GlobalMaxPooling2D(),
+            "max1d": layers.MaxPooling1D(), "global_max1d": layers.GlobalMaxPooling1D()}[pooling]
+    stack = [conv, pool] + ([] if pooling.startswith("global") else [layers.Flatten()])
+    x = np.random.default_rng(0).standard_normal((6,) + shape).astype(np.float32)
+    y = np.arange(6) % 2
+    results = []
+    for fixed in (False, None):
+        pynn.utils.set_random_seed(3)
+        base = pynn.Sequential([layers.Input(shape)] + [type(layer).from_config(layer.get_config())
+                                                        for layer in stack])
+        inputs = pynn.Input(shape)
+        model = pynn.Model(inputs, layers.Dense(2, activation="softmax")(base(inputs, training=fixed)))
+        base.trainable = False
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        model.fit(x, y, verbose=0)
+        base.trainable = True
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        before = base.get_weights()[0].copy()
+        model.fit(x, y, verbose=0)
+        assert not np.array_equal(base.get_weights()[0], before)
+        results.append(model.get_weights())
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)

@@ -43,10 +43,18 @@ class BaseGlobalPooling(Layer):
         return np.ascontiguousarray(x)
 
     def forward(self, x, training=False):
+        # The argmax is kept whatever `training` says (a frozen layer called with training=False still passes
+        # gradients back); predict() and model(x) go through inference(), which keeps none.
+        return self._pool(x, keep_argmax=True)
+
+    def inference(self):
+        return lambda x: self._pool(x, keep_argmax=False)[0]
+
+    def _pool(self, x, keep_argmax):
         images = self._to_images(x)
         pool = images.shape[1:3]
         if self.mode == "max":
-            y, argmax = ops.max_pool2d(images, pool, pool, "valid", keep_argmax=training)
+            y, argmax = ops.max_pool2d(images, pool, pool, "valid", keep_argmax=keep_argmax)
         else:
             y, argmax = ops.avg_pool2d(images, pool, pool, "valid"), None
         out_shape = self.compute_output_shape(x.shape)
@@ -54,9 +62,6 @@ class BaseGlobalPooling(Layer):
 
     def backward(self, ctx, dy):
         argmax, image_shape, x_shape = ctx
-        if self.mode == "max" and argmax is None:
-            raise ValueError(f"Layer '{self.name}': backward needs a forward pass with training=True (the argmax "
-                             f"is kept only in training)")
         pool = image_shape[1:3]
         dy = np.ascontiguousarray(dy).reshape(image_shape[0], 1, 1, image_shape[3])
         if self.mode == "max":

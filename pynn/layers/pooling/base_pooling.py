@@ -83,14 +83,23 @@ class BasePooling(Layer):
         return y
 
     def forward(self, x, training=False):
+        # The argmax is kept whatever `training` says: a layer frozen in inference mode (called with
+        # training=False inside a model being fine-tuned) still passes gradients back. predict() and model(x)
+        # go through inference(), which keeps none.
+        return self._pool(x, keep_argmax=True, reuse=training)
+
+    def inference(self):
+        return lambda x: self._pool(x, keep_argmax=False, reuse=False)[0]
+
+    def _pool(self, x, keep_argmax, reuse):
         images = self._to_images(x)
         pool, strides = self._pool2d()
         if self.mode == "max":
             shape = ops.pool2d_output_shape(images.shape, pool, strides, self.padding)
-            reuse = training and min(shape[1:3]) >= 1   # inference may run from several threads: fresh arrays
+            reuse = reuse and min(shape[1:3]) >= 1   # inference may run from several threads: fresh arrays
             out = self._reused_array("y", shape, images.dtype) if reuse else None
-            argmax = self._reused_array("argmax", shape, np.int32) if reuse else None
-            y, argmax = ops.max_pool2d(images, pool, strides, self.padding, keep_argmax=training, out=out,
+            argmax = self._reused_array("argmax", shape, np.int32) if reuse and keep_argmax else None
+            y, argmax = ops.max_pool2d(images, pool, strides, self.padding, keep_argmax=keep_argmax, out=out,
                                        argmax_out=argmax)
             return self._from_images(y), (argmax, images.shape)
         y = ops.avg_pool2d(images, pool, strides, self.padding)
@@ -98,9 +107,6 @@ class BasePooling(Layer):
 
     def backward(self, ctx, dy):
         argmax, image_shape = ctx
-        if self.mode == "max" and argmax is None:
-            raise ValueError(f"Layer '{self.name}': backward needs a forward pass with training=True (the argmax "
-                             f"is kept only in training)")
         dy = self._to_images(dy)
         pool, strides = self._pool2d()
         if self.mode == "max":
