@@ -1,5 +1,7 @@
-"""model.save / load_model (the .keras zip), save_weights / load_weights, exact resumption, atomic writes, and
-clear errors for truncated, corrupt, hand-edited or newer files (nothing in a file is ever executed)."""
+"""model.save / load_model (the .keras zip), save_weights / load_weights, exact resumption, atomic writes (file
+modes, symlinks, temporaries of killed saves), clear errors for truncated, corrupt, hand-edited or newer files
+(nothing in a file is ever executed), all-or-nothing loading and matching layers by name or position. The
+randomized sweep over damaged files is tests/test_file_fuzz.py."""
 import io
 import json
 import os
@@ -12,7 +14,7 @@ import pytest
 
 import pynn
 from pynn import layers, random_state, saving
-from pynn.saving import saving_lib
+from pynn.saving import file_utils, saving_lib
 
 
 def mlp(dropout_seed=None):
@@ -656,3 +658,247 @@ def test_functional_config_with_an_unknown_tensor_reference_is_a_clear_error():
             entry["inbound_nodes"][0]["args"][0]["config"]["keras_history"] = ["nowhere", 0, 0]
     with pytest.raises(ValueError, match="cannot rebuild the graph: 'cls' call 0"):
         pynn.Model.from_config(config)
+
+
+# ---------------------------------------------------------------------------------------------- file safety
+@pytest.fixture
+def umask():
+    """Set the process's umask inside a test; restores it after."""
+    before = os.umask(0o022)
+    os.umask(before)
+    yield os.umask
+    os.umask(before)
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o027, 0o002])
+def test_a_new_file_gets_the_mode_open_would_give_it(tmp_path, umask, mask):
+    umask(mask)
+    mlp().save(tmp_path / "m.keras")
+    mlp().save_weights(tmp_path / "w.weights.npz")
+    for name in ("m.keras", "w.weights.npz"):
+        assert os.stat(tmp_path / name).st_mode & 0o777 == 0o666 & ~mask
+    assert file_utils.current_umask() == mask
+
+
+def test_umask_without_proc(monkeypatch, umask):
+    umask(0o037)
+
+    def no_proc(*args, **kwargs):
+        raise OSError("no /proc here")
+    monkeypatch.setattr(file_utils, "open", no_proc, raising=False)
+    assert file_utils.current_umask() == 0o037
+    assert os.umask(0o037) == 0o037  # left as it was
+
+
+def test_saving_over_a_file_keeps_its_mode(tmp_path):
+    for name in ("m.keras", "w.weights.npz"):
+        (tmp_path / name).write_bytes(b"old")
+        os.chmod(tmp_path / name, 0o640)
+    mlp().save(tmp_path / "m.keras")
+    mlp().save_weights(tmp_path / "w.weights.npz")
+    for name in ("m.keras", "w.weights.npz"):
+        assert os.stat(tmp_path / name).st_mode & 0o777 == 0o640
+
+
+def test_saving_through_a_symlink_writes_its_target(tmp_path):
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "m.keras"
+    target.write_bytes(b"old")
+    link = tmp_path / "m.keras"
+    link.symlink_to(target)
+    model = compiled_mlp()
+    model.save(link)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert_same_weights(pynn.models.load_model(target), model)
+    assert sorted(os.listdir(tmp_path / "real")) == ["m.keras"]  # the temporary lived beside the target
+
+
+def temporaries(folder):
+    return sorted(name for name in os.listdir(folder) if name != "m.keras")
+
+
+def test_a_save_killed_mid_write_leaves_nothing_behind_the_next_save(tmp_path):
+    """A process killed (SIGKILL) while saving leaves its temporary file; the next save to that path removes it."""
+    code = (
+        "import sys, time, numpy as np, pynn\n"
+        "from pynn.saving import saving_lib\n"
+        "L = pynn.layers\n"
+        "model = pynn.Sequential([L.Input(shape=(1000,)), L.Dense(1000), L.Dense(1000)])\n"
+        "real = np.save\n"
+        "def slow_save(file, array, **kwargs):\n"
+        "    real(file, array, **kwargs)\n"
+        "    print('writing', flush=True)\n"
+        "    time.sleep(60)\n"
+        "saving_lib.np.save = slow_save\n"
+        "model.save(sys.argv[1])\n")
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    child = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "m.keras")], cwd=repo,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "writing"
+    finally:
+        child.kill()
+        child.wait()
+        child.stdout.close()
+    assert len(temporaries(tmp_path)) == 1 and os.path.getsize(tmp_path / temporaries(tmp_path)[0]) > 1_000_000
+    assert not (tmp_path / "m.keras").exists()
+    model = compiled_mlp()
+    model.save(tmp_path / "m.keras")
+    assert temporaries(tmp_path) == []
+    assert_same_weights(pynn.models.load_model(tmp_path / "m.keras"), model)
+
+
+def test_only_the_temporaries_of_dead_processes_are_removed(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]) as alive:
+        try:
+            names = {"dead": f".m.keras.{dead_pid}.abc_123.pynn-tmp", "alive": f".m.keras.{alive.pid}.xyz.pynn-tmp",
+                     "this process": f".m.keras.{os.getpid()}.q1.pynn-tmp",
+                     "other target": f".other.keras.{dead_pid}.abc.pynn-tmp"}
+            for name in names.values():
+                (tmp_path / name).write_bytes(b"partial")
+            mlp().save(tmp_path / "m.keras")
+            assert temporaries(tmp_path) == sorted(n for k, n in names.items() if k != "dead")
+        finally:
+            alive.kill()
+
+
+@pytest.mark.parametrize("shape", [(2 ** 40, 2 ** 20), (3, 2 ** 62)])
+@pytest.mark.parametrize("suffix", [".keras", ".weights.npz"])
+def test_an_npy_header_declaring_a_huge_shape_allocates_nothing(tmp_path, shape, suffix):
+    model = compiled_mlp()
+    path = tmp_path / f"m{suffix}"
+    model.save(path) if suffix == ".keras" else model.save_weights(path)
+    header = repr({"descr": "<f4", "fortran_order": False, "shape": shape}).encode()
+    header += b" " * (63 - (len(header) + 10) % 64) + b"\n"
+    payload = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + bytes(64)
+    member = "weights/dense/0.npy" if suffix == ".keras" else "dense/0.npy"
+    bad = rewrite(path, tmp_path / f"huge{suffix}", {member: payload})
+    with pytest.raises(ValueError, match=rf"huge{suffix}.*dense/0\.npy.*header declares shape"):
+        model.load_weights(bad)
+    if suffix == ".keras":
+        with pytest.raises(ValueError, match=r"huge\.keras.*header declares shape"):
+            pynn.models.load_model(bad)
+
+
+@pytest.mark.parametrize("member", ["config.json", "metadata.json", "state.json"])
+def test_deeply_nested_json_is_refused(saved, tmp_path, member):
+    bad = rewrite(saved, tmp_path / "deep.keras", {member: "[" * 100000 + "]" * 100000})
+    with pytest.raises(ValueError, match=rf"deep\.keras.*{member}"):
+        pynn.models.load_model(bad)
+    with zipfile.ZipFile(saved) as archive:
+        config = json.loads(archive.read("config.json"))
+    config["config"]["layers"][1]["config"]["units"] = json.loads("[" * 500 + "]" * 500)
+    bad = rewrite(saved, tmp_path / "deep.keras", {"config.json": json.dumps(config)})
+    with pytest.raises(ValueError, match=r"deep\.keras.*config\.json is nested more than"):
+        pynn.models.load_model(bad)
+
+
+def test_an_unsupported_compression_method_is_a_value_error(saved, tmp_path):
+    raw = bytearray(saved.read_bytes())
+    with zipfile.ZipFile(saved) as archive:
+        info = archive.getinfo("config.json")
+    central = raw.index(b"PK\x01\x02")  # the member's entry in the central directory
+    while raw[central + 46:central + 46 + len(info.filename)] != info.filename.encode():
+        central = raw.index(b"PK\x01\x02", central + 4)
+    raw[central + 10:central + 12] = (99).to_bytes(2, "little")  # compression method 99: unknown
+    bad = tmp_path / "method.keras"
+    bad.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match=r"method\.keras.*config\.json.*corrupt"):
+        pynn.models.load_model(bad)
+
+
+@pytest.mark.parametrize("value", [np.int64(-5), np.float64(3.0), np.array([1, 2]), np.bool_(True)])
+def test_optimizer_iterations_are_checked_at_load(saved, tmp_path, value):
+    bad = rewrite(saved, tmp_path / "iterations.keras", {"optimizer/iterations.npy": npy_bytes(value)})
+    with pytest.raises(ValueError, match=r"iterations\.keras.*optimizer/iterations\.npy.*non-negative integer"):
+        pynn.models.load_model(bad)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda s: s["random_state"].update(counter=2 ** 40), "random_state"),
+    (lambda s: s["random_state"].update(seed="7"), "random_state"),
+    (lambda s: s["optimizer"]["variables"].append(True), "bad optimizer entry"),
+    (lambda s: s.update(layers=[1]), "'layers' must be an object"),
+])
+def test_edited_state_json_is_refused_at_load(saved, tmp_path, edit, message):
+    with zipfile.ZipFile(saved) as archive:
+        state = json.loads(archive.read("state.json"))
+    edit(state)
+    bad = rewrite(saved, tmp_path / "state.keras", {"state.json": json.dumps(state)})
+    with pytest.raises(ValueError, match=rf"state\.keras.*state\.json.*{message}"):
+        pynn.models.load_model(bad)
+
+
+@pytest.mark.parametrize("suffix", [".weights.npz", ".keras", ".weights.h5"])
+def test_a_failed_load_weights_changes_no_weight(tmp_path, suffix):
+    """The last layer's weights do not fit: the first layers, read before it, must not be assigned."""
+    if suffix.endswith("h5"):
+        pytest.importorskip("h5py")
+    path = tmp_path / f"w{suffix}"
+    mlp().save(path) if suffix == ".keras" else mlp().save_weights(path)
+    other = pynn.Sequential([layers.Input(shape=(6,)), layers.Dense(16, name="dense"),
+                             layers.Dropout(0.1, name="dropout"), layers.BatchNormalization(name="batch_normalization"),
+                             layers.Dense(4, name="dense_1")])
+    before = other.get_weights()
+    with pytest.raises(ValueError, match=rf"w{suffix}.*shape"):
+        other.load_weights(path)
+    for old, new in zip(before, other.get_weights()):
+        np.testing.assert_array_equal(old, new)
+
+
+def unnamed_mlp():
+    return pynn.Sequential([layers.Input(shape=(6,)), layers.Dense(16, activation="relu"), layers.Dropout(0.3),
+                            layers.BatchNormalization(), layers.Dense(3, activation="softmax")])
+
+
+@pytest.mark.parametrize("suffix", [".weights.npz", ".keras"])
+def test_a_second_model_with_automatic_names_loads_the_weights(tmp_path, suffix):
+    """The same architecture built again gets other automatic names (dense_2, ...): matched by position."""
+    model, again = unnamed_mlp(), unnamed_mlp()
+    assert [layer.name for layer in model.layers] != [layer.name for layer in again.layers]
+    path = tmp_path / f"w{suffix}"
+    model.save(path) if suffix == ".keras" else model.save_weights(path)
+    again.load_weights(path)
+    assert_same_weights(again, model)
+
+
+@pytest.mark.parametrize("suffix", [".weights.npz", ".keras"])
+def test_another_structure_matched_by_position_names_the_layer(tmp_path, suffix):
+    path = tmp_path / f"w{suffix}"
+    unnamed_mlp().save(path) if suffix == ".keras" else unnamed_mlp().save_weights(path)
+    extra = pynn.Sequential([layers.Input(shape=(6,)), layers.Dense(16), layers.Dense(16), layers.BatchNormalization(),
+                             layers.Dense(3)])
+    with pytest.raises(ValueError, match=rf"w{suffix}: the model has 4 layers with weights .*the file 3"):
+        extra.load_weights(path)
+    narrower = pynn.Sequential([layers.Input(shape=(6,)), layers.Dense(8), layers.BatchNormalization(),
+                                layers.Dense(3)])
+    name = narrower.layers[0].name
+    with pytest.raises(ValueError, match=rf"w{suffix}: weight 'kernel' of layer '{name}' \(matched by position "
+                                         r"with the file's layer 'dense_\d+'.*has shape \(6, 16\) in the file, but "
+                                         r"the model's is \(6, 8\)"):
+        narrower.load_weights(path)
+
+
+def test_a_keras_file_matched_by_position_checks_the_class(tmp_path):
+    pynn.Sequential([layers.Input(shape=(3,)), layers.Dense(3, use_bias=False)]).save(tmp_path / "d.keras")
+    other = pynn.Sequential([layers.Input(shape=(3,)), layers.Embedding(3, 3)])
+    with pytest.raises(ValueError, match=r"d\.keras: layer '.*' \(matched by position.* is a Embedding, the "
+                                         "file's is a Dense"):
+        other.load_weights(tmp_path / "d.keras")
+
+
+@pytest.mark.parametrize("suffix", [".weights.npz", ".keras"])
+def test_skip_mismatch_loads_the_layers_that_fit(tmp_path, suffix):
+    model = mlp()
+    path = tmp_path / f"w{suffix}"
+    model.save(path) if suffix == ".keras" else model.save_weights(path)
+    other = pynn.Sequential([layers.Input(shape=(6,)), layers.Dense(16), layers.BatchNormalization(), layers.Dense(4)])
+    last = other.layers[-1].get_weights()
+    with pytest.warns(UserWarning, match=r"has shape \(16, 3\) in the file.*skipped"):
+        other.load_weights(path, skip_mismatch=True)
+    for got, want in zip(other.get_weights()[:6], model.get_weights()[:6]):
+        np.testing.assert_array_equal(got, want)
+    for got, want in zip(other.layers[-1].get_weights(), last):
+        np.testing.assert_array_equal(got, want)

@@ -6,6 +6,11 @@
 - saving_lib.py: model.save(path) / load_model(path), the `.keras` zip format (see its docstring).
 - weights_io.py: save_weights / load_weights in `.weights.h5` (Keras 3's layout, optional h5py) and
   `.weights.npz`; reading a Keras `.keras` file's weights.
+- layer_matching.py: which weights of a pynn file go to which layer (by name, else by position and class),
+  checked before any is assigned.
+- file_reading.py: reading zip members, JSON and `.npy` arrays of a file defensively (ValueError naming it).
+- file_utils.py: atomic_write (temporary file, fsync, rename; keeps the mode, follows symlinks, removes the
+  temporaries of killed saves) and the walk over a model's layers.
 """
 from pynn.saving.object_registration import (CustomObjectScope, custom_object_scope, get_custom_objects,
                                              get_registered_name, get_registered_object,

@@ -20,22 +20,22 @@ Members of the zip (JSON is UTF-8; every array is a `.npy` file that `numpy.load
                       random stream}
 
 Loading never executes code: the JSON names classes, which are looked up among pynn's own and the registered
-ones (serialization_lib), and arrays are read with allow_pickle=False. load_model restores the weights, the
-compiled optimizer with its state, the layers' random streams and pynn's global random stream (the next seed
-it hands out), so that `fit` continued after loading gives the same weights, bit for bit, as the run that
-was never interrupted. Building the loaded model does not draw from the global stream.
+ones (serialization_lib), and arrays are parsed by file_reading (numbers only, never unpickled). load_model
+restores the weights, the compiled optimizer with its state, the layers' random streams and pynn's global
+random stream (the next seed it hands out), so that `fit` continued after loading gives the same weights,
+bit for bit, as the run that was never interrupted. Building the loaded model does not draw from the global
+stream. Every problem of a damaged or edited file is a ValueError naming the file (file_reading).
 
 Writing is atomic (file_utils.atomic_write): a failure mid-save leaves the previous file as it was.
 """
 import datetime
-import io
 import json
 import os
 import zipfile
 
 import numpy as np
 
-from pynn.saving import file_utils
+from pynn.saving import file_reading, file_utils, layer_matching
 from pynn.saving.serialization_lib import deserialize_keras_object, serialize_keras_object
 
 FORMAT_NAME = "pynn"
@@ -120,6 +120,12 @@ def _build_config(model):
 
 
 # ---------------------------------------------------------------------------------------------- loading
+# What pynn's from_config, constructors, build and compile raise for arguments a hand-edited config can hold
+# (a string for a number, a list for a dict, a missing key, a layer too large to allocate); loading reports
+# them as ValueError naming the file, with the original as its cause.
+CONFIG_ERRORS = (ValueError, TypeError, KeyError, MemoryError)
+
+
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """The model saved in a .keras file by model.save, compiled and with its optimizer state when it was
     compiled (compile=False skips that). custom_objects: {name: class or function} for objects that were
@@ -130,36 +136,56 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """
     from pynn import random_state
     filepath = os.fspath(filepath)
-    with _open_archive(filepath) as archive:
-        metadata = _read_json(archive, filepath, "metadata.json")
-        check_metadata(metadata, filepath)
-        config = _read_json(archive, filepath, "config.json")
-        state = _read_json(archive, filepath, "state.json")
+    with file_reading.open_zip(filepath) as archive:
+        check_metadata(file_reading.read_json(archive, filepath, "metadata.json"), filepath)
+        config = file_reading.read_json(archive, filepath, "config.json")
+        state = _read_state(archive, filepath)
         if not isinstance(config, dict) or "class_name" not in config:
             raise ValueError(f"{filepath}: config.json does not describe a model (no 'class_name')")
         saved_stream = dict(random_state._state)
         try:  # building runs the initializers: they must not move the global random stream
-            try:
-                model = deserialize_keras_object(config, custom_objects)
-            except ValueError as error:
-                raise ValueError(f"{filepath}: config.json: {error}") from None
-            if not hasattr(model, "layers") or not hasattr(model, "compile"):
-                raise ValueError(f"{filepath}: config.json describes a {type(model).__name__}, not a model")
-            build = config.get("build_config") or {}
-            if build.get("input_shape") is not None and not _is_built(model):
-                model.build(tuple(build["input_shape"]))
-            _load_weights(archive, filepath, model)
-            _load_layer_states(filepath, model, state)
+            model = _build_model(filepath, config, custom_objects)
+            layer_matching.assign(layer_matching.plan_by_layer(
+                model, filepath, archive.namelist(), "weights/", ".npy",
+                lambda name: file_reading.read_npy(archive, filepath, name)))
+            _load_layer_states(filepath, model, state["layers"])
             compile_cfg = config.get("compile_config")
             if compile and compile_cfg:
                 _compile_from_config(model, compile_cfg, custom_objects, filepath)
-                _load_optimizer(archive, filepath, model, state.get("optimizer"))
+                _load_optimizer(archive, filepath, model, state["optimizer"])
         finally:
             random_state._state.update(saved_stream)
-        saved = state.get("random_state") or {}
-        if saved.get("seed") is not None:
-            random_state._state["seed"] = int(saved["seed"])
-            random_state._state["counter"] = int(saved["counter"])
+        random_state._state.update(state["random_state"])
+    return model
+
+
+def check_metadata(metadata, filepath):
+    if not isinstance(metadata, dict):
+        raise ValueError(f"{filepath}: metadata.json is not a JSON object")
+    if metadata.get("format") != FORMAT_NAME:
+        if "keras_version" in metadata:
+            raise ValueError(f"{filepath}: this is a Keras {metadata['keras_version']!s:.20} file, not a pynn model "
+                             "file. Build the same model in pynn and call model.load_weights(path) to read its weights")
+        raise ValueError(f"{filepath}: metadata.json does not name the pynn format")
+    version = metadata.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ValueError(f"{filepath}: metadata.json has no valid format_version (got {version!r:.40})")
+    if version > FORMAT_VERSION:
+        raise ValueError(f"{filepath}: saved in format version {version} by pynn {metadata.get('pynn_version')!s:.20}; "
+                         f"this pynn reads format versions up to {FORMAT_VERSION}. Upgrade pynn to load it")
+
+
+def _build_model(filepath, config, custom_objects):
+    try:
+        model = deserialize_keras_object(config, custom_objects)
+        if not hasattr(model, "layers") or not hasattr(model, "compile"):
+            raise ValueError(f"it describes a {type(model).__name__}, not a model")
+        shape = (config.get("build_config") or {}).get("input_shape")
+        if shape is not None and not _is_built(model):
+            model.build(tuple(shape))
+        list(file_utils.walk_layers(model))  # names the files can key weights by
+    except CONFIG_ERRORS as error:
+        raise ValueError(f"{filepath}: config.json: {error}") from error
     return model
 
 
@@ -168,104 +194,47 @@ def _is_built(model):
     return bool(layers) and all(layer.built for layer in layers)
 
 
-def check_metadata(metadata, filepath):
-    if not isinstance(metadata, dict):
-        raise ValueError(f"{filepath}: metadata.json is not a JSON object")
-    if metadata.get("format") != FORMAT_NAME:
-        if "keras_version" in metadata:
-            raise ValueError(f"{filepath}: this is a Keras {metadata['keras_version']} file, not a pynn model file. "
-                             "Build the same model in pynn and call model.load_weights(path) to read its weights")
-        raise ValueError(f"{filepath}: metadata.json does not name the pynn format")
-    version = metadata.get("format_version")
-    if isinstance(version, bool) or not isinstance(version, int):
-        raise ValueError(f"{filepath}: metadata.json has no valid format_version (got {version!r})")
-    if version > FORMAT_VERSION:
-        raise ValueError(f"{filepath}: saved in format version {version} by pynn {metadata.get('pynn_version')}; "
-                         f"this pynn reads format versions up to {FORMAT_VERSION}. Upgrade pynn to load it")
+def _read_state(archive, filepath):
+    """state.json, checked: {"optimizer": None or {"variables": [{"path": str, "slots": [str]}]},
+    "layers": {path: random-stream state}, "random_state": {} or {"seed": int, "counter": int}}."""
+    state = file_reading.read_json(archive, filepath, "state.json")
+
+    def expect(condition, what):
+        if not condition:
+            raise ValueError(f"{filepath}: state.json: {what}")
+
+    expect(isinstance(state, dict), "not a JSON object")
+    optimizer = state.get("optimizer")
+    if optimizer is not None:
+        expect(isinstance(optimizer, dict) and isinstance(optimizer.get("variables"), list),
+               "'optimizer' must be null or an object with a 'variables' list")
+        for entry in optimizer["variables"]:
+            expect(isinstance(entry, dict) and isinstance(entry.get("path"), str) and
+                   isinstance(entry.get("slots"), list) and all(isinstance(n, str) for n in entry["slots"]),
+                   f"bad optimizer entry {entry!r:.80} (expected {{'path': str, 'slots': [str]}})")
+    layers = state.get("layers") or {}
+    expect(isinstance(layers, dict), "'layers' must be an object")
+    stream = state.get("random_state") or {}
+    expect(isinstance(stream, dict), "'random_state' must be an object")
+    if stream.get("seed") is None:
+        stream = {}
+    else:
+        stream = {"seed": stream["seed"], "counter": stream.get("counter")}
+        expect(all(isinstance(v, int) and not isinstance(v, bool) for v in stream.values()) and
+               0 <= stream["seed"] < 2 ** 64 and 0 <= stream["counter"] < 2 ** 32,
+               f"'random_state' must hold a seed in [0, 2**64) and a counter in [0, 2**32), got {stream!r:.80}")
+    return {"optimizer": optimizer, "layers": layers, "random_state": stream}
 
 
-class _open_archive:
-    """zipfile.ZipFile(filepath) whose errors name the file (a context manager)."""
-
-    def __init__(self, filepath):
-        self.filepath = filepath
-
-    def __enter__(self):
-        try:
-            self.archive = zipfile.ZipFile(self.filepath, "r")
-        except FileNotFoundError:
-            raise
-        except (zipfile.BadZipFile, OSError, EOFError) as error:
-            raise ValueError(f"{self.filepath}: not a readable .keras file (truncated or not a zip archive: "
-                             f"{error})") from None
-        return self.archive
-
-    def __exit__(self, *exc_info):
-        self.archive.close()
-        return False
-
-
-def read_member(archive, filepath, name):
-    try:
-        return archive.read(name)
-    except KeyError:
-        raise ValueError(f"{filepath}: the member {name!r} is missing (the file is incomplete or was edited)") \
-            from None
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:  # CRC mismatch, truncated data
-        raise ValueError(f"{filepath}: the member {name!r} is corrupt: {error}") from None
-
-
-def _read_json(archive, filepath, name):
-    data = read_member(archive, filepath, name)
-    try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{filepath}: {name} is not valid JSON: {error}") from None
-
-
-def read_array(archive, filepath, name):
-    data = read_member(archive, filepath, name)
-    try:
-        return np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
-        raise ValueError(f"{filepath}: {name} is not a valid .npy array: {error}") from None
-
-
-def _load_weights(archive, filepath, model):
-    names = set(archive.namelist())
-    expected = set()
-    for path, layer in file_utils.walk_layers(model):
-        arrays = []
-        for i, variable in enumerate(layer.weights):
-            member = f"weights/{path}/{i}.npy"
-            expected.add(member)
-            if member not in names:
-                raise ValueError(f"{filepath}: the member {member!r} (weight '{variable.name}' of layer "
-                                 f"'{path}') is missing")
-            arrays.append(read_array(archive, filepath, member))
-        for i, (variable, array) in enumerate(zip(layer.weights, arrays)):
-            if array.shape != variable.shape:
-                raise ValueError(f"{filepath}: weights/{path}/{i}.npy: weight '{variable.name}' of layer '{path}' has shape "
-                                 f"{array.shape} in the file, but the model's is {variable.shape}")
-        try:
-            layer.set_weights(arrays)
-        except ValueError as error:
-            raise ValueError(f"{filepath}: {error}") from None
-    unexpected = sorted(n for n in names if n.startswith("weights/") and n not in expected and not n.endswith("/"))
-    if unexpected:
-        raise ValueError(f"{filepath}: weights for layers the model does not have: {unexpected[:5]}")
-
-
-def _load_layer_states(filepath, model, state):
-    layer_states = state.get("layers") or {}
+def _load_layer_states(filepath, model, layer_states):
     for path, layer in file_utils.walk_layers(model):
         for rng_path, rng_layer in file_utils.rng_layers(layer, path):
             if rng_path in layer_states:
                 try:
                     rng_layer.set_rng_state(layer_states[rng_path])
-                except (KeyError, TypeError, ValueError) as error:
+                except CONFIG_ERRORS as error:
                     raise ValueError(f"{filepath}: state.json: bad random state for layer '{rng_path}': "
-                                     f"{error!r}") from None
+                                     f"{error!r}") from error
 
 
 def _compile_from_config(model, config, custom_objects, filepath):
@@ -274,9 +243,9 @@ def _compile_from_config(model, config, custom_objects, filepath):
         optimizer = deserialize_keras_object(config["optimizer"], custom_objects)
         loss = _deserialize_nested(config.get("loss"), custom_objects, vars(losses))
         metric_list = _deserialize_nested(config.get("metrics"), custom_objects, vars(metrics))
-    except (KeyError, ValueError) as error:
-        raise ValueError(f"{filepath}: compile_config: {error}") from None
-    model.compile(optimizer=optimizer, loss=loss, loss_weights=config.get("loss_weights"), metrics=metric_list)
+        model.compile(optimizer=optimizer, loss=loss, loss_weights=config.get("loss_weights"), metrics=metric_list)
+    except CONFIG_ERRORS as error:
+        raise ValueError(f"{filepath}: compile_config: {error}") from error
 
 
 def _deserialize_nested(value, custom_objects, module_objects):
@@ -288,25 +257,28 @@ def _deserialize_nested(value, custom_objects, module_objects):
 
 
 def _load_optimizer(archive, filepath, model, state):
+    """The optimizer's step count and slots, all read and checked before any is set."""
     if not state:
         return
-    optimizer = model.optimizer
-    iterations = read_array(archive, filepath, "optimizer/iterations.npy")
-    if iterations.shape != () or iterations.dtype.kind not in "iu":
-        raise ValueError(f"{filepath}: optimizer/iterations.npy must be an integer scalar")
-    by_path = {}
-    for path, layer in file_utils.walk_layers(model):
-        for i, variable in enumerate(layer.weights):
-            by_path[f"{path}/{i}"] = variable
-    for entry in state.get("variables", []):
-        variable = by_path.get(entry.get("path"))
+    iterations = file_reading.read_npy(archive, filepath, "optimizer/iterations.npy")
+    if iterations.shape != () or iterations.dtype.kind not in "iu" or int(iterations) < 0:
+        raise ValueError(f"{filepath}: optimizer/iterations.npy must hold the optimizer's step count, a "
+                         f"non-negative integer scalar; it holds {iterations.dtype} {iterations!r:.60}")
+    by_path = {f"{path}/{i}": variable for path, layer in file_utils.walk_layers(model)
+               for i, variable in enumerate(layer.weights)}
+    slots = []
+    for entry in state["variables"]:
+        variable = by_path.get(entry["path"])
         if variable is None:
             raise ValueError(f"{filepath}: state.json: optimizer state for a weight the model does not have: "
-                             f"{entry.get('path')!r}")
-        for name in entry.get("slots", []):
-            array = read_array(archive, filepath, f"optimizer/{entry['path']}/{name}.npy")
-            if array.shape != variable.shape:
-                raise ValueError(f"{filepath}: optimizer slot {name!r} of {entry['path']} has shape {array.shape}, "
-                                 f"the weight's is {variable.shape}")
-            optimizer.add_slot(variable, name)[...] = array
-    optimizer.iterations = int(iterations)
+                             f"{entry['path']!r}")
+        for name in entry["slots"]:
+            member = f"optimizer/{entry['path']}/{name}.npy"
+            array = file_reading.read_npy(archive, filepath, member)
+            problem = file_reading.check_weight(variable, array)
+            if problem:
+                raise ValueError(f"{filepath}: {member}: optimizer slot {name!r} of weight {entry['path']} {problem}")
+            slots.append((variable, name, array))
+    for variable, name, array in slots:
+        model.optimizer.add_slot(variable, name)[...] = array
+    model.optimizer.iterations = int(iterations)

@@ -23,17 +23,18 @@ nested as layers; weightless layers (pooling, reshaping, activations, dropout, .
 A Keras `.keras` file is a zip whose `model.weights.h5` member has this layout; load_weights reads it too.
 
 `.weights.npz` (NumPy only): one array per weight, named "<layer path>/<i>" (e.g. "dense/0" for Dense's
-kernel, "encoder/dense/1" inside a nested model), read with allow_pickle=False.
+kernel, "encoder/dense/1" inside a nested model), matched to the model's layers by name, else by position
+(layer_matching). Its arrays, like those of a `.keras` file, are read by file_reading (no pickles).
+
+Loading is all or nothing: every array is read and checked before any weight is assigned.
 """
 import io
 import os
 import re
-import warnings
-import zipfile
 
 import numpy as np
 
-from pynn.saving import file_utils
+from pynn.saving import file_reading, file_utils, layer_matching
 
 
 def _h5py():
@@ -84,10 +85,19 @@ def save_weights(model, filepath, overwrite=True):
 
 
 # ---------------------------------------------------------------------------------------------- loading
+# What h5py raises on a damaged HDF5 file (bad addresses, B-tree or heap errors, objects past the end).
+H5_ERRORS = (OSError, KeyError, RuntimeError, ValueError, TypeError, OverflowError)
+
+
 def load_weights(model, filepath, skip_mismatch=False):
     """Read weights saved by save_weights, model.save, or Keras (`.weights.h5`, `.keras`) into the model,
-    which must have the same layers in the same order (and be built). skip_mismatch=True leaves layers whose
-    weights are missing or of another shape as they are, with a warning, instead of raising ValueError."""
+    which must be built and have the same layers in the same order (pynn's files match layers by name
+    first, see layer_matching). skip_mismatch=True leaves layers whose weights are missing or of another
+    shape as they are, with a warning, instead of raising ValueError.
+
+    All or nothing: every array is read and checked before any weight is assigned, so a ValueError (a
+    truncated, corrupt or edited file, another structure) leaves all of the model's weights as they were.
+    """
     filepath = os.fspath(filepath)
     kind = _kind(filepath)
     if kind is None:
@@ -98,112 +108,85 @@ def load_weights(model, filepath, skip_mismatch=False):
         raise ValueError(f"load_weights: model '{model.name}' is not built; build it (model.build(input_shape) or "
                          "an Input layer) before loading weights")
     if kind == "h5":
-        h5py = _h5py()
-        try:
-            h5 = h5py.File(filepath, "r")
-        except OSError as error:
-            raise ValueError(f"{filepath}: not a readable HDF5 file: {error}") from None
-        with h5:
-            _load_keras_h5(model, h5, filepath, skip_mismatch)
+        plan = _keras_h5_plan(model, filepath, filepath, skip_mismatch)
     elif kind == "npz":
-        _load_npz(model, filepath, skip_mismatch)
+        with file_reading.open_zip(filepath, ".weights.npz") as archive:
+            plan = layer_matching.plan_by_layer(model, filepath, archive.namelist(), "", ".npy",
+                                                lambda name: file_reading.read_npy(archive, filepath, name),
+                                                skip_mismatch=skip_mismatch)
     else:
-        _load_keras_file(model, filepath, skip_mismatch)
+        plan = _keras_file_plan(model, filepath, skip_mismatch)
+    layer_matching.assign(plan)
 
 
-def _assign(layer_label, variables, arrays, filepath, skip_mismatch):
-    for variable, array in zip(variables, arrays):
-        if array.shape != variable.shape:
-            message = (f"{filepath}: weight {variable.name!r} of layer {layer_label!r} has shape {array.shape} in "
-                       f"the file, but the model's is {variable.shape}")
-            if skip_mismatch:
-                warnings.warn(message + "; skipped (skip_mismatch=True)")
-                return
-            raise ValueError(message)
-    for variable, array in zip(variables, arrays):
-        variable.assign(np.asarray(array))
-
-
-def _load_npz(model, filepath, skip_mismatch):
-    try:
-        data = np.load(filepath, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
-        raise ValueError(f"{filepath}: not a readable .npz file: {error}") from None
-    with data:
-        keys = set(data.files)
-        used = set()
-        for path, layer in file_utils.walk_layers(model):
-            names = [f"{path}/{i}" for i in range(len(layer.weights))]
-            missing = [name for name in names if name not in keys]
-            if missing:
-                message = f"{filepath}: no weights for layer {path!r} (missing {missing})"
-                if skip_mismatch:
-                    warnings.warn(message + "; skipped (skip_mismatch=True)")
-                    continue
-                raise ValueError(message)
-            try:
-                arrays = [data[name] for name in names]
-            except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
-                raise ValueError(f"{filepath}: the weights of layer {path!r} are corrupt: {error}") from None
-            used.update(names)
-            _assign(path, layer.weights, arrays, filepath, skip_mismatch)
-        extra = sorted(keys - used)
-        if extra and not skip_mismatch:
-            raise ValueError(f"{filepath}: weights for layers the model does not have: {extra[:5]}")
-
-
-def _load_keras_file(model, filepath, skip_mismatch):
+def _keras_file_plan(model, filepath, skip_mismatch):
     from pynn.saving import saving_lib
-    with saving_lib._open_archive(filepath) as archive:
-        metadata = saving_lib._read_json(archive, filepath, "metadata.json")
+    with file_reading.open_zip(filepath) as archive:
+        metadata = file_reading.read_json(archive, filepath, "metadata.json")
         if isinstance(metadata, dict) and metadata.get("format") == saving_lib.FORMAT_NAME:
             saving_lib.check_metadata(metadata, filepath)
-            saving_lib._load_weights(archive, filepath, model)
-            return
+            classes = layer_matching.layer_classes(file_reading.read_json(archive, filepath, "config.json"))
+            return layer_matching.plan_by_layer(model, filepath, archive.namelist(), "weights/", ".npy",
+                                                lambda name: file_reading.read_npy(archive, filepath, name),
+                                                classes, skip_mismatch)
         if not isinstance(metadata, dict) or "keras_version" not in metadata:
             raise ValueError(f"{filepath}: metadata.json names neither pynn's format nor a Keras version")
-        data = saving_lib.read_member(archive, filepath, "model.weights.h5")
+        data = file_reading.read_member(archive, filepath, "model.weights.h5")
+    return _keras_h5_plan(model, io.BytesIO(data), f"{filepath}: model.weights.h5", skip_mismatch)
+
+
+def _keras_h5_plan(model, file, label, skip_mismatch):
+    """[(variable, array)] from an HDF5 file in Keras 3's layout (a path or an open binary file), every array
+    checked before it is read. `label` names the file in errors."""
     h5py = _h5py()
+    plan, used = [], set()
     try:
-        h5 = h5py.File(io.BytesIO(data), "r")
-    except OSError as error:
-        raise ValueError(f"{filepath}: model.weights.h5 is not a readable HDF5 file: {error}") from None
-    with h5:
-        _load_keras_h5(model, h5, filepath, skip_mismatch)
+        with h5py.File(file, "r") as h5:
+            for path, variables, name in keras_entries(model):
+                if variables:
+                    arrays = _h5_layer(h5, f"{path}/vars", variables, name, label, skip_mismatch)
+                    used.add(f"{path}/vars")
+                    plan.extend(zip(variables, arrays or []))
+            extra = [] if skip_mismatch else _h5_weight_groups(h5, used)
+    except H5_ERRORS as error:
+        if isinstance(error, ValueError) and str(error).startswith(label):
+            raise  # ours (another structure), not h5py's
+        raise ValueError(f"{label}: not a readable HDF5 file, or a damaged one: {error}") from error
+    if extra:
+        raise ValueError(f"{label}: the file has weights for layers this model does not have: {extra[:5]} "
+                         "(the Keras model must have the same layers in the same order)")
+    return plan
 
 
-def _load_keras_h5(model, h5, filepath, skip_mismatch):
-    used = set()
-    for path, variables, name in keras_entries(model):
-        if not variables:
-            continue
-        group_path = f"{path}/vars"
-        group = h5.get(group_path)
-        if group is None or len(group) != len(variables) or any(str(i) not in group for i in range(len(variables))):
-            found = 0 if group is None else len(group)
-            message = (f"{filepath}: layer {name!r} expects {len(variables)} weights at '{group_path}', the file "
-                       f"has {found} there (the Keras model must have the same layers in the same order)")
-            if skip_mismatch:
-                warnings.warn(message + "; skipped (skip_mismatch=True)")
-                continue
-            raise ValueError(message)
-        try:
-            arrays = [np.asarray(group[str(i)]) for i in range(len(variables))]
-        except (OSError, ValueError, TypeError) as error:
-            raise ValueError(f"{filepath}: the weights at '{group_path}' are unreadable: {error}") from None
-        used.add(group_path)
-        _assign(name, variables, arrays, filepath, skip_mismatch)
-    if not skip_mismatch:
-        extra = []
+def _h5_layer(h5, group_path, variables, name, label, skip_mismatch):
+    """The checked arrays of one layer's weights, or None when skip_mismatch skips the layer."""
+    h5py = _h5py()
+    group = h5.get(group_path)
+    datasets = [] if not isinstance(group, h5py.Group) else [group.get(str(i)) for i in range(len(variables))]
+    if len(datasets) != len(variables) or len(group) != len(variables) or \
+            not all(isinstance(dataset, h5py.Dataset) for dataset in datasets):
+        found = len(group) if isinstance(group, h5py.Group) else 0
+        return layer_matching.refuse(
+            f"{label}: layer {name!r} expects {len(variables)} weights at '{group_path}', the file has {found} "
+            "there (the Keras model must have the same layers in the same order)", skip_mismatch)
+    for variable, dataset in zip(variables, datasets):
+        problem = file_reading.check_weight(variable, dataset)  # before reading: the shape is the header's
+        if problem:
+            return layer_matching.refuse(f"{label}: weight {variable.name!r} of layer {name!r} {problem}",
+                                         skip_mismatch)
+    return [dataset[()] for dataset in datasets]
 
-        def visit(group_name, obj):
-            if group_name.endswith("vars") and len(obj) and group_name not in used and \
-                    group_name.startswith("layers/"):
-                extra.append(group_name)
-        h5.visititems(lambda group_name, obj: visit(group_name, obj) if hasattr(obj, "keys") else None)
-        if extra:
-            raise ValueError(f"{filepath}: the file has weights for layers this model does not have: {extra[:5]} "
-                             "(the Keras model must have the same layers in the same order)")
+
+def _h5_weight_groups(h5, used):
+    """The paths of the file's non-empty layers/.../vars groups that are not in `used`."""
+    extra = []
+
+    def visit(name, obj):
+        if name.startswith("layers/") and name.endswith("vars") and hasattr(obj, "keys") and len(obj) and \
+                name not in used:
+            extra.append(name)
+    h5.visititems(visit)
+    return extra
 
 
 # ---------------------------------------------------------------------------------------------- Keras's paths
