@@ -7,7 +7,9 @@ from pynn.layers.node import is_symbolic
 from pynn.training import dense_chain
 from pynn.training import validation
 from pynn.training.interrupts import StepGuard
-from pynn.training.loop import EpochLoop, num_rows, take_rows
+from pynn.training import data_adapters
+from pynn.training.data_adapters import ArrayBatches, StreamBatches, num_rows, take_rows
+from pynn.training.loop import EpochLoop
 
 
 class Model(Layer):
@@ -178,55 +180,108 @@ class Model(Layer):
     # ------------------------------------------------------------------ public API
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None, sample_weight=None,
-            initial_epoch=0, steps_per_epoch=None, validation_batch_size=None, validation_freq=1):
+            initial_epoch=0, steps_per_epoch=None, validation_steps=None, validation_batch_size=None,
+            validation_freq=1):
         """Train for `epochs` epochs; returns a History (also kept as model.history).
 
-        Every argument and the whole of x, y, sample_weight, class_weight and validation_data are checked
-        before the first step (pynn.training.validation). A step whose loss is NaN or infinite raises
-        FloatingPointError before the optimizer applies it; Ctrl-C takes effect between steps."""
+        x and y are arrays (lists or dicts of arrays for several inputs or outputs), or x is a generator or a
+        PyDataset of (x, y[, sample_weight]) batches, with y None; validation_data likewise. Every argument
+        and the whole of x, y, sample_weight, class_weight and validation_data are checked before the first
+        step (pynn.training.validation); a generator's batches are checked one by one. A step whose loss is
+        NaN or infinite raises FloatingPointError before the optimizer applies it; Ctrl-C takes effect
+        between steps."""
         self._require_compiled("fit")
+        stream = data_adapters.is_stream(x)
+        if stream:
+            _stream_arguments("fit", y=y, sample_weight=sample_weight, batch_size=batch_size,
+                              validation_split=validation_split)
         batch_size, val_batch_size = validation.fit_arguments(
             batch_size, epochs, initial_epoch, steps_per_epoch, validation_split, validation_batch_size,
             validation_freq, shuffle)
+        if validation_steps is not None:
+            validation.positive_int(validation_steps, "validation_steps", "fit")
         verbose = validation.verbose_level(verbose, "fit")
-        x, y, sample_weight = validation.validate_arrays(self, x, y, sample_weight, "fit", class_weight)
-        if validation_data is not None:
-            validation_data = validation.validation_arrays(self, validation_data)
-        elif validation_split:
-            split = int(num_rows(x) * (1 - validation_split))
-            if split == 0 or split == num_rows(x):
-                raise ValueError(f"fit: validation_split={validation_split} of {num_rows(x)} samples leaves "
-                                 f"{split} for training and {num_rows(x) - split} for validation; both need one")
-            head, tail = slice(None, split), slice(split, None)
-            validation_data = (take_rows(x, tail), take_rows(y, tail), take_rows(sample_weight, tail))
-            x, y, sample_weight = take_rows(x, head), take_rows(y, head), take_rows(sample_weight, head)
-        loop = EpochLoop(self, batch_size, verbose, callbacks, epochs, steps_per_epoch, add_history=True)
-        return loop.run(x, y, sample_weight, validation_data, shuffle, initial_epoch, val_batch_size,
-                        validation_freq)
+        if stream:
+            data = StreamBatches(x, data_adapters.training_checker(self, "fit", class_weight), steps_per_epoch,
+                                 shuffle)
+        else:
+            x, y, sample_weight = validation.validate_arrays(self, x, y, sample_weight, "fit", class_weight)
+            if validation_data is None and validation_split:
+                split = int(num_rows(x) * (1 - validation_split))
+                if split == 0 or split == num_rows(x):
+                    raise ValueError(f"fit: validation_split={validation_split} of {num_rows(x)} samples leaves "
+                                     f"{split} for training and {num_rows(x) - split} for validation; both need one")
+                head, tail = slice(None, split), slice(split, None)
+                validation_data = (take_rows(x, tail), take_rows(y, tail), take_rows(sample_weight, tail))
+                x, y, sample_weight = take_rows(x, head), take_rows(y, head), take_rows(sample_weight, head)
+                validation_data = ArrayBatches(*validation_data, val_batch_size, steps=validation_steps)
+            data = ArrayBatches(x, y, sample_weight, batch_size, shuffle, steps_per_epoch)
+        if validation_data is not None and not isinstance(validation_data, ArrayBatches):
+            validation_data = self._evaluation_data(validation_data, None, None, val_batch_size, validation_steps,
+                                                    "fit (validation_data)")
+        try:
+            loop = EpochLoop(self, verbose, callbacks, epochs, add_history=True)
+            return loop.run(data, validation_data, initial_epoch, validation_freq)
+        finally:
+            data.close()
+            if validation_data is not None:
+                validation_data.close()
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, callbacks=None,
-                 return_dict=False):
-        """Loss and metrics on (x, y): a scalar when there are no metrics, else [loss, *metrics]."""
+    def _evaluation_data(self, x, y, sample_weight, batch_size, steps, what):
+        """The batch source evaluate (or fit's validation) reads: arrays checked whole, or a stream."""
+        if data_adapters.is_stream(x):
+            _stream_arguments(what, y=y, sample_weight=sample_weight)
+            return StreamBatches(x, data_adapters.training_checker(self, what), steps)
+        if what.startswith("fit"):
+            x, y, sample_weight = validation.validation_arrays(self, x)
+        else:
+            x, y, sample_weight = validation.validate_arrays(self, x, y, sample_weight, what)
+        return ArrayBatches(x, y, sample_weight, batch_size, steps=steps)
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 callbacks=None, return_dict=False):
+        """Loss and metrics on (x, y) (or a generator / PyDataset x): a scalar when there are no metrics, else
+        [loss, *metrics]."""
         self._require_compiled("evaluate")
+        if data_adapters.is_stream(x) and batch_size is not None:
+            _stream_arguments("evaluate", batch_size=batch_size)
         batch_size = validation.positive_int(batch_size, "batch_size", "evaluate", default=32)
+        if steps is not None:
+            validation.positive_int(steps, "steps", "evaluate")
         verbose = validation.verbose_level(verbose, "evaluate")
-        x, y, sample_weight = validation.validate_arrays(self, x, y, sample_weight, "evaluate")
-        logs = EpochLoop(self, batch_size, verbose, callbacks).evaluate(x, y, sample_weight)
+        data = self._evaluation_data(x, y, sample_weight, batch_size, steps, "evaluate")
+        try:
+            logs = EpochLoop(self, verbose, callbacks).evaluate(data)
+        finally:
+            data.close()
         if return_dict:
             return logs
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
-    def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
-        """The model's outputs for x, computed in batches (no training behaviour)."""
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """The model's outputs for x (or for the batches of a generator / PyDataset), computed in batches (no
+        training behaviour)."""
+        stream = data_adapters.is_stream(x)
+        if stream and batch_size is not None:
+            _stream_arguments("predict", batch_size=batch_size)
         batch_size = validation.positive_int(batch_size, "batch_size", "predict", default=32)
+        if steps is not None:
+            validation.positive_int(steps, "steps", "predict")
         verbose = validation.verbose_level(verbose, "predict")
-        x = validation.model_inputs(self, x, "predict", training=False)
-        if num_rows(x) == 0:
-            shapes = self.output_shape if isinstance(self.output_shape, list) else [self.output_shape]
-            empty = [np.empty((0,) + tuple(s[1:]), self.dtype) for s in shapes]
-            return empty if isinstance(self.output_shape, list) else empty[0]
-        return EpochLoop(self, batch_size, verbose, callbacks).predict(x)
+        if stream:
+            data = StreamBatches(x, data_adapters.predict_checker(self), steps)
+        else:
+            x = validation.model_inputs(self, x, "predict", training=False)
+            if num_rows(x) == 0:
+                shapes = self.output_shape if isinstance(self.output_shape, list) else [self.output_shape]
+                empty = [np.empty((0,) + tuple(s[1:]), self.dtype) for s in shapes]
+                return empty if isinstance(self.output_shape, list) else empty[0]
+            data = ArrayBatches(x, None, None, batch_size, steps=steps)
+        try:
+            return EpochLoop(self, verbose, callbacks).predict(data)
+        finally:
+            data.close()
 
     def __call__(self, x, training=None, **kwargs):
         if type(x) is np.ndarray and not training and not kwargs:     # model(x): the inference path
@@ -250,8 +305,7 @@ class Model(Layer):
                                                          class_weight)
         for m in self.compiled_metrics:
             m.reset_state()
-        guard = StepGuard()
-        with guard.installed(), guard:
+        with StepGuard() as guard, guard.step:
             value, y_pred = self._train_batch(x, y, sample_weight)
         return self._batch_logs(value, y, y_pred, sample_weight, return_dict)
 
@@ -503,3 +557,12 @@ def _require_finite_loss(value):
         raise FloatingPointError(
             f"the training loss is {float(value)}; this step was not applied (the weights and the optimizer are "
             "as after the previous step). Check the inputs' scale and the learning rate.")
+
+
+def _stream_arguments(what, **given):
+    """A generator or PyDataset carries its own targets, weights and batching: refuse arguments that would be
+    ignored."""
+    for name, value in given.items():
+        if value is not None and not (name == "validation_split" and not value):
+            raise ValueError(f"{what}: {name} is not taken with a generator or PyDataset as x (its batches "
+                             "carry their own); leave it out")

@@ -6,60 +6,71 @@ constraints. A KeyboardInterrupt raised between two of them would leave a model 
 counter one behind its weights, moving statistics of a batch that was never learned from), and which then
 saves and resumes wrongly.
 
-`StepGuard` holds SIGINT while a step runs and raises the KeyboardInterrupt as the step ends, so a step
-happens whole or not at all; between steps (callbacks, the progress bar, validation) Ctrl-C acts at once as
-usual. It only works where Python lets it handle signals (the main thread, with a Python-level SIGINT
+While a StepGuard is entered, SIGINT that arrives during a step is held and raised as the step ends, so a
+step happens whole or not at all; between steps (callbacks, the progress bar, validation) Ctrl-C acts at
+once as usual. It only works where Python lets it handle signals (the main thread, with a Python-level SIGINT
 handler, the default); elsewhere it does nothing.
 
-    guard = StepGuard()
-    with guard.installed():
+    with StepGuard() as guard:
         for batch in batches:
-            with guard:
+            with guard.step:
                 model._train_batch(...)
+
+Whenever the guard lets a KeyboardInterrupt through, it puts the previous handler back first: the exception
+may then leave through any frame (even the guard's own exit) and the process is never left with pynn's
+handler installed.
 """
-import contextlib
 import signal
 import threading
 
 
 class StepGuard:
     def __init__(self):
+        self._previous = None     # the handler to restore and to call; None when not installed
         self._in_step = False
-        self._pending = None      # the previous handler to call once the step ends, when SIGINT came in it
-        self._previous = None
+        self._pending = None      # (signum, frame) of a SIGINT that came during the step
+        self.step = _Step(self)
 
-    @contextlib.contextmanager
-    def installed(self):
-        """Hold SIGINT across the steps run inside this block (nothing when signals can't be handled here)."""
-        previous = None
+    def __enter__(self):
         if threading.current_thread() is threading.main_thread():
             current = signal.getsignal(signal.SIGINT)
-            if callable(current) and getattr(current, "__self__", None) is not self:
-                previous = current
-        if previous is None:
-            yield self
-            return
-        self._previous = previous
-        try:   # a SIGINT right after the swap runs _handle, which raises: inside the try, so it is undone
-            signal.signal(signal.SIGINT, self._handle)
-            yield self
-        finally:
+            if callable(current):
+                self._previous = current
+                signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self._restore()
+        return False
+
+    def _restore(self):
+        previous, self._previous = self._previous, None
+        if previous is not None and signal.getsignal(signal.SIGINT) == self._handle:
             signal.signal(signal.SIGINT, previous)
-            self._previous = None
+        return previous
 
     def _handle(self, signum, frame):
         if self._in_step:
             self._pending = (signum, frame)
-        else:
-            self._previous(signum, frame)
+            return
+        previous = self._restore()
+        if previous is not None:
+            previous(signum, frame)
+
+
+class _Step:
+    """One step under the guard: SIGINT is held until it ends."""
+
+    def __init__(self, guard):
+        self.guard = guard
 
     def __enter__(self):
-        self._in_step = True
-        return self
+        self.guard._in_step = True
 
     def __exit__(self, exc_type, exc, tb):
-        self._in_step = False
-        pending, self._pending = self._pending, None
+        guard = self.guard
+        guard._in_step = False
+        pending, guard._pending = guard._pending, None
         if pending is not None and exc_type is None:
-            self._previous(*pending)   # the default handler raises KeyboardInterrupt here, after the step
+            guard._handle(*pending)     # the default handler raises KeyboardInterrupt here, after the step
         return False
