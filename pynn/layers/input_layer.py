@@ -31,8 +31,8 @@ class InputLayer(Layer):
         self._declared_input_shape = self.shape
         self.built = True
         self.input_shape = (None,) + self.shape
-        self.output = KerasTensor((None,) + self.shape, self.dtype, name=self.name, history=(self, 0, 0))
-        self._inbound_nodes.append(Node(self, [], [self.output], False, False))
+        tensor = KerasTensor((None,) + self.shape, self.dtype, name=self.name, history=(self, 0, 0))
+        self._inbound_nodes.append(Node(self, [], [tensor], False, False))   # layer.output is this tensor
 
     def forward(self, x, training=False):
         return x, None

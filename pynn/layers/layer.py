@@ -219,6 +219,27 @@ class Layer:
             self.build_for(x.shape)
         return self.forward(x, training)[0]
 
+    # ------------------------------------------------------------------ graph
+    @property
+    def input(self):
+        """The symbolic tensor(s) this layer read in its first call on symbolic tensors (a list for several)."""
+        node = self._first_node("input")
+        inputs = node.main_inputs
+        return list(inputs) if node.list_input or len(inputs) != 1 else inputs[0]
+
+    @property
+    def output(self):
+        """The symbolic tensor(s) this layer made in its first call on symbolic tensors (a list for several):
+        `pynn.Model(model.input, model.get_layer("conv").output)` extracts features."""
+        node = self._first_node("output")
+        return list(node.outputs) if node.list_output or len(node.outputs) != 1 else node.outputs[0]
+
+    def _first_node(self, what):
+        if not self._inbound_nodes:
+            raise AttributeError(f"Layer '{self.name}' has never been called on symbolic tensors and thus has no "
+                                 f"defined {what}")
+        return self._inbound_nodes[0]
+
     # ------------------------------------------------------------------ weights
     @property
     def trainable(self):

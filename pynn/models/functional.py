@@ -120,6 +120,23 @@ class Functional(Model):
     def layers(self):
         return list(self._graph_layers)
 
+    @property
+    def input(self):
+        """The model's symbolic input (a list for several): with layer.output, the way to a feature
+        extractor, `pynn.Model(model.input, model.get_layer("conv").output)`."""
+        inputs = getattr(self, "inputs", None)
+        if inputs is None:
+            raise AttributeError(f"Model '{self.name}' has no defined input yet: give it an Input or build it")
+        return inputs[0] if len(inputs) == 1 else list(inputs)
+
+    @property
+    def output(self):
+        """The model's symbolic output (a list for several)."""
+        outputs = getattr(self, "outputs", None)
+        if outputs is None:
+            raise AttributeError(f"Model '{self.name}' has no defined output yet: give it an Input or build it")
+        return outputs[0] if len(outputs) == 1 else list(outputs)
+
     def build_for(self, input_shape):
         """Check that inputs of this shape (a list of shapes for several inputs) fit the model's inputs."""
         shapes = [tuple(s) for s in input_shape] if self.takes_list else [tuple(input_shape)]

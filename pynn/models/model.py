@@ -4,10 +4,9 @@ import numpy as np
 from pynn import variable
 from pynn.layers.layer import Layer
 from pynn.layers.node import is_symbolic
-from pynn.training import dense_chain
-from pynn.training import validation
+from pynn.models import compile_utils
+from pynn.training import data_adapters, dense_chain, validation
 from pynn.training.interrupts import StepGuard
-from pynn.training import data_adapters
 from pynn.training.data_adapters import ArrayBatches, StreamBatches, num_rows, take_rows
 from pynn.training.loop import EpochLoop
 
@@ -59,10 +58,11 @@ class Model(Layer):
         if loss is None:
             raise ValueError("compile: a loss is required, e.g. loss='sparse_categorical_crossentropy'")
         names = self.output_names
-        per_loss = _per_output(loss, names, "loss", allow_missing=True)
+        per_loss = compile_utils.per_output(loss, names, "loss", allow_missing=True)
         weights = [1.0] * len(names) if loss_weights is None else [
-            1.0 if w is None else float(w) for w in _per_output(loss_weights, names, "loss_weights", scalar=True)]
-        per_metrics = _metrics_per_output(metrics, names)
+            1.0 if w is None else float(w)
+            for w in compile_utils.per_output(loss_weights, names, "loss_weights", scalar=True)]
+        per_metrics = compile_utils.metrics_per_output(metrics, names)
         new_optimizer = optimizers.get(optimizer)
         new_losses = [losses.get(x) for x in per_loss]
         if all(x is None for x in new_losses):
@@ -74,10 +74,11 @@ class Model(Layer):
             act = self._output_activation(k)
             fused = act if (loss_k is not None and act is not None and hasattr(loss_k, "supports_fused")
                             and loss_k.supports_fused(act.name)) else None
-            outputs.append(_OutputLoss(k, name, loss_k, weight, fused, None if single else f"{name}_loss"))
+            outputs.append(compile_utils.OutputLoss(k, name, loss_k, weight, fused,
+                                                    None if single else f"{name}_loss"))
         compiled = [o.tracker for o in outputs if o.tracker is not None]
         for k, ms in enumerate(new_metrics):
-            compiled += ms if single else [_OutputMetric(m, k, names[k]) for m in ms]
+            compiled += ms if single else [compile_utils.OutputMetric(m, k, names[k]) for m in ms]
         self.optimizer, self.compiled_metrics, self._outputs = new_optimizer, compiled, outputs
         self.loss = new_losses[0] if single else new_losses
         self.loss_weight = weights[0]
@@ -137,7 +138,8 @@ class Model(Layer):
         else:
             value, dout, y_pred = 0.0, [], []
             for o in self._outputs:
-                v, d, p = o.value_and_gradient(y[o.index], out[o.index], _output_weight(sample_weight, o.index))
+                v, d, p = o.value_and_gradient(y[o.index], out[o.index],
+                                               compile_utils.output_weight(sample_weight, o.index))
                 value += v
                 dout.append(d)
                 y_pred.append(p)
@@ -173,7 +175,7 @@ class Model(Layer):
         if len(self._outputs) == 1:
             value = self._outputs[0].value(y, y_pred, sample_weight)
         else:
-            value = sum(o.value(y[o.index], y_pred[o.index], _output_weight(sample_weight, o.index))
+            value = sum(o.value(y[o.index], y_pred[o.index], compile_utils.output_weight(sample_weight, o.index))
                         for o in self._outputs)
         return value + self._regularization() + ctx_activity_loss(ctx), y_pred
 
@@ -420,6 +422,17 @@ class Model(Layer):
         from pynn.saving import load_weights
         load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
+    @property
+    def metrics_names(self):
+        """The names of what evaluate returns, in its order: "loss", then each compiled metric."""
+        return ["loss"] + [m.name for m in self.compiled_metrics]
+
+    def to_json(self, **kwargs):
+        """The architecture as a JSON string (no weights): pynn.models.model_from_json makes the model again."""
+        import json
+        from pynn.saving import serialize_keras_object
+        return json.dumps(serialize_keras_object(self), **kwargs)
+
     def get_layer(self, name=None, index=None):
         """The layer called `name` (or at position `index` of model.layers)."""
         if index is not None:
@@ -429,112 +442,6 @@ class Model(Layer):
                 return layer
         raise ValueError(f"Model '{self.name}' has no layer named {name!r}; its layers: "
                          f"{[layer.name for layer in self.layers]}")
-
-
-class _OutputLoss:
-    """One output's loss: its weight, the activation fused into it, and (with several outputs) the running
-    mean reported as '<output>_loss'."""
-
-    def __init__(self, index, name, loss, weight, fused, tracker_name):
-        self.index, self.name, self.loss, self.weight, self.fused = index, name, loss, weight, fused
-        self.tracker = _LossTracker(tracker_name) if tracker_name else None
-
-    def value_and_gradient(self, y, out, sample_weight):
-        """(weighted loss, gradient w.r.t. the output as the forward pass made it, prediction)."""
-        if self.loss is None:
-            return 0.0, None, out
-        if self.fused is not None:
-            value, dout = self.loss.value_and_gradient_from_logits(y, out, self.fused.name, sample_weight)
-            y_pred = self.fused.forward(out)
-        else:
-            value, dout = self.loss.value_and_gradient(y, out, sample_weight)
-            y_pred = out
-        value = float(value)
-        if self.tracker is not None:
-            self.tracker.record(value, len(out))
-        if self.weight != 1.0:
-            value, dout = value * self.weight, dout * self.weight
-        return value, np.ascontiguousarray(dout, dtype=out.dtype), y_pred
-
-    def value(self, y, y_pred, sample_weight):
-        if self.loss is None:
-            return 0.0
-        value = float(self.loss(y, y_pred, sample_weight))
-        if self.tracker is not None:
-            self.tracker.record(value, len(y_pred))
-        return value * self.weight
-
-
-class _LossTracker:
-    """The mean of one output's loss over the batches of an epoch (fed by the training step itself)."""
-
-    def __init__(self, name):
-        self.name = name
-        self.reset_state()
-
-    def reset_state(self):
-        self.total, self.count = 0.0, 0
-
-    def record(self, value, n):
-        self.total += value * n
-        self.count += n
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        pass
-
-    def result(self):
-        return self.total / self.count if self.count else 0.0
-
-
-class _OutputMetric:
-    """A metric of one output of a multi-output model, reported as '<output>_<metric>'."""
-
-    def __init__(self, metric, index, output_name):
-        self.metric, self.index = metric, index
-        self.name = f"{output_name}_{metric.name}"
-
-    def reset_state(self):
-        self.metric.reset_state()
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        self.metric.update_state(y_true[self.index], y_pred[self.index], _output_weight(sample_weight, self.index))
-
-    def result(self):
-        return self.metric.result()
-
-
-def _output_weight(sample_weight, k):
-    return sample_weight[k] if isinstance(sample_weight, list) else sample_weight
-
-
-def _per_output(value, names, what, allow_missing=False, scalar=False):
-    """One entry per output from a single value, a list in output order or a dict by output name."""
-    n = len(names)
-    if isinstance(value, dict):
-        unknown = set(value) - set(names)
-        if unknown:
-            raise ValueError(f"compile: {what} names unknown output(s) {sorted(unknown)}; the outputs are {names}")
-        if not allow_missing and not scalar and len(value) != n:
-            raise ValueError(f"compile: {what} needs an entry for each output {names}")
-        return [value.get(name) for name in names]
-    if isinstance(value, (list, tuple)):
-        if len(value) != n:
-            raise ValueError(f"compile: this model has {n} output(s) {names}, got {len(value)} {what}")
-        return list(value)
-    return [value] * n
-
-
-def _metrics_per_output(metrics, names):
-    if metrics is None:
-        return [[] for _ in names]
-    if isinstance(metrics, dict):
-        per = _per_output(metrics, names, "metrics", allow_missing=True)
-        return [[] if m is None else (list(m) if isinstance(m, (list, tuple)) else [m]) for m in per]
-    metrics = list(metrics)
-    if len(names) > 1 and len(metrics) == len(names) and all(isinstance(m, (list, tuple)) or m is None
-                                                               for m in metrics):
-        return [[] if m is None else list(m) for m in metrics]
-    return [list(metrics) for _ in names]  # a flat list: every output gets each metric
 
 
 def _unique(variables):

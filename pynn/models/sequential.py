@@ -85,6 +85,19 @@ class Sequential(Functional):
                     self._build_graph()
                 raise
 
+    def pop(self, rebuild=True):
+        """Remove the last layer and return it (the graph is rebuilt from the remaining layers)."""
+        if not self._layers:
+            raise TypeError(f"Sequential '{self.name}': there are no layers to pop")
+        layer = self._layers.pop()
+        if rebuild and self._layers and self._input_layer is not None:
+            self._build_graph()
+        elif not self._layers:
+            self.built = False
+        self._plan = self._chain_step = None
+        self._checked_shape = None
+        return layer
+
     def _build_graph(self):
         x = self._input_layer.output
         for layer in self._layers:
