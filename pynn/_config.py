@@ -1,7 +1,14 @@
 """Library-wide settings: threads and instruction set. The one place in Python that sets pynn's threads."""
+import operator
 import os
+import warnings
 
 from pynn import _C
+
+
+def max_num_threads():
+    """The most threads pynn's kernels may use: 4 x the CPUs this process may run on (its affinity mask)."""
+    return _C.max_num_threads()
 
 
 def _default_threads():
@@ -12,18 +19,38 @@ def _default_threads():
         except ValueError:
             n = 0
         if n > 0:
-            return n
+            return _clamped(n, "OMP_NUM_THREADS")
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
 
 
+def _clamped(n, source):
+    most = max_num_threads()
+    if n > most:
+        warnings.warn(f"{source}={n} is more than {most} threads (4 x the {most // 4} CPUs this process may use); "
+                      f"pynn uses {most}", RuntimeWarning, stacklevel=3)
+        return most
+    return n
+
+
 def set_num_threads(n):
-    """Use n threads in every kernel (n >= 1). Results do not depend on n."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    """Use n threads in every kernel. Results do not depend on n.
+
+    n: an integer >= 1 (a bool, a float, a string, 0 or a negative number raises ValueError). As with
+    torch.set_num_threads, more threads than cores is allowed (oversubscription), but not without bound:
+    above max_num_threads() (4 x the CPUs this process may use) pynn warns (RuntimeWarning) and uses
+    max_num_threads(), since thousands of OpenMP threads only cost memory and start-up time.
+    get_num_threads() tells the count in use.
+    """
+    try:
+        count = operator.index(n)
+    except TypeError:
+        count = 0
+    if isinstance(n, bool) or count < 1:
         raise ValueError(f"set_num_threads: expected an integer >= 1, got {n!r}")
-    _C.set_num_threads(n)
+    _C.set_num_threads(_clamped(count, "set_num_threads: n"))
 
 
 def get_num_threads():

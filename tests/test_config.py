@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import pynn
@@ -61,3 +62,42 @@ def test_openmp_spin_default_is_set_before_the_runtime_loads(env, expected):
     out = subprocess.run([sys.executable, "-c", "import os, pynn; print(os.environ.get('GOMP_SPINCOUNT'))"],
                          env={**clean, **env}, capture_output=True, text=True, check=True, cwd=os.path.dirname(__file__))
     assert out.stdout.strip() == str(expected)
+
+
+def test_set_num_threads_caps_at_four_threads_per_usable_cpu(threads):
+    """pynn.set_num_threads(100000) used to start 100000 OpenMP threads at the next kernel. Like
+    torch.set_num_threads it still accepts more threads than cores, but above max_num_threads() (4 x the CPUs
+    this process may use) it warns and uses that many."""
+    most = pynn._config.max_num_threads()
+    assert most == 4 * len(os.sched_getaffinity(0)) == _C.max_num_threads()
+    with pytest.warns(RuntimeWarning, match=f"set_num_threads: n=100000 is more than {most} threads"):
+        threads(100000)
+    assert pynn.get_num_threads() == most
+    threads(most)                                   # the cap itself is allowed, without a warning
+    assert pynn.get_num_threads() == most
+    threads(np.int64(2))                            # any integer type
+    assert pynn.get_num_threads() == 2
+
+
+@pytest.mark.parametrize("bad", [0, -1, -(2 ** 70), True, False, 1.5, 2.0, "2", None, [2]])
+def test_set_num_threads_rejects_what_is_not_a_positive_integer(bad, threads):
+    threads(2)
+    with pytest.raises(ValueError, match=r"set_num_threads: expected an integer >= 1, got"):
+        pynn.set_num_threads(bad)
+    assert pynn.get_num_threads() == 2
+
+
+@pytest.mark.parametrize("bad", [0, -3, 10 ** 6])
+def test_the_binding_refuses_thread_counts_out_of_range(bad):
+    before = pynn.get_num_threads()
+    with pytest.raises(ValueError, match=r"set_num_threads: n: expected an integer in \[1, "):
+        _C.set_num_threads(bad)
+    assert pynn.get_num_threads() == before
+
+
+def test_a_huge_omp_num_threads_is_capped_with_a_warning():
+    out = _run("import pynn; print(pynn.get_num_threads())",
+               OMP_NUM_THREADS="100000")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(pynn._config.max_num_threads())
+    assert "OMP_NUM_THREADS=100000 is more than" in out.stderr

@@ -109,12 +109,12 @@ def _tol(dtype, case):
 def _run_all(case, x, w, b, dy, reference=False, activation=None):
     _, h, wd, c, o, k, s, padding, d, g = case
     y = np.empty(dy.shape, x.dtype)
-    _C.conv2d_forward(x, w, b, y, _pairs(s), tuple(p[0] for p in _pads(case)), _pairs(d), g, activation,
+    _C.conv2d_forward(x, w, b, y, _pairs(s), _pads(case), _pairs(d), g, activation,
                       reference)
     dx = np.empty_like(x)
-    _C.conv2d_backward_data(dy, w, dx, _pairs(s), tuple(p[0] for p in _pads(case)), _pairs(d), g, reference)
+    _C.conv2d_backward_data(dy, w, dx, _pairs(s), _pads(case), _pairs(d), g, reference)
     dw, db = np.full_like(w, np.nan), np.full_like(b, np.nan)
-    _C.conv2d_backward_weights(x, dy, dw, db, _pairs(s), tuple(p[0] for p in _pads(case)), _pairs(d), g, False,
+    _C.conv2d_backward_weights(x, dy, dw, db, _pairs(s), _pads(case), _pairs(d), g, False,
                                reference)
     return y, dx, dw, db
 
@@ -162,7 +162,7 @@ def test_bit_identical_for_one_and_two_threads(isa, threads, rng):
 def _run_masked(case, x, w, b, dy, y):
     """(dx, dw, db) with the relu mask y given to the kernels (dz = dy * (y > 0) formed in their tiles)."""
     _, h, wd, c, o, k, s, padding, d, g = case
-    pads = tuple(p[0] for p in _pads(case))
+    pads = _pads(case)
     dx = np.empty_like(x)
     _C.conv2d_backward_data(dy, w, dx, _pairs(s), pads, _pairs(d), g, False, y)
     dw, db = np.full_like(w, np.nan), np.full_like(b, np.nan)
@@ -202,7 +202,7 @@ def test_mask_argument_is_checked(rng):
     w = rng.standard_normal((3, 3, 3, 4)).astype(np.float32)
     dy = rng.standard_normal((2, 3, 3, 4)).astype(np.float32)
     dx, dw = np.empty_like(x), np.empty_like(w)
-    with pytest.raises(ValueError, match=r"mask: expected dy's shape \(2, 3, 3, 4\)"):
+    with pytest.raises(ValueError, match=r"conv2d_backward_data: mask: expected shape \(2, 3, 3, 4\) \(dy's shape\)"):
         _C.conv2d_backward_data(dy, w, dx, mask=dy[:1].copy())
     with pytest.raises(ValueError, match="mask: expected dtype float32"):
         _C.conv2d_backward_weights(x, dy, dw, mask=dy.astype(np.float64))
@@ -227,7 +227,7 @@ def test_forward_ignores_nan_in_output_buffer_and_fuses_activations(rng):
     case = CASES[3]
     x, w, b, dy = _data(case, np.float32, rng)
     y = np.full(dy.shape, np.nan, np.float32)
-    _C.conv2d_forward(x, w, b, y, (1, 1), (1, 1), (1, 1), 1, ("relu", {"max_value": 1.0}))
+    _C.conv2d_forward(x, w, b, y, (1, 1), ((1, 1), (1, 1)), (1, 1), 1, ("relu", {"max_value": 1.0}))
     np.testing.assert_allclose(y, np.clip(numpy_conv(x, w, case) + b, 0, 1), atol=1e-5)
     y = ops.conv2d(x, w, b, padding="same", activation="sigmoid")
     np.testing.assert_allclose(y, 1 / (1 + np.exp(-(numpy_conv(x, w, case) + b))), atol=1e-6)
@@ -250,11 +250,11 @@ def test_binding_rejects_bad_arrays(rng):
         _C.conv2d_forward(x, w[:, :, :2].copy(), None, y)
     with pytest.raises(ValueError, match="w: expected dtype float32"):
         _C.conv2d_forward(x, w.astype(np.float64), None, y)
-    with pytest.raises(ValueError, match="strides: expected positive integers"):
+    with pytest.raises(ValueError, match=r"conv2d_forward: strides: expected integers in \[1, "):
         _C.conv2d_forward(x, w, None, y, (0, 1))
     with pytest.raises(ValueError, match="groups: 2 must divide"):
         _C.conv2d_forward(x, w, None, y, groups=2)
-    with pytest.raises(ValueError, match="y: expected batch 2"):
+    with pytest.raises(ValueError, match=r"conv2d_forward: y: expected shape \(2, 3, 3, 4\)"):
         _C.conv2d_forward(x, w, None, np.empty((1, 3, 3, 4), np.float32))
     with pytest.raises(ValueError, match="C-contiguous"):
         _C.conv2d_forward(x[:, ::2], w, None, y)
@@ -265,3 +265,113 @@ def test_binding_rejects_bad_arrays(rng):
         _C.conv2d_forward(x, w, np.zeros(3, np.float32), y)
     with pytest.raises(ValueError, match="does not fit"):
         ops.conv2d(x, rng.standard_normal((7, 7, 3, 4)).astype(np.float32))
+
+
+# ---------------------------------------------------------------- output size and padding checks
+# Before these checks, an output of the wrong spatial size (or a negative padding) was accepted: the kernels
+# filled or summed the region the output's size implied, a silently wrong result.
+
+def _arrays(rng, dtype=np.float32):
+    x = rng.standard_normal((2, 7, 6, 3)).astype(dtype)
+    w = rng.standard_normal((3, 3, 3, 4)).astype(dtype)
+    return x, w
+
+
+@pytest.mark.parametrize("y_hw", [(4, 4), (6, 4), (5, 3), (5, 5), (1, 1)])
+def test_binding_rejects_an_output_of_another_size(rng, y_hw):
+    x, w = _arrays(rng)                           # valid 3x3, stride 1: the output is 5x4
+    y = np.empty((2,) + y_hw + (4,), np.float32)
+    dx, dw = np.empty_like(x), np.empty_like(w)
+    with pytest.raises(ValueError, match=r"conv2d_forward: y: expected shape \(2, 5, 4, 4\) .*got \(2, "
+                                         rf"{y_hw[0]}, {y_hw[1]}, 4\)"):
+        _C.conv2d_forward(x, w, None, y)
+    with pytest.raises(ValueError, match=r"conv2d_backward_data: dy: expected shape \(2, 5, 4, 4\)"):
+        _C.conv2d_backward_data(y, w, dx)
+    with pytest.raises(ValueError, match=r"conv2d_backward_weights: dy: expected shape \(2, 5, 4, 4\)"):
+        _C.conv2d_backward_weights(x, y, dw)
+
+
+def test_binding_output_size_follows_strides_padding_and_dilation(rng):
+    x, w = _arrays(rng)
+    for strides, padding, dilation, hw in [((2, 1), ((0, 0), (0, 0)), (1, 1), (3, 4)),
+                                           ((1, 1), ((1, 1), (2, 0)), (1, 1), (7, 6)),
+                                           ((2, 3), ((1, 2), (1, 1)), (1, 1), (4, 2)),
+                                           ((1, 1), ((0, 0), (1, 1)), (3, 2), (1, 4))]:
+        y = np.full((2,) + hw + (4,), np.nan, np.float32)
+        _C.conv2d_forward(x, w, None, y, strides, padding, dilation)
+        want = ops.conv2d(x, w, None, strides, padding, dilation)
+        np.testing.assert_array_equal(y, want)
+        assert np.isfinite(y).all()
+        bigger = np.empty((2, hw[0] + 1, hw[1], 4), np.float32)
+        with pytest.raises(ValueError, match=rf"conv2d_forward: y: expected shape \(2, {hw[0]}, {hw[1]}, 4\)"):
+            _C.conv2d_forward(x, w, None, bigger, strides, padding, dilation)
+
+
+@pytest.mark.parametrize("padding", [((-1, 0), (0, 0)), ((0, 0), (0, -2)), (1, 1), ((0, 0),), "same", None,
+                                     ((0.5, 0), (0, 0))])
+def test_binding_rejects_negative_or_malformed_padding(rng, padding):
+    x, w = _arrays(rng)
+    y = np.empty((2, 5, 4, 4), np.float32)
+    with pytest.raises((ValueError, TypeError), match="conv2d_forward: padding"):
+        _C.conv2d_forward(x, w, None, y, (1, 1), padding)
+    with pytest.raises((ValueError, TypeError), match="conv2d_backward_data: padding"):
+        _C.conv2d_backward_data(y, w, np.empty_like(x), (1, 1), padding)
+    with pytest.raises((ValueError, TypeError), match="conv2d_backward_weights: padding"):
+        _C.conv2d_backward_weights(x, y, np.empty_like(w), None, (1, 1), padding)
+
+
+def test_binding_rejects_a_kernel_that_does_not_fit_and_bad_groups(rng):
+    x, w = _arrays(rng)
+    with pytest.raises(ValueError, match="conv2d_forward: w: a 3x3 kernel with dilation \\(4, 1\\) does not fit"):
+        _C.conv2d_forward(x, w, None, np.empty((2, 0, 4, 4), np.float32), (1, 1), ((0, 0), (0, 0)), (4, 1))
+    with pytest.raises(ValueError, match=r"conv2d_forward: groups: expected an integer in \[1, 3\]"):
+        _C.conv2d_forward(x, w, None, np.empty((2, 5, 4, 4), np.float32), groups=0)
+    with pytest.raises(ValueError, match="conv2d_forward: w: expected a kernel of at least 1x1"):
+        _C.conv2d_forward(x, np.empty((0, 3, 3, 4), np.float32), None, np.empty((2, 5, 4, 4), np.float32))
+
+
+@pytest.mark.parametrize("padding", ["valid", "same", ((1, 0), (2, 3))])
+def test_ops_reject_outputs_and_gradients_of_another_size(rng, padding):
+    x, w = _arrays(rng)
+    y = ops.conv2d(x, w, padding=padding, strides=2)
+    bad = np.empty((2, y.shape[1] + 1, y.shape[2], 4), np.float32)
+    with pytest.raises(ValueError, match=rf"conv2d: out: expected shape \(2, {y.shape[1]}, {y.shape[2]}, 4\)"):
+        ops.conv2d(x, w, padding=padding, strides=2, out=bad)
+    with pytest.raises(ValueError, match=rf"conv2d_backward_data: dy: expected shape \(2, {y.shape[1]}, "):
+        ops.conv2d_backward_data(bad, w, x.shape, padding=padding, strides=2)
+    with pytest.raises(ValueError, match=r"conv2d_backward_data: out: expected shape \(2, 7, 6, 3\)"):
+        ops.conv2d_backward_data(y, w, x.shape, padding=padding, strides=2, out=np.empty((2, 6, 6, 3), np.float32))
+    with pytest.raises(ValueError, match=rf"conv2d_backward_weights: dy: expected shape \(2, {y.shape[1]}, "):
+        ops.conv2d_backward_weights(x, bad, w.shape, padding=padding, strides=2)
+    with pytest.raises(ValueError, match=r"conv2d_backward_weights: dw: expected shape \(3, 3, 3, 4\)"):
+        ops.conv2d_backward_weights(x, y, w.shape, padding=padding, strides=2, dw=np.empty((3, 3, 3, 5), np.float32))
+    with pytest.raises(ValueError, match=r"conv2d_backward_weights: dbias: expected shape \(4,\)"):
+        ops.conv2d_backward_weights(x, y, w.shape, padding=padding, strides=2, dbias=np.empty(5, np.float32))
+
+
+@pytest.mark.parametrize("padding, strides, dilation", [(((-1, 0), (0, 0)), 1, 1), ("full", 1, 1), ("valid", 0, 1),
+                                                         ("valid", 1, 0), ("valid", (1, -1), 1)])
+def test_ops_reject_negative_padding_strides_and_dilation(rng, padding, strides, dilation):
+    x, w = _arrays(rng)
+    with pytest.raises(ValueError, match="padding|strides|dilation"):
+        ops.conv2d(x, w, padding=padding, strides=strides, dilation=dilation)
+    with pytest.raises(ValueError, match="padding|strides|dilation"):
+        ops.conv2d_backward_data(np.empty((2, 5, 4, 4), np.float32), w, x.shape, strides, padding, dilation)
+    with pytest.raises(ValueError, match="padding|strides|dilation"):
+        ops.conv2d_backward_weights(x, np.empty((2, 5, 4, 4), np.float32), w.shape, strides, padding, dilation)
+
+
+def test_conv2d_transpose_checks_out_hw_and_matches_backward_data(rng):
+    x = rng.standard_normal((2, 4, 3, 5)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 2, 5)).astype(np.float32)
+    for out_hw, padding in [((9, 7), "valid"), ((10, 8), "valid"), ((8, 6), "same"), ((7, 5), "same")]:
+        y = ops.conv2d_transpose(x, w, out_hw, 2, padding)
+        assert y.shape == (2,) + out_hw + (2,)
+        pads = ops.conv_padding(out_hw[0], 3, 2, padding)[0], ops.conv_padding(out_hw[1], 3, 2, padding)[0]
+        # the adjoint of the convolution of a y-shaped image: <conv(z), x> == <z, conv_transpose(x)>
+        z = rng.standard_normal(y.shape).astype(np.float64)
+        conv = ops.conv2d(z, w.astype(np.float64), None, 2, tuple((p, 9) for p in pads))[:, :4, :3]
+        np.testing.assert_allclose(np.sum(conv * x), np.sum(z * y), rtol=1e-4)
+    for out_hw in [(11, 7), (6, 7), (9, 9)]:
+        with pytest.raises(ValueError, match="conv2d_transpose: out_hw"):
+            ops.conv2d_transpose(x, w, out_hw, 2, "valid")

@@ -42,3 +42,33 @@ def test_wrong_arguments_name_the_argument(rng):
         ops.gather_rows(x[:, ::2], index, np.empty((4, 3), np.float32))
     with pytest.raises(ValueError, match="out: must not share memory with x"):
         ops.gather_rows(x, index, x[10:14])
+
+
+@pytest.mark.parametrize("dtype", [np.dtype(object), np.dtype([("a", np.float64), ("b", object)]),
+                                   np.dtype((object, (2,)))])
+def test_arrays_of_python_objects_are_refused(dtype):
+    """Rows are copied as bytes: an object array's references would be copied without their counts (a
+    use-after-free once x is freed), so any dtype holding Python objects raises TypeError naming it."""
+    x = np.empty(6, dtype)
+    out = np.empty(2, dtype)
+    with pytest.raises(TypeError, match="gather_rows: x: expected a dtype without Python objects.*got"):
+        ops.gather_rows(x, np.array([1, 4]), out)
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.complex64, "S5", "U3", "datetime64[s]", np.float16,
+                                   np.dtype([("i", np.int32), ("f", np.float64, (2,))])])
+def test_fixed_width_dtypes_are_gathered(dtype, rng):
+    x = (rng.random((9, 3)) * 100).astype(np.int64).astype(dtype)
+    index = np.array([8, 0, 3, 3], np.int64)
+    out = np.zeros((4, 3), dtype)
+    assert ops.gather_rows(x, index, out) is out
+    assert np.array_equal(out, np.take(x, index, axis=0))
+
+
+@pytest.mark.parametrize("x_dtype, out_dtype", [("S2", "S8"), ("V2", "V8"), ("U1", "U4"), ("<f4", ">f4")])
+def test_out_needs_the_very_dtype_of_x_not_only_its_kind(x_dtype, out_dtype):
+    """Fixed-width dtypes of one kind share a type number: the check compares the dtypes themselves."""
+    x = np.zeros(5, x_dtype)
+    out = np.zeros(2, out_dtype)
+    with pytest.raises(ValueError, match=f"out: expected dtype {np.dtype(x_dtype)}"):
+        ops.gather_rows(x, np.array([1, 2]), out)

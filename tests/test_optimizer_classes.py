@@ -284,6 +284,42 @@ def test_cosine_decay():
     assert warm(100) == pytest.approx(0.0)
 
 
+@pytest.mark.parametrize("make, message", [
+    (lambda: schedules.InverseTimeDecay(0.1, decay_steps=0, decay_rate=0.5),
+     r"InverseTimeDecay: Argument `decay_steps` must be > 0. Received: decay_steps=0"),
+    (lambda: schedules.InverseTimeDecay(0.1, decay_steps=10, decay_rate=-1.0), r"InverseTimeDecay: .*`decay_rate`"),
+    (lambda: schedules.ExponentialDecay(0.1, decay_steps=-5, decay_rate=0.5), r"ExponentialDecay: .*`decay_steps`"),
+    (lambda: schedules.ExponentialDecay(0.1, decay_steps=5, decay_rate=-0.5), r"ExponentialDecay: .*`decay_rate`"),
+    (lambda: schedules.ExponentialDecay("0.1", decay_steps=5, decay_rate=0.5),
+     r"ExponentialDecay: Argument `initial_learning_rate` must be a number"),
+    (lambda: schedules.PolynomialDecay(0.1, decay_steps=0), r"PolynomialDecay: .*`decay_steps` must be > 0"),
+    (lambda: schedules.PolynomialDecay(0.1, decay_steps=10, power=-1.0), r"PolynomialDecay: .*`power` must be >= 0"),
+    (lambda: schedules.CosineDecay(0.1, decay_steps=0), r"CosineDecay: .*`decay_steps` must be > 0"),
+    (lambda: schedules.CosineDecay(0.1, decay_steps=10, warmup_target=0.2, warmup_steps=-1),
+     r"CosineDecay: .*`warmup_steps` must be >= 0"),
+    (lambda: schedules.CosineDecay(0.1, decay_steps=float("nan")), r"CosineDecay: .*`decay_steps` must be a number"),
+    (lambda: schedules.CosineDecay(0.1, decay_steps=True), r"CosineDecay: .*`decay_steps` must be a number"),
+    (lambda: schedules.PiecewiseConstantDecay([10, 5], [1.0, 0.5, 0.1]),
+     r"PiecewiseConstantDecay: Argument `boundaries` must be sorted"),
+    (lambda: schedules.PiecewiseConstantDecay([5, 10], [1.0, 0.5]), r"PiecewiseConstantDecay: The length of boundaries"),
+    (lambda: schedules.PiecewiseConstantDecay([5, None], [1.0, 0.5, 0.1]),
+     r"PiecewiseConstantDecay: Argument `boundaries\[1\]` must be a number"),
+    (lambda: schedules.PiecewiseConstantDecay(5, [1.0]), r"PiecewiseConstantDecay: .*must be lists"),
+])
+def test_schedule_arguments_are_checked_when_made(make, message):
+    """Each schedule's constructor rejects what would fail (ZeroDivisionError, complex powers) at a later step."""
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_schedule_configs_still_load():
+    for schedule in (schedules.ExponentialDecay(0.1, 4, 0.9), schedules.PiecewiseConstantDecay([5, 5], [1, 2, 3]),
+                     schedules.PolynomialDecay(0.1, 10, power=0.0), schedules.InverseTimeDecay(0.1, 3, 0.0),
+                     schedules.CosineDecay(0.1, 10, warmup_target=0.2, warmup_steps=0)):
+        clone = type(schedule).from_config(schedule.get_config())
+        assert clone(10) == pytest.approx(schedule(10))
+
+
 # ---------------------------------------------------------------- get() and configs
 @pytest.mark.parametrize("name,cls", [("adam", optimizers.Adam), ("SGD", optimizers.SGD),
                                       ("RMSprop", optimizers.RMSprop), ("rmsprop", optimizers.RMSprop),

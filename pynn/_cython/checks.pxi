@@ -75,3 +75,27 @@ cdef inline cnp.ndarray _contiguous_output(object x, str name):
     _writeable(arr, name)
     return arr
 
+
+cdef inline int _expect_shape(cnp.ndarray x, tuple want, str func, str name, str why="") except -1:
+    """ValueError naming the function and the argument unless x has the shape `want` (computed by the caller
+    from the other arguments; `why` says from what)."""
+    if (<object>x).shape != want:
+        raise ValueError(f"{func}: {name}: expected shape {want}{why}, got {(<object>x).shape}")
+    return 0
+
+cdef tuple _int_pair(object value, str func, str name, int64_t low, int64_t high):
+    """(a, b): two Python ints in [low, high], from a pair of integers; ValueError / TypeError otherwise."""
+    try:
+        a, b = value
+    except (TypeError, ValueError):
+        raise ValueError(f"{func}: {name}: expected a pair of integers, got {value!r}") from None
+    pair = (_bounded_int(a, func, name, low, high), _bounded_int(b, func, name, low, high))
+    return pair
+
+cdef object _bounded_int(object v, str func, str name, int64_t low, int64_t high):
+    if isinstance(v, bool) or not hasattr(v, "__index__"):
+        raise TypeError(f"{func}: {name}: expected integers, got {v!r}")
+    n = v.__index__()
+    if not low <= n <= high:
+        raise ValueError(f"{func}: {name}: expected integers in [{low}, {high}], got {n}")
+    return n

@@ -85,11 +85,13 @@ def batch_norm_forward_training(x, gamma, beta, y, mean, inv_std, moving_mean, m
         if v is not None:
             inputs.append((v, v_name))
     cdef void* pm = _channel_vector(mean, X, C, "mean", True, inputs)
+    if pm == NULL:
+        raise ValueError("mean: expected an array, got None")
     inputs.append((mean, "mean"))
     cdef void* pi = _channel_vector(inv_std, X, C, "inv_std", True, inputs)
+    if pi == NULL:
+        raise ValueError("inv_std: expected an array, got None")
     inputs.append((inv_std, "inv_std"))
-    if pm == NULL or pi == NULL:
-        raise ValueError("mean, inv_std: expected arrays, got None")
     cdef void* pmm = _channel_vector(moving_mean, X, C, "moving_mean", True, inputs)
     if moving_mean is not None:
         inputs.append((moving_mean, "moving_mean"))

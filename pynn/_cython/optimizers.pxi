@@ -378,7 +378,7 @@ cdef int _gather_many(list params, list grads, list slot_names, list slot_lists,
         out.param.push_back(cnp.PyArray_DATA(<cnp.ndarray>params[i]))
         out.grad.push_back(cnp.PyArray_DATA(<cnp.ndarray>grads[i]))
         for j in range(3):
-            slots[j].push_back(NULL if lists[j] is None else cnp.PyArray_DATA(<cnp.ndarray>lists[j][i]))
+            slots[j].push_back(NULL if lists[j] is None else _data_or_null(lists[j][i]))
         out.size.push_back(cnp.PyArray_SIZE(<cnp.ndarray>params[i]))
         out.decay.push_back(0.0 if weight_decays is None else float(weight_decays[i]))
     return 0

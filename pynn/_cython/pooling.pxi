@@ -69,18 +69,20 @@ def pool2d_output_shape_of(int64_t height, int64_t width, pool_size, strides, st
     cdef Pool2dParams p
     if padding not in ("valid", "same"):
         raise ValueError(f"padding: expected 'valid' or 'same', got {padding!r}")
+    if not (0 <= height < (1 << 40) and 0 <= width < (1 << 40)):
+        raise ValueError(f"pool2d_output_shape_of: height, width: expected sizes in [0, 2**40), got {height}, {width}")
     p.in_h, p.in_w = height, width
-    p.pool_h, p.pool_w = pool_size
-    p.stride_h, p.stride_w = strides
+    p.pool_h, p.pool_w = _int_pair(pool_size, "pool2d_output_shape_of", "pool_size", 1, 1 << 31)
+    p.stride_h, p.stride_w = _int_pair(strides, "pool2d_output_shape_of", "strides", 1, 1 << 31)
     pool2d_output_shape(p, padding == "same")
     return p.out_h, p.out_w, p.pad_top, p.pad_left
 
 
-cdef int _pool_output(cnp.ndarray out, cnp.ndarray ref, Pool2dParams& p, str name, str ref_name,
+cdef int _pool_output(str func, cnp.ndarray out, cnp.ndarray ref, Pool2dParams& p, str name, str ref_name,
                       bint same_dtype) except -1:
-    want = (p.batch, p.out_h, p.out_w, p.channels)
-    if (<object>out).shape != want:
-        raise ValueError(f"{name}: expected shape {want}, got {(<object>out).shape}")
+    _expect_shape(out, (p.batch, p.out_h, p.out_w, p.channels), func, name,
+                  f" (the pooling of {ref_name} {(<object>ref).shape} with pool_size {(p.pool_h, p.pool_w)}, "
+                  f"strides {(p.stride_h, p.stride_w)})")
     if same_dtype:
         _same_dtype(out, ref, name, ref_name)
     elif cnp.PyArray_TYPE(out) != cnp.NPY_INT32:
@@ -97,14 +99,14 @@ def max_pool2d_forward(x, y, argmax, pool_size, strides, str padding, bint refer
     cdef int kind = _float_kind(X, "x")
     _contiguous(X, "x")
     cdef Pool2dParams p = _pool2d_params(X, "x", pool_size, strides, padding)
-    _pool_output(Y, X, p, "y", "x", True)
+    _pool_output("max_pool2d_forward", Y, X, p, "y", "x", True)
     _writeable(Y, "y")
     if _overlap(Y, X):
         raise ValueError("y: must not share memory with x")
     cdef int32_t* pa = NULL
     if argmax is not None:
         A = _array(argmax, "argmax")
-        _pool_output(A, X, p, "argmax", "x", False)
+        _pool_output("max_pool2d_forward", A, X, p, "argmax", "x", False)
         _writeable(A, "argmax")
         if _overlap(A, X) or _overlap(A, Y):
             raise ValueError("argmax: must not share memory with x or y")
@@ -133,8 +135,8 @@ def max_pool2d_backward(dy, argmax, dx, pool_size, strides, str padding, bint re
     _contiguous(DX, "dx")
     _writeable(DX, "dx")
     cdef Pool2dParams p = _pool2d_params(DX, "dx", pool_size, strides, padding)
-    _pool_output(DY, DX, p, "dy", "dx", True)
-    _pool_output(A, DX, p, "argmax", "dx", False)
+    _pool_output("max_pool2d_backward", DY, DX, p, "dy", "dx", True)
+    _pool_output("max_pool2d_backward", A, DX, p, "argmax", "dx", False)
     if _overlap(DX, DY) or _overlap(DX, A):
         raise ValueError("dx: must not share memory with dy or argmax")
     cdef void* pdy = cnp.PyArray_DATA(DY)
@@ -159,7 +161,7 @@ def avg_pool2d_forward(x, y, pool_size, strides, str padding, bint reference=Fal
     cdef int kind = _float_kind(X, "x")
     _contiguous(X, "x")
     cdef Pool2dParams p = _pool2d_params(X, "x", pool_size, strides, padding)
-    _pool_output(Y, X, p, "y", "x", True)
+    _pool_output("avg_pool2d_forward", Y, X, p, "y", "x", True)
     _writeable(Y, "y")
     if _overlap(Y, X):
         raise ValueError("y: must not share memory with x")
@@ -187,7 +189,7 @@ def avg_pool2d_backward(dy, dx, pool_size, strides, str padding, bint reference=
     _contiguous(DX, "dx")
     _writeable(DX, "dx")
     cdef Pool2dParams p = _pool2d_params(DX, "dx", pool_size, strides, padding)
-    _pool_output(DY, DX, p, "dy", "dx", True)
+    _pool_output("avg_pool2d_backward", DY, DX, p, "dy", "dx", True)
     if _overlap(DX, DY):
         raise ValueError("dx: must not share memory with dy")
     cdef void* pdy = cnp.PyArray_DATA(DY)

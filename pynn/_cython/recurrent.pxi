@@ -53,10 +53,15 @@ cdef RnnParams _rnn_params(str cell, tuple x_shape, int64_t units, bint use_bias
     cdef RnnParams p
     if cell not in RnnCell.__members__:
         raise ValueError(f"cell: expected one of 'simple', 'lstm', 'gru', got {cell!r}")
-    if len(x_shape) != 3 or any(d < 1 for d in x_shape):
+    if len(x_shape) != 3:
         raise ValueError(f"x: expected shape (batch, steps, features) with every dimension >= 1, got {x_shape}")
+    x_shape = tuple(_bounded_int(d, "rnn", "x's shape (batch, steps, features)", 1, 1 << 48) for d in x_shape)
     if units < 1:
         raise ValueError(f"units: expected a positive integer, got {units}")
+    u = <object>units  # Python ints from here: the products below must not wrap
+    if x_shape[0] * x_shape[1] * (x_shape[2] + 8 * u) >= 1 << 48 or (x_shape[2] + u + 2) * 8 * u >= 1 << 48:
+        # far beyond any memory; it keeps the workspace sizes (int64 products in C++) from wrapping around
+        raise ValueError(f"x, units: expected sizes whose products stay below 2**48, got {x_shape} and {units}")
     p.cell = RnnCell[cell]
     p.batch, p.steps, p.input_size = x_shape
     p.units = units
@@ -123,14 +128,14 @@ cdef const unsigned char* _rnn_mask(object mask, tuple shape) except? NULL:
 
 
 cdef int _rnn_no_overlap(list outputs, list inputs) except -1:
-    for oname, o in outputs:
-        if o is None:
+    """No output shares memory with an input or another output (None, or an argument the cell ignores, such
+    as an LSTM's c arrays for a GRU: not an array here, skipped)."""
+    cdef Py_ssize_t k
+    for k, (oname, o) in enumerate(outputs):
+        if not isinstance(o, cnp.ndarray):
             continue
-        for iname, i in inputs:
-            if i is not None and i is not o and _overlap(<cnp.ndarray>o, <cnp.ndarray>i):
-                raise ValueError(f"{oname}: must not share memory with {iname}")
-        for iname, i in outputs:
-            if i is not None and i is not o and _overlap(<cnp.ndarray>o, <cnp.ndarray>i):
+        for iname, i in inputs + outputs[:k] + outputs[k + 1:]:
+            if isinstance(i, cnp.ndarray) and _overlap(<cnp.ndarray>o, <cnp.ndarray>i):
                 raise ValueError(f"{oname}: must not share memory with {iname}")
     return 0
 
@@ -181,7 +186,7 @@ def rnn_forward(str cell, x, kernel, recurrent_kernel, bias, h0, c0, mask, recur
     _rnn_no_overlap([("y", y), ("h_final", h_final), ("c_final", c_final if lstm else None),
                      ("workspace", workspace)],
                     [("x", x), ("kernel", kernel), ("recurrent_kernel", recurrent_kernel), ("bias", bias),
-                     ("h0", h0), ("c0", c0), ("mask", mask), ("recurrent_mask", recurrent_mask)])
+                     ("h0", h0), ("c0", c0 if lstm else None), ("mask", mask), ("recurrent_mask", recurrent_mask)])
     if _float_kind(X, "x") == 0:
         a32.x, a32.kernel, a32.recurrent_kernel = <const float*>px, <const float*>pk, <const float*>prk
         a32.bias, a32.h0, a32.c0 = <const float*>pb, <const float*>ph0, <const float*>pc0
@@ -244,7 +249,7 @@ def rnn_backward(str cell, tuple x_shape, kernel, recurrent_kernel, bint use_bia
                      ("workspace", workspace)],
                     [("kernel", kernel), ("recurrent_kernel", recurrent_kernel), ("mask", mask),
                      ("recurrent_mask", recurrent_mask), ("dy", dy), ("dh_final", dh_final),
-                     ("dc_final", dc_final)])
+                     ("dc_final", dc_final if lstm else None)])
     cdef RnnBackwardArgs[float] a32
     cdef RnnBackwardArgs[double] a64
     if _float_kind(K, "kernel") == 0:

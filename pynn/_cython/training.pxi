@@ -83,27 +83,32 @@ cdef class DenseChain:
         self.typenum = cnp.NPY_FLOAT32 if self.dtype == np.float32 else cnp.NPY_FLOAT64
         self.sparse = sparse_labels
         self.specs = list(layers)
-        if not self.specs or self.specs[len(self.specs) - 1][0] != "dense":
-            raise ValueError("layers: expected a chain that ends in a Dense layer")
         cdef ChainLayer[float] a
         cdef ChainLayer[double] b
         self.widest = 0
         for k, spec in enumerate(self.specs):
             a = ChainLayer[float]()
             b = ChainLayer[double]()
-            if spec[0] == "dense":
+            if not isinstance(spec, tuple) or len(spec) not in (3, 7):
+                raise ValueError(f"layers[{k}]: expected a tuple ('dense', ...) of 7 or ('dropout', ...) of 3, "
+                                 f"got {spec!r}")
+            if spec[0] == "dense" and len(spec) == 7:
                 _, kernel, bias, activation, in_gemm, fan_in, fan_out = spec
                 a.kind = b.kind = ChainLayerKind.dense
                 if activation is not None:
                     a.activation = b.activation = _activation_params(activation)
                 a.activation_in_gemm = b.activation_in_gemm = bool(in_gemm)
-            elif spec[0] == "dropout":
+            elif spec[0] == "dropout" and len(spec) == 3:
                 _, layer, fan_in = spec
                 fan_out = fan_in
                 a.kind = b.kind = ChainLayerKind.dropout
-                a.rate = b.rate = float(layer.rate)
+                if not callable(getattr(layer, "_key", None)):
+                    raise TypeError(f"layers[{k}]: expected a Dropout layer (with rate and _key), got {layer!r}")
+                a.rate = b.rate = float(getattr(layer, "rate", None))
             else:
-                raise ValueError(f"layers[{k}]: unknown kind {spec[0]!r}")
+                raise ValueError(f"layers[{k}]: unknown kind {spec[0]!r} or length {len(spec)}")
+            if fan_in < 1 or fan_out < 1:
+                raise ValueError(f"layers[{k}]: expected positive feature counts, got {fan_in} -> {fan_out}")
             if k and fan_in != (self.l32.back().out_features):
                 raise ValueError(f"layers[{k}]: expected {self.l32.back().out_features} input features, got {fan_in}")
             a.in_features = b.in_features = fan_in
@@ -111,6 +116,8 @@ cdef class DenseChain:
             self.l32.push_back(a)
             self.l64.push_back(b)
             self.widest = max(self.widest, fan_in, fan_out)
+        if self.l32.empty() or self.l32.back().kind != ChainLayerKind.dense:
+            raise ValueError("layers: expected a chain that ends in a Dense layer")
         self.in_features = self.l32.front().in_features
         self.classes = self.l32.back().out_features
         self.capacity = 0
@@ -182,12 +189,12 @@ cdef class DenseChain:
                 if float(spec[1].rate) != self.l32[k].rate:
                     return None
                 continue
-            kernel = _weight_data(spec[1].value, self.typenum, fan_in, fan_out, False)
-            kernel_grad = _weight_data(spec[1]._grad, self.typenum, fan_in, fan_out, True)
+            kernel = _weight_data(getattr(spec[1], "value", None), self.typenum, fan_in, fan_out, False)
+            kernel_grad = _weight_data(getattr(spec[1], "_grad", None), self.typenum, fan_in, fan_out, True)
             bias = bias_grad = NULL
             if spec[2] is not None:
-                bias = _weight_data(spec[2].value, self.typenum, -1, fan_out, False)
-                bias_grad = _weight_data(spec[2]._grad, self.typenum, -1, fan_out, True)
+                bias = _weight_data(getattr(spec[2], "value", None), self.typenum, -1, fan_out, False)
+                bias_grad = _weight_data(getattr(spec[2], "_grad", None), self.typenum, -1, fan_out, True)
                 if bias == NULL or bias_grad == NULL:
                     return None
             if kernel == NULL or kernel_grad == NULL:
@@ -255,10 +262,15 @@ cdef extern from "training/gather_rows.h" namespace "pynn" nogil:
 
 
 def gather_rows(x, index, out):
-    """out[i] = x[index[i]] for a C-contiguous x of any dtype and rank >= 1, int64 indices (C-contiguous,
-    1-D) and a C-contiguous out of shape (len(index),) + x.shape[1:] and x's dtype. An index outside
+    """out[i] = x[index[i]] for a C-contiguous x of rank >= 1 and any dtype without Python objects (numbers,
+    bool, fixed-width strings, structured records of those), int64 indices (C-contiguous, 1-D) and a
+    C-contiguous out of shape (len(index),) + x.shape[1:] and x's dtype. The rows are copied as bytes, so an
+    object array (whose elements are references that need counting) raises TypeError. An index outside
     [0, len(x)) raises IndexError before anything is written."""
     cdef cnp.ndarray X = _array(x, "x"), I = _array(index, "index"), O = _array(out, "out")
+    if X.dtype.hasobject:
+        raise TypeError(f"gather_rows: x: expected a dtype without Python objects (rows are copied as bytes), "
+                        f"got {X.dtype}")
     _contiguous(X, "x")
     _contiguous(O, "out")
     _writeable(O, "out")
@@ -267,11 +279,9 @@ def gather_rows(x, index, out):
         raise ValueError(f"index: expected a 1-D int64 array, got {I.dtype} of shape {(<object>I).shape}")
     if cnp.PyArray_NDIM(X) < 1:
         raise ValueError("x: expected an array of rank >= 1")
-    if cnp.PyArray_TYPE(O) != cnp.PyArray_TYPE(X):
+    if O.dtype != X.dtype:  # the dtypes, not their type numbers: 'V4' and 'V8', 'S2' and 'S9' share one
         raise ValueError(f"out: expected dtype {X.dtype} (the dtype of x), got {O.dtype}")
-    want = (I.shape[0],) + (<object>X).shape[1:]
-    if (<object>O).shape != want:
-        raise ValueError(f"out: expected shape {want}, got {(<object>O).shape}")
+    _expect_shape(O, (I.shape[0],) + (<object>X).shape[1:], "gather_rows", "out", " (len(index),) + x.shape[1:]")
     if _overlap(O, X):
         raise ValueError("out: must not share memory with x")
     cdef int64_t rows = X.shape[0], count = I.shape[0]

@@ -9,8 +9,10 @@ DenseChain = _C.DenseChain
 def gather_rows(x, index, out):
     """out[i] = x[index[i]] (numpy.take(x, index, axis=0, out=out)), the rows fetched by pynn's threads.
 
-    x: C-contiguous, any dtype. index: int64 of shape (count,). out: C-contiguous, (count,) + x.shape[1:],
-    x's dtype. IndexError for an index outside [0, len(x)) (negative ones included), before any copy.
+    x: C-contiguous, of any dtype without Python objects: numbers, bool, fixed-width strings, datetimes and
+    structured records of those (rows are copied as bytes; an object dtype raises TypeError). index: int64
+    of shape (count,). out: C-contiguous, (count,) + x.shape[1:], x's very dtype. IndexError for an index
+    outside [0, len(x)) (negative ones included), before any copy.
     """
     _C.gather_rows(x, index, out)
     return out

@@ -1,5 +1,20 @@
-"""Learning-rate schedules: a learning rate as a function of the optimizer's step (Keras 3's formulas)."""
+"""Learning-rate schedules: a learning rate as a function of the optimizer's step (Keras 3's formulas).
+
+Every constructor checks its arguments (ValueError naming the class and the argument), so that a schedule
+that would divide by zero or take a power of a negative number fails when it is made, not at some later step.
+"""
 import math
+import numbers
+
+
+def _number(owner, name, value, low=None, strict=False):
+    """value, checked to be a real number (not a bool), > low when strict, >= low otherwise (low None: any)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
+        raise ValueError(f"{owner}: Argument `{name}` must be a number. Received: {name}={value!r}")
+    if low is not None and (value <= low if strict else value < low):
+        raise ValueError(f"{owner}: Argument `{name}` must be {'>' if strict else '>='} {low}. "
+                         f"Received: {name}={value!r}")
+    return value
 
 
 class LearningRateSchedule:
@@ -32,8 +47,9 @@ class ExponentialDecay(LearningRateSchedule):
     """initial_learning_rate * decay_rate ^ (step / decay_steps) (the exponent floored when staircase)."""
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay"):
-        if decay_steps <= 0:
-            raise ValueError(f"Argument `decay_steps` must be > 0. Received: decay_steps={decay_steps}")
+        _number("ExponentialDecay", "initial_learning_rate", initial_learning_rate)
+        _number("ExponentialDecay", "decay_steps", decay_steps, 0, strict=True)
+        _number("ExponentialDecay", "decay_rate", decay_rate, 0)
         self.initial_learning_rate = initial_learning_rate
         self.decay_steps = decay_steps
         self.decay_rate = decay_rate
@@ -56,10 +72,22 @@ class PiecewiseConstantDecay(LearningRateSchedule):
     values[-1] after boundaries[-1]."""
 
     def __init__(self, boundaries, values, name="PiecewiseConstant"):
+        try:
+            boundaries, values = list(boundaries), list(values)
+        except TypeError:
+            raise ValueError(f"PiecewiseConstantDecay: Arguments `boundaries` and `values` must be lists of "
+                             f"numbers. Received: boundaries={boundaries!r}, values={values!r}") from None
         if len(boundaries) != len(values) - 1:
-            raise ValueError("The length of boundaries should be 1 less than the length of values. Received: "
-                             f"boundaries={boundaries} of length {len(boundaries)}, and values={values} "
-                             f"of length {len(values)}.")
+            raise ValueError("PiecewiseConstantDecay: The length of boundaries should be 1 less than the length of "
+                             f"values. Received: boundaries={boundaries} of length {len(boundaries)}, and "
+                             f"values={values} of length {len(values)}.")
+        for i, b in enumerate(boundaries):
+            _number("PiecewiseConstantDecay", f"boundaries[{i}]", b)
+        for i, v in enumerate(values):
+            _number("PiecewiseConstantDecay", f"values[{i}]", v)
+        if any(a > b for a, b in zip(boundaries, boundaries[1:])):
+            raise ValueError(f"PiecewiseConstantDecay: Argument `boundaries` must be sorted in increasing order. "
+                             f"Received: boundaries={boundaries}")
         self.boundaries = list(boundaries)
         self.values = list(values)
         self.name = name
@@ -80,8 +108,10 @@ class PolynomialDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate, decay_steps, end_learning_rate=0.0001, power=1.0, cycle=False,
                  name="PolynomialDecay"):
-        if decay_steps <= 0:
-            raise ValueError(f"Argument `decay_steps` must be > 0. Received: decay_steps={decay_steps}")
+        _number("PolynomialDecay", "initial_learning_rate", initial_learning_rate)
+        _number("PolynomialDecay", "decay_steps", decay_steps, 0, strict=True)
+        _number("PolynomialDecay", "end_learning_rate", end_learning_rate)
+        _number("PolynomialDecay", "power", power, 0)  # (1 - 1) ** power at the last step
         self.initial_learning_rate = initial_learning_rate
         self.decay_steps = decay_steps
         self.end_learning_rate = end_learning_rate
@@ -112,6 +142,9 @@ class InverseTimeDecay(LearningRateSchedule):
     staircase)."""
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="InverseTimeDecay"):
+        _number("InverseTimeDecay", "initial_learning_rate", initial_learning_rate)
+        _number("InverseTimeDecay", "decay_steps", decay_steps, 0, strict=True)
+        _number("InverseTimeDecay", "decay_rate", decay_rate, 0)  # 1 + decay_rate * p must stay >= 1
         self.initial_learning_rate = initial_learning_rate
         self.decay_steps = decay_steps
         self.decay_rate = decay_rate
@@ -136,8 +169,12 @@ class CosineDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name="CosineDecay", warmup_target=None,
                  warmup_steps=0):
-        if decay_steps <= 0:
-            raise ValueError(f"Argument `decay_steps` must be > 0. Received: decay_steps={decay_steps}")
+        _number("CosineDecay", "initial_learning_rate", initial_learning_rate)
+        _number("CosineDecay", "decay_steps", decay_steps, 0, strict=True)
+        _number("CosineDecay", "alpha", alpha)
+        if warmup_target is not None:
+            _number("CosineDecay", "warmup_target", warmup_target)
+        _number("CosineDecay", "warmup_steps", warmup_steps, 0)
         self.initial_learning_rate = initial_learning_rate
         self.decay_steps = decay_steps
         self.alpha = alpha
