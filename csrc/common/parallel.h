@@ -17,6 +17,14 @@ int get_num_threads();
 void set_num_threads(int n);
 bool have_openmp();
 
+// True in a process made by fork() from one that had loaded pynn (a pthread_atfork child handler, registered
+// when the library loads, sets it). GNU OpenMP is not fork-safe: its pool threads do not exist in the child,
+// and the first team of more than one thread waits for them forever. So in a forked child every
+// parallel_region runs serially on the calling thread, without entering OpenMP, and get_num_threads()
+// returns 1 whatever set_num_threads() asked for. Results are the same, since they never depend on the
+// thread count.
+bool forked_child();
+
 // While one lives, the kernels the constructing thread calls run on that thread alone (get_num_threads()
 // returns 1 there): for a caller that strings together kernels too small to pay for waking the team.
 // Results are the same as with the team, since they never depend on the thread count.
@@ -31,12 +39,13 @@ class SerialScope {
 // Run body(thread_id, num_threads) on a team of `threads` threads (the calling thread included).
 // Called from inside another region (a conv tile calling the GEMM), it runs on a nested team of one thread,
 // so that a team_barrier() in body binds to that team and not to the outer one (whose other threads would
-// never reach it).
+// never reach it). In a forked child (forked_child()) it never starts a team of more than one thread: a
+// one-thread team (nested) is safe there, since libgomp then does not touch its pool.
 template <class Body>
 void parallel_region(int threads, Body&& body) {
 #if PYNN_HAVE_OPENMP
   const bool nested = omp_in_parallel();
-  if (threads > 1 || nested) {
+  if (nested || (threads > 1 && !forked_child())) {
 #pragma omp parallel num_threads(nested ? 1 : threads)
     body(omp_get_thread_num(), omp_get_num_threads());
     return;
@@ -70,7 +79,8 @@ void parallel_for(int64_t count, int64_t grain, Body&& body) {
 
 namespace pynn {
 
-// A barrier for the team of the enclosing parallel_region (a no-op on one thread).
+// A barrier for the team of the enclosing parallel_region (a no-op on one thread, and outside any OpenMP
+// region, as in a forked child's serial regions: libgomp's orphaned barrier returns when there is no team).
 inline void team_barrier() {
 #if PYNN_HAVE_OPENMP
 #pragma omp barrier

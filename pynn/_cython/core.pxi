@@ -1,5 +1,8 @@
 # Library configuration: instruction set, threads, build facts. csrc/common/.
 
+import os as _os
+import warnings as _warnings
+
 cdef extern from "common/cpu.h" namespace "pynn" nogil:
     cpdef enum class Isa:
         generic, avx2, avx512
@@ -12,6 +15,7 @@ cdef extern from "common/parallel.h" namespace "pynn" nogil:
     int c_get_num_threads "pynn::get_num_threads"()
     void c_set_num_threads "pynn::set_num_threads"(int n)
     bint have_openmp()
+    bint forked_child()
 
 cdef extern from *:
     """
@@ -33,7 +37,7 @@ def supported_isas():
     return [isa_name(i).decode() for i in (Isa.avx512, Isa.avx2, Isa.generic) if cpu_supports(i)]
 
 
-def set_isa(str name):
+def set_isa(str name not None):
     """Force the kernels of one instruction set ('avx512', 'avx2', 'generic')."""
     cdef int rc = c_set_isa(name.encode())
     if rc == -1:
@@ -46,8 +50,30 @@ def get_num_threads():
     return c_get_num_threads()
 
 
+def max_num_threads():
+    """The most threads set_num_threads accepts: 4 x the CPUs this process may run on."""
+    try:
+        cpus = len(_os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = _os.cpu_count() or 1
+    return 4 * max(cpus, 1)
+
+
 def set_num_threads(int n):
+    """Use n threads, 1 <= n <= max_num_threads() (pynn.set_num_threads clamps to it with a warning)."""
+    if n < 1 or n > max_num_threads():
+        raise ValueError(f"set_num_threads: n: expected an integer in [1, {max_num_threads()}], got {n}")
     c_set_num_threads(n)
+    if n > 1 and forked_child():
+        _warnings.warn(f"set_num_threads({n}): this process was made by fork(), where GNU OpenMP's threads cannot "
+                       "be used safely; pynn runs its kernels on one thread here (results are the same). Use the "
+                       "'spawn' start method for threaded workers.", RuntimeWarning, stacklevel=2)
+
+
+def in_forked_child():
+    """True in a process made by fork() (multiprocessing's 'fork' and 'forkserver' workers): kernels run on one
+    thread there, since GNU OpenMP's thread pool does not survive fork."""
+    return forked_child()
 
 
 def build_info():
