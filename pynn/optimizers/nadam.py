@@ -28,10 +28,17 @@ class Nadam(Optimizer):
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
-        self.u_product = 1.0
+        self.u_product, self._u_step = 1.0, 0     # u_1 * ... * u_(_u_step)
 
     def _prepare_step(self, step):
+        # u_product follows from the step count alone: when the count was set from outside (a loaded model, a
+        # restored backup) the product is replayed from step 1, in the same order, so it has the same bits.
+        if self._u_step != step - 1:
+            self.u_product, self._u_step = 1.0, 0
+            for s in range(1, step):
+                self.u_product = ops.nadam_u_product(self.u_product, s, self.beta_1)
         self.u_product = ops.nadam_u_product(self.u_product, step, self.beta_1)
+        self._u_step = step
 
     def update_step(self, gradient, variable, learning_rate):
         m = self.add_slot(variable, "momentum")

@@ -17,8 +17,10 @@ from pynn.saving.object_registration import (CustomObjectScope, custom_object_sc
                                              register_keras_serializable)
 from pynn.saving.serialization_lib import deserialize_keras_object, serialize_keras_object
 from pynn.saving.saving_lib import load_model, save_model
+from pynn.saving.state_restore import restore_model_state
 from pynn.saving.weights_io import load_weights, save_weights
 
 __all__ = ["CustomObjectScope", "custom_object_scope", "get_custom_objects", "get_registered_name",
            "get_registered_object", "register_keras_serializable", "serialize_keras_object",
-           "deserialize_keras_object", "save_model", "load_model", "save_weights", "load_weights"]
+           "deserialize_keras_object", "save_model", "load_model", "save_weights", "load_weights",
+           "restore_model_state"]

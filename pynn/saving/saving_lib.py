@@ -139,7 +139,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     with file_reading.open_zip(filepath) as archive:
         check_metadata(file_reading.read_json(archive, filepath, "metadata.json"), filepath)
         config = file_reading.read_json(archive, filepath, "config.json")
-        state = _read_state(archive, filepath)
+        state = read_state(archive, filepath)
         if not isinstance(config, dict) or "class_name" not in config:
             raise ValueError(f"{filepath}: config.json does not describe a model (no 'class_name')")
         saved_stream = dict(random_state._state)
@@ -194,7 +194,7 @@ def _is_built(model):
     return bool(layers) and all(layer.built for layer in layers)
 
 
-def _read_state(archive, filepath):
+def read_state(archive, filepath):
     """state.json, checked: {"optimizer": None or {"variables": [{"path": str, "slots": [str]}]},
     "layers": {path: random-stream state}, "random_state": {} or {"seed": int, "counter": int}}."""
     state = file_reading.read_json(archive, filepath, "state.json")
@@ -260,12 +260,21 @@ def _load_optimizer(archive, filepath, model, state):
     """The optimizer's step count and slots, all read and checked before any is set."""
     if not state:
         return
+    by_path = {f"{path}/{i}": variable for path, layer in file_utils.walk_layers(model)
+               for i, variable in enumerate(layer.weights)}
+    iterations, slots = read_optimizer_state(archive, filepath, state, by_path)
+    for variable, name, array in slots:
+        model.optimizer.add_slot(variable, name)[...] = array
+    model.optimizer.iterations = iterations
+
+
+def read_optimizer_state(archive, filepath, state, by_path):
+    """(step count, [(variable, slot name, array)]) from the file, every array checked against its variable;
+    state is state.json's "optimizer" entry, by_path maps the file's weight paths ("dense/0") to variables."""
     iterations = file_reading.read_npy(archive, filepath, "optimizer/iterations.npy")
     if iterations.shape != () or iterations.dtype.kind not in "iu" or int(iterations) < 0:
         raise ValueError(f"{filepath}: optimizer/iterations.npy must hold the optimizer's step count, a "
                          f"non-negative integer scalar; it holds {iterations.dtype} {iterations!r:.60}")
-    by_path = {f"{path}/{i}": variable for path, layer in file_utils.walk_layers(model)
-               for i, variable in enumerate(layer.weights)}
     slots = []
     for entry in state["variables"]:
         variable = by_path.get(entry["path"])
@@ -279,6 +288,4 @@ def _load_optimizer(archive, filepath, model, state):
             if problem:
                 raise ValueError(f"{filepath}: {member}: optimizer slot {name!r} of weight {entry['path']} {problem}")
             slots.append((variable, name, array))
-    for variable, name, array in slots:
-        model.optimizer.add_slot(variable, name)[...] = array
-    model.optimizer.iterations = int(iterations)
+    return int(iterations), slots

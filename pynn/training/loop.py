@@ -40,11 +40,14 @@ class EpochLoop:
         steps = data.steps
         cb.set_params({"epochs": self.epochs, "steps": steps, "verbose": self.verbose})
         model.stop_training = False
-        rng = np.random.default_rng(random_state.next_seed())
+        model._initial_epoch = None     # BackupAndRestore sets it at on_train_begin to resume from a backup
+        rng = model._shuffle_rng = np.random.default_rng(random_state.next_seed())   # and restores its state
         batch_hooks = cb.has_train_batch_hooks
         logs = {}
         with StepGuard() as guard:
             cb.on_train_begin()
+            if model._initial_epoch is not None:
+                initial_epoch = model._initial_epoch
             for epoch in range(initial_epoch, self.epochs):
                 self._reset_metrics()
                 cb.on_epoch_begin(epoch)
