@@ -8,13 +8,14 @@ import warnings
 import numpy as np
 
 from pynn.callbacks.callback import Callback
+from pynn.callbacks.save_frequency import SavesEveryNBatches
 from pynn.saving.state_restore import restore_model_state
 
 METADATA_NAME = "training_metadata.json"
 _CHECKPOINT = re.compile(r"checkpoint-(\d{1,18})\.keras")
 
 
-class BackupAndRestore(Callback):
+class BackupAndRestore(SavesEveryNBatches, Callback):
     """Backs up the training state during fit, so that a fit interrupted (an exception, Ctrl-C, a killed
     process) and run again with the same callback continues from the last backup instead of starting over.
 
@@ -127,20 +128,6 @@ class BackupAndRestore(Callback):
             self._delete_backup()
 
     # ------------------------------------------------------------------ saving
-    def _should_save_on_batch(self, batch):
-        if self.save_freq == "epoch":
-            return False
-        if batch <= self._last_batch_seen:  # a new epoch
-            added = batch + 1
-        else:
-            added = batch - self._last_batch_seen
-        self._batches_seen_since_last_saving += added
-        self._last_batch_seen = batch
-        if self._batches_seen_since_last_saving >= self.save_freq:
-            self._batches_seen_since_last_saving = 0
-            return True
-        return False
-
     def _rng_state(self):
         """The state of fit's shuffling generator (which draws each epoch's order at the epoch's first batch)."""
         rng = getattr(self.model, "_shuffle_rng", None)

@@ -6,9 +6,10 @@ import numpy as np
 
 from pynn.callbacks._monitor import check_mode
 from pynn.callbacks.callback import Callback
+from pynn.callbacks.save_frequency import SavesEveryNBatches
 
 
-class ModelCheckpoint(Callback):
+class ModelCheckpoint(SavesEveryNBatches, Callback):
     """Saves the model (model.save(path)) or its weights (model.save_weights(path)) every epoch or every
     `save_freq` batches.
 
@@ -68,20 +69,6 @@ class ModelCheckpoint(Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self.save_freq == "epoch":
             self._save_model(epoch, None, logs)
-
-    def _should_save_on_batch(self, batch):
-        if self.save_freq == "epoch":
-            return False
-        if batch <= self._last_batch_seen:  # a new epoch
-            added = batch + 1
-        else:
-            added = batch - self._last_batch_seen
-        self._batches_seen_since_last_saving += added
-        self._last_batch_seen = batch
-        if self._batches_seen_since_last_saving >= self.save_freq:
-            self._batches_seen_since_last_saving = 0
-            return True
-        return False
 
     def _get_file_path(self, epoch, batch, logs):
         try:
