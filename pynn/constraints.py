@@ -9,6 +9,8 @@ With norms = sqrt(sum(w^2, axis, keepdims=True)) and epsilon = 1e-7 (Keras's bac
                                     w * (rate * clip(norms, min_value, max_value) + (1 - rate) * norms)
                                       / (epsilon + norms)
 
+The lowercase names max_norm, non_neg, unit_norm and min_max_norm are the same classes, as in Keras 3.
+
 For a Dense kernel (in, out), axis=0 constrains each unit's incoming weight vector; for a Conv2D kernel
 (kh, kw, cin, out) use axis=[0, 1, 2].
 
@@ -20,7 +22,8 @@ import numpy as np
 
 from pynn import _registry
 
-__all__ = ["Constraint", "MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm", "get", "serialize", "EPSILON"]
+__all__ = ["Constraint", "MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm", "max_norm", "non_neg", "unit_norm",
+           "min_max_norm", "get", "serialize", "EPSILON"]
 
 EPSILON = 1e-7
 
@@ -108,6 +111,9 @@ class MinMaxNorm(Constraint):
     def get_config(self):
         return {"min_value": self.min_value, "max_value": self.max_value, "rate": self.rate, "axis": self.axis}
 
+
+# Keras 3's lowercase names: aliases of the classes.
+max_norm, non_neg, unit_norm, min_max_norm = MaxNorm, NonNeg, UnitNorm, MinMaxNorm
 
 _CLASSES = _registry.by_name(MaxNorm, NonNeg, UnitNorm, MinMaxNorm)
 

@@ -3,6 +3,11 @@
     L1(l1)       penalty = l1 * sum|w|                 gradient = l1 * sign(w)
     L2(l2)       penalty = l2 * sum w^2  (no 1/2)      gradient = 2 * l2 * w
     L1L2(l1, l2) the sum of both
+    OrthogonalRegularizer(factor, mode)
+                 penalty = factor * mean over pairs i < j of |u_i . u_j|, u_i the L2-normalised rows
+                 (mode="rows") or columns (mode="columns") of a 2-D weight
+
+The lowercase names l1, l2, l1_l2 and orthogonal_regularizer are the same classes, as in Keras 3.
 
 Example:
     >>> reg = get("l2")          # L2(l2=0.01)
@@ -15,7 +20,8 @@ import numpy as np
 
 from pynn import _registry
 
-__all__ = ["Regularizer", "L1", "L2", "L1L2", "get", "serialize"]
+__all__ = ["Regularizer", "L1", "L2", "L1L2", "OrthogonalRegularizer", "l1", "l2", "l1_l2",
+           "orthogonal_regularizer", "get", "serialize"]
 
 
 def _factor(value, name):
@@ -58,8 +64,8 @@ class L1L2(Regularizer):
     """penalty = l1 * sum|w| + l2 * sum w^2; gradient = l1 * sign(w) + 2 * l2 * w."""
 
     def __init__(self, l1=0.0, l2=0.0):
-        self.l1 = _factor(l1, "l1")
-        self.l2 = _factor(l2, "l2")
+        self.l1 = _factor(0.0 if l1 is None else l1, "l1")
+        self.l2 = _factor(0.0 if l2 is None else l2, "l2")
 
     def __call__(self, w):
         w = np.asarray(w)
@@ -88,7 +94,7 @@ class L1(L1L2):
     """penalty = l1 * sum|w|; gradient = l1 * sign(w) (0 at w = 0)."""
 
     def __init__(self, l1=0.01):
-        super().__init__(l1=l1)
+        super().__init__(l1=0.01 if l1 is None else l1)
 
     def get_config(self):
         return {"l1": self.l1}
@@ -98,13 +104,69 @@ class L2(L1L2):
     """penalty = l2 * sum w^2 (no 1/2, as Keras); gradient = 2 * l2 * w."""
 
     def __init__(self, l2=0.01):
-        super().__init__(l2=l2)
+        super().__init__(l2=0.01 if l2 is None else l2)
 
     def get_config(self):
         return {"l2": self.l2}
 
 
-_CLASSES = _registry.by_name(L1, L2, L1L2)
+class OrthogonalRegularizer(Regularizer):
+    """Pushes the rows (mode="rows") or columns (mode="columns") of a 2-D weight towards orthogonality.
+
+    With u_i = w_i / max(||w_i||, 1e-7) the normalised vectors, P = U U^T and n vectors:
+        penalty = factor * 0.5 * sum_{i != j} |P_ij| / (n (n - 1) / 2)
+        d penalty / dU = c (S + S^T) U, S = sign(P) off the diagonal, c = factor / (n (n - 1));
+        d penalty / dw_i = (g_i - (g_i . u_i) u_i) / ||w_i|| (g_i / 1e-7 for a vector shorter than 1e-7).
+    n = 1 gives NaN, as in Keras (no pairs).
+    """
+
+    def __init__(self, factor=0.01, mode="rows"):
+        self.factor = _factor(factor, "factor")
+        if mode not in ("rows", "columns"):
+            raise ValueError(f'Invalid value for argument `mode`. Expected one of {{"rows", "columns"}}. '
+                             f"Received: mode={mode}")
+        self.mode = mode
+
+    def _vectors(self, w):
+        w = np.asarray(w)
+        if w.ndim != 2:
+            raise ValueError(f"Inputs to OrthogonalRegularizer must have rank 2. Received: inputs.shape={w.shape}")
+        return w.astype(np.float64) if self.mode == "rows" else w.T.astype(np.float64)
+
+    def _terms(self, w):
+        vectors = self._vectors(w)
+        norms = np.sqrt(np.sum(np.square(vectors), axis=1, keepdims=True))
+        units = vectors / np.maximum(norms, 1e-7)
+        product = units @ units.T
+        np.fill_diagonal(product, 0.0)
+        n = vectors.shape[0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = self.factor * 0.5 / (n * (n - 1.0) / 2.0)
+        return norms, units, product, scale
+
+    def __call__(self, w):
+        _, _, product, scale = self._terms(w)
+        with np.errstate(invalid="ignore"):
+            return float(scale * np.sum(np.abs(product)))
+
+    def gradient(self, w):
+        w = np.asarray(w)
+        dtype = w.dtype if w.dtype.kind == "f" else np.dtype(np.float32)
+        norms, units, product, scale = self._terms(w)
+        with np.errstate(invalid="ignore"):
+            g = 2 * scale * (np.sign(product) @ units)  # S symmetric: (S + S^T) U = 2 S U
+        grad = np.where(norms > 1e-7, (g - np.sum(g * units, axis=1, keepdims=True) * units)
+                        / np.maximum(norms, 1e-7), g / 1e-7)
+        return (grad if self.mode == "rows" else grad.T).astype(dtype)
+
+    def get_config(self):
+        return {"factor": self.factor, "mode": self.mode}
+
+
+# Keras 3's lowercase names: aliases of the classes.
+l1, l2, l1_l2, orthogonal_regularizer = L1, L2, L1L2, OrthogonalRegularizer
+
+_CLASSES = _registry.by_name(L1, L2, L1L2, OrthogonalRegularizer)
 
 
 def serialize(regularizer):

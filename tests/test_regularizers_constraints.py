@@ -90,3 +90,75 @@ def test_constraint_get():
     assert constraints.MaxNorm().get_config() == {"max_value": 2, "axis": 0}
     with pytest.raises(ValueError, match="max_norm"):
         constraints.get("maxnorm")
+
+
+# ---- Keras 3's lowercase aliases, OrthogonalRegularizer, LeakyReLU(alpha=) ----------------------------------------
+def test_lowercase_aliases_are_the_classes():
+    assert (regularizers.l1, regularizers.l2, regularizers.l1_l2, regularizers.orthogonal_regularizer) == (
+        regularizers.L1, regularizers.L2, regularizers.L1L2, regularizers.OrthogonalRegularizer)
+    assert (constraints.max_norm, constraints.non_neg, constraints.unit_norm, constraints.min_max_norm) == (
+        constraints.MaxNorm, constraints.NonNeg, constraints.UnitNorm, constraints.MinMaxNorm)
+    assert regularizers.l2(0.1)(np.ones(2)) == pytest.approx(0.2)
+    assert regularizers.l1(None).l1 == 0.01 and regularizers.l1_l2(None, None).get_config() == {"l1": 0.0, "l2": 0.0}
+    assert constraints.max_norm(3).get_config() == {"max_value": 3, "axis": 0}
+    for name in ("orthogonal_regularizer", "OrthogonalRegularizer"):
+        assert type(regularizers.get(name)) is regularizers.OrthogonalRegularizer
+
+
+def _keras_orthogonal(w, factor, mode):
+    def normalize(x, axis):
+        return x / np.maximum(np.sqrt(np.sum(x * x, axis=axis, keepdims=True)), EPS)
+    if mode == "rows":
+        u = normalize(w, 1)
+        product, size = u @ u.T, w.shape[0]
+    else:
+        u = normalize(w, 0)
+        product, size = u.T @ u, w.shape[1]
+    off_diagonal = product * (1.0 - np.eye(size))
+    return factor * 0.5 * np.sum(np.abs(off_diagonal)) / (size * (size - 1.0) / 2.0)
+
+
+@pytest.mark.parametrize("mode", ["rows", "columns"])
+@pytest.mark.parametrize("shape", [(6, 4), (3, 5)])
+def test_orthogonal_regularizer(mode, shape):
+    w = np.random.default_rng(3).normal(size=shape)
+    reg = regularizers.OrthogonalRegularizer(0.3, mode)
+    assert reg(w) == pytest.approx(_keras_orthogonal(w, 0.3, mode), rel=1e-12)
+    h = 1e-6
+    numeric = np.zeros_like(w)
+    for index in np.ndindex(w.shape):
+        plus, minus = w.copy(), w.copy()
+        plus[index] += h
+        minus[index] -= h
+        numeric[index] = (reg(plus) - reg(minus)) / (2 * h)
+    np.testing.assert_allclose(reg.gradient(w), numeric, rtol=1e-6, atol=1e-8)
+    assert reg.gradient(w.astype(np.float32)).dtype == np.float32
+    assert regularizers.get(regularizers.serialize(reg)).get_config() == {"factor": 0.3, "mode": mode}
+    with pytest.raises(ValueError, match="rank 2"):
+        reg(np.ones((2, 2, 2)))
+    with pytest.raises(ValueError, match="mode"):
+        regularizers.OrthogonalRegularizer(mode="diagonal")
+
+
+def test_orthogonal_regularizer_trains_a_dense_kernel():
+    import pynn
+    from pynn import layers
+    x = np.random.default_rng(4).normal(size=(16, 4)).astype(np.float32)
+    model = pynn.Sequential([layers.Input(shape=(4,)),
+                             layers.Dense(3, kernel_regularizer="orthogonal_regularizer")])
+    model.compile(optimizer="sgd", loss="mse")
+    history = model.fit(x, x[:, :3], epochs=2, batch_size=8, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+
+
+def test_leaky_relu_accepts_legacy_alpha():
+    from pynn import layers
+    with pytest.warns(UserWarning, match="alpha"):
+        layer = layers.LeakyReLU(alpha=0.1)
+    assert layer.negative_slope == 0.1 and layer.get_config()["negative_slope"] == 0.1
+    assert "alpha" not in layer.get_config()
+    assert layers.LeakyReLU().negative_slope == 0.3
+    x = np.array([[-2.0, 0.0, 3.0]], np.float32)
+    np.testing.assert_allclose(layer(x), [[-0.2, 0.0, 3.0]], rtol=1e-6)
+    with pytest.raises(ValueError, match="negative_slope"), pytest.warns(UserWarning, match="alpha"):
+        layers.LeakyReLU(alpha=-1.0)

@@ -225,14 +225,18 @@ def test_loss_config_round_trip(cls):
     assert float(clone(y, p)) == float(loss(y, p))
 
 
-METRIC_ARGS = {"MeanMetricWrapper": None, "Metric": None}
+METRIC_ARGS = {"MeanMetricWrapper": None, "Metric": None,      # wraps a Python function, or abstract
+               "IoU": dict(num_classes=3, target_class_ids=[0, 2]), "MeanIoU": dict(num_classes=3),
+               "OneHotIoU": dict(num_classes=3, target_class_ids=[1]), "OneHotMeanIoU": dict(num_classes=3),
+               "PrecisionAtRecall": dict(recall=0.7), "RecallAtPrecision": dict(precision=0.6),
+               "SensitivityAtSpecificity": dict(specificity=0.8), "SpecificityAtSensitivity": dict(sensitivity=0.9)}
 
 
 @pytest.mark.parametrize("cls", _public_classes(pynn.metrics, pynn.metrics.Metric), ids=lambda c: c.__name__)
 def test_metric_config_round_trip(cls):
-    if cls.__name__ in METRIC_ARGS:
+    if METRIC_ARGS.get(cls.__name__, {}) is None:
         pytest.skip("wraps a Python function or is abstract")
-    metric = cls(name="my_metric")
+    metric = cls(name="my_metric", **METRIC_ARGS.get(cls.__name__, {}))
     clone = deserialize_keras_object(_json(serialize_keras_object(metric)))
     assert type(clone) is cls and _json(clone.get_config()) == _json(metric.get_config())
 
@@ -258,6 +262,8 @@ CALLBACK_ARGS = {
     "ReduceLROnPlateau": dict(monitor="loss", factor=0.5, patience=2),
     "CSVLogger": dict(filename="log.csv", separator=";", append=True),
     "TerminateOnNaN": {},
+    "BackupAndRestore": dict(backup_dir="backup", save_freq=5, delete_checkpoint=False),
+    "TensorBoard": dict(log_dir="tb", histogram_freq=2, update_freq=10),
     "History": {},
     "ProgbarLogger": {},
 }

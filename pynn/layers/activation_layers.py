@@ -1,4 +1,6 @@
 """Activation layers with parameters: ReLU, LeakyReLU, ELU, Softmax (Keras's advanced activations)."""
+import warnings
+
 from pynn import activations
 from pynn.layers.activation import Activation
 
@@ -27,11 +29,18 @@ class ReLU(Activation):
 
 
 class LeakyReLU(Activation):
-    """y = x if x > 0 else negative_slope * x (Keras 3 default negative_slope = 0.3)."""
+    """y = x if x > 0 else negative_slope * x (Keras 3 default negative_slope = 0.3).
+
+    The Keras 2 argument `alpha=` is accepted for negative_slope, with the UserWarning Keras 3 gives;
+    get_config() saves negative_slope.
+    """
 
     def __init__(self, negative_slope=0.3, **kwargs):
-        if negative_slope < 0:
-            raise ValueError(f"LeakyReLU: negative_slope must be >= 0, got {negative_slope}")
+        if "alpha" in kwargs:
+            negative_slope = kwargs.pop("alpha")
+            warnings.warn("Argument `alpha` is deprecated. Use `negative_slope` instead.", stacklevel=2)
+        if negative_slope is None or negative_slope < 0:
+            raise ValueError(f"LeakyReLU: negative_slope must be a float >= 0, got {negative_slope}")
         self.negative_slope = float(negative_slope)
         super().__init__(activations.ActivationFn("leaky_relu", negative_slope=self.negative_slope), **kwargs)
 

@@ -162,6 +162,8 @@ class Loss:
     def _reduce(self, values, grad, sample_weight, mask):
         dtype = values.dtype
         weights = None if sample_weight is None else np.asarray(sample_weight, dtype=dtype)
+        if values.ndim == 0 and weights is not None and weights.ndim > 0 and mask is None:
+            return self._reduce_scalar(values, grad, weights)
         if mask is not None:
             mask = mask.astype(dtype)
             if self.reduction in ("mean", "sum_over_batch_size"):
@@ -186,8 +188,27 @@ class Loss:
             scale = 1.0 / divisor if divisor else 0.0
             reduced = dtype.type(total * scale)
         if grad is not None:
-            row_scale = np.expand_dims(weights * dtype.type(scale), getattr(self, "axis", -1))
+            axis = getattr(self, "axis", -1)
+            row_scale = weights * dtype.type(scale)
+            if values.ndim:  # one value per sample: its weight spreads over the reduced axis (or axes)
+                row_scale = np.expand_dims(row_scale, tuple(axis) if isinstance(axis, list) else axis)
             grad = (np.asarray(grad) * row_scale).astype(dtype, copy=False)
+        return reduced, grad
+
+    def _reduce_scalar(self, value, grad, weights):
+        """One loss value for the whole batch (Dice / Tversky with axis=None) and per-sample weights: as in
+        Keras, value * weights is the array reduced ("none" returns it; its gradient is that of its sum)."""
+        dtype = value.dtype
+        weighted = value * weights
+        total = float(np.sum(weights, dtype=np.float64))
+        if self.reduction in (None, "none"):
+            reduced, scale = weighted.astype(dtype, copy=False), total
+        else:
+            divisor = {"sum": 1.0, "mean_with_sample_weight": total}.get(self.reduction, float(weights.size))
+            scale = total / divisor if divisor else 0.0
+            reduced = dtype.type(float(value) * scale)
+        if grad is not None:
+            grad = (np.asarray(grad) * dtype.type(scale)).astype(dtype, copy=False)
         return reduced, grad
 
 

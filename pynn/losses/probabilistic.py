@@ -26,6 +26,16 @@ def _clipped_log_and_gradient(q):
     return np.log(clipped), np.where(inside, 1 / clipped, 0.0)
 
 
+def binary_from_probabilities(y_true, y_pred):
+    """Keras's elementwise binary cross-entropy of probabilities and its gradient: c = clip(p, eps, 1 - eps)
+    (one clip, as Keras), bce = -(y log c + (1 - y) log(1 - c)), d/dp = -y / c + (1 - y) / (1 - c) where
+    eps <= p <= 1 - eps, else 0."""
+    c = np.clip(y_pred, EPSILON, 1 - EPSILON)
+    inside = (y_pred >= EPSILON) & (y_pred <= 1 - EPSILON)
+    bce = -(y_true * np.log(c) + (1 - y_true) * np.log(1 - c))
+    return bce, np.where(inside, -y_true / c + (1 - y_true) / (1 - c), 0.0)
+
+
 def _categorical_from_probabilities(y_true, y_pred):
     """Keras's categorical_crossentropy(from_logits=False) over the last axis and its gradient.
 
@@ -71,10 +81,9 @@ class BinaryCrossentropy(Loss):
         if self.from_logits:
             values, grad = ops.sigmoid_binary_cross_entropy(np.ascontiguousarray(y_pred), y_true)
         else:
-            log_c, dlog_c = _clipped_log_and_gradient(y_pred)
-            log_1mc, dlog_1mc = _clipped_log_and_gradient(1 - y_pred)
-            values = np.mean(-(y_true * log_c + (1 - y_true) * log_1mc), axis=-1)
-            grad = ((-y_true * dlog_c + (1 - y_true) * dlog_1mc) / y_pred.shape[-1]).astype(y_pred.dtype)
+            values, grad = binary_from_probabilities(y_true, y_pred)
+            values = np.mean(values, axis=-1)
+            grad = (grad / y_pred.shape[-1]).astype(y_pred.dtype)
         return values, np.moveaxis(grad, -1, self.axis)
 
     def supports_fused(self, activation):

@@ -1,51 +1,84 @@
 """pynn.metrics: Keras 3's streaming metrics (update_state / result / reset_state), accumulated in float64.
 
-Layout: metric.py (Metric, Mean, MeanMetricWrapper), accuracy.py, regression.py, confusion.py (Precision,
-Recall, AUC).
+Layout: metric.py (Metric, Mean, Sum, MeanMetricWrapper), accuracy.py, regression.py (errors, R2Score),
+probabilistic.py (cross-entropies, KLDivergence, Poisson, hinges), confusion.py (Precision, Recall, AUC),
+counts.py (TruePositives ... and PrecisionAtRecall ...), f_score.py (F1Score, FBetaScore), iou.py (IoU,
+MeanIoU ...).
 
 Example:
     >>> m = pynn.metrics.get("accuracy")
     >>> m.update_state(labels, probabilities); m.result()
 """
 import inspect
+import re
 
 from pynn.metrics.accuracy import (
     Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, SparseTopKCategoricalAccuracy,
-    TopKCategoricalAccuracy,
+    TopKCategoricalAccuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy,
+    sparse_top_k_categorical_accuracy, top_k_categorical_accuracy,
 )
 from pynn.metrics.confusion import AUC, Precision, Recall
-from pynn.metrics.metric import Mean, MeanMetricWrapper, Metric
-from pynn.metrics.regression import MeanAbsoluteError, MeanSquaredError
+from pynn.metrics.counts import (
+    FalseNegatives, FalsePositives, PrecisionAtRecall, RecallAtPrecision, SensitivityAtSpecificity,
+    SpecificityAtSensitivity, TrueNegatives, TruePositives,
+)
+from pynn.metrics.f_score import F1Score, FBetaScore
+from pynn.metrics.iou import BinaryIoU, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU
+from pynn.metrics.metric import Mean, MeanMetricWrapper, Metric, Sum
+from pynn.metrics.probabilistic import (
+    BinaryCrossentropy, CategoricalCrossentropy, CategoricalHinge, Hinge, KLDivergence, Poisson,
+    SparseCategoricalCrossentropy, SquaredHinge,
+)
+from pynn.metrics.regression import (
+    CosineSimilarity, LogCoshError, MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredError,
+    MeanSquaredLogarithmicError, R2Score, RootMeanSquaredError,
+)
 
-ALL_METRICS = (Mean, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
-               TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, MeanSquaredError, MeanAbsoluteError,
-               Precision, Recall, AUC)
+ALL_METRICS = (Mean, Sum, MeanMetricWrapper,
+               MeanSquaredError, RootMeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError,
+               MeanSquaredLogarithmicError, CosineSimilarity, LogCoshError, R2Score,
+               AUC, FalseNegatives, FalsePositives, Precision, PrecisionAtRecall, Recall, RecallAtPrecision,
+               SensitivityAtSpecificity, SpecificityAtSensitivity, TrueNegatives, TruePositives,
+               Hinge, SquaredHinge, CategoricalHinge,
+               KLDivergence, Poisson, BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy,
+               Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, TopKCategoricalAccuracy,
+               SparseTopKCategoricalAccuracy,
+               F1Score, FBetaScore,
+               IoU, BinaryIoU, MeanIoU, OneHotIoU, OneHotMeanIoU)
 
-NAMES = {
-    "accuracy": Accuracy, "acc": Accuracy,
-    "binary_accuracy": BinaryAccuracy,
-    "categorical_accuracy": CategoricalAccuracy,
-    "sparse_categorical_accuracy": SparseCategoricalAccuracy,
-    "top_k_categorical_accuracy": TopKCategoricalAccuracy,
-    "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
-    "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
-    "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
-    "precision": Precision, "recall": Recall, "auc": AUC, "mean": Mean,
-}
-NAMES.update({cls.__name__: cls for cls in ALL_METRICS})
+
+def _snake_case(name):
+    """Keras's to_snake_case: 'MeanIoU' -> 'mean_io_u', 'AUC' -> 'auc', 'F1Score' -> 'f1_score'."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+# keras.metrics.get's names: each class under its own and its snake_case name, plus Keras's short aliases
+# (and "acc", which Keras's compile accepts).
+NAMES = {cls.__name__: cls for cls in ALL_METRICS}
+NAMES.update({_snake_case(cls.__name__): cls for cls in ALL_METRICS})
+NAMES.update({"acc": Accuracy, "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy, "mse": MeanSquaredError,
+              "MSE": MeanSquaredError, "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
+              "mape": MeanAbsolutePercentageError, "MAPE": MeanAbsolutePercentageError,
+              "msle": MeanSquaredLogarithmicError, "MSLE": MeanSquaredLogarithmicError})
 
 
 def get(identifier):
-    """A Metric from a name ('accuracy', 'auc', 'AUC', ...), a Metric (returned as is), a Metric class, a
-    config dict {"class_name": ..., "config": {...}} or a function fn(y_true, y_pred) -> per-sample values
-    (wrapped in a MeanMetricWrapper). The name 'accuracy' / 'acc' keeps its string as the metric's name."""
+    """A Metric from a name ('accuracy', 'mse', 'f1_score', 'AUC', ...), a Metric (returned as is), a Metric
+    class, a config dict {"class_name": ..., "config": {...}} or a function fn(y_true, y_pred) -> per-sample
+    values (wrapped in a MeanMetricWrapper named after it).
+
+    A metric made from a name is named by that name, as Keras's compile names it (metrics=["mse"] logs "mse",
+    ["RootMeanSquaredError"] logs "RootMeanSquaredError"); 'accuracy' / 'acc' pick binary, sparse or
+    categorical accuracy from the shapes at the first update. Names of metrics with required arguments
+    ('mean_io_u', 'precision_at_recall', ...) raise TypeError, as in Keras."""
     if identifier is None or isinstance(identifier, Metric):
         return identifier
     if isinstance(identifier, str):
-        if identifier not in NAMES:
+        if identifier not in NAMES or NAMES[identifier] is MeanMetricWrapper:
             raise ValueError(f"Unknown metric {identifier!r}. Valid names: {', '.join(sorted(NAMES))}")
-        cls = NAMES[identifier]
-        return cls(name=identifier) if identifier in ("accuracy", "acc") else cls()
+        return NAMES[identifier](name=identifier)
     if isinstance(identifier, dict):
         name = identifier.get("class_name")
         from pynn.saving.object_registration import get_registered_object
@@ -62,4 +95,5 @@ def get(identifier):
     raise ValueError(f"Could not interpret metric identifier {identifier!r}")
 
 
-__all__ = ["Metric", "MeanMetricWrapper", "get", *[cls.__name__ for cls in ALL_METRICS]]
+__all__ = ["Metric", "get", *[cls.__name__ for cls in ALL_METRICS], "binary_accuracy", "categorical_accuracy",
+           "sparse_categorical_accuracy", "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy"]

@@ -1,4 +1,5 @@
-"""Confusion-matrix metrics (Keras 3's confusion_metrics): Precision, Recall, AUC.
+"""Confusion-matrix metrics (Keras 3's confusion_metrics): Precision, Recall, AUC (the counts and the
+operating-point metrics are in counts.py).
 
 Counts are weighted sums over the batches (float64). A prediction is positive at threshold t when
 y_pred > t; a label is positive when it is non-zero.
@@ -19,8 +20,18 @@ def _weights_like(sample_weight, y_pred):
     return np.broadcast_to(weights, y_pred.shape)
 
 
-def confusion_counts(y_true, y_pred, thresholds, top_k=None, class_id=None, sample_weight=None):
-    """Keras's update_confusion_matrix_variables (not the bucketed variant): tp, fp, tn, fn per threshold."""
+def evenly_spaced(thresholds):
+    """Keras's is_evenly_distributed_thresholds: 3 or more thresholds within 1e-7 of i / (n - 1)."""
+    n = len(thresholds)
+    return n >= 3 and bool(np.allclose(thresholds, np.arange(n, dtype=np.float32) / (n - 1), atol=EPSILON))
+
+
+def confusion_counts(y_true, y_pred, thresholds, top_k=None, class_id=None, sample_weight=None, evenly=None):
+    """Keras's update_confusion_matrix_variables: tp, fp, tn, fn per threshold (a prediction is positive when
+    y_pred > threshold). Evenly spaced thresholds take Keras's bucketed path, as Keras does: predictions clipped
+    to [0, 1], bucket ceil(p (n - 1)) - 1 (below 0: in no bucket, unless the end thresholds carry the +-1e-7
+    margin, as AUC's do), counts by reverse cumulative sums. evenly: force (True / False) the path; None
+    decides from the thresholds."""
     y_true = np.asarray(y_true, dtype=np.float64)
     y_pred = np.asarray(y_pred, dtype=np.float64)
     y_pred, y_true = _squeeze_or_expand(y_pred, y_true)
@@ -36,9 +47,20 @@ def confusion_counts(y_true, y_pred, thresholds, top_k=None, class_id=None, samp
         y_true, y_pred, weights = y_true[..., class_id], y_pred[..., class_id], weights[..., class_id]
     label = (y_true != 0).reshape(-1)
     weights = weights.reshape(-1)
-    predicted = y_pred.reshape(1, -1) > np.asarray(thresholds, dtype=np.float64).reshape(-1, 1)
-    tp = predicted @ (label * weights)
-    fp = predicted @ (~label * weights)
+    thresholds = np.asarray(thresholds, dtype=np.float64).reshape(-1)
+    if evenly_spaced(thresholds) if evenly is None else evenly:
+        n = len(thresholds)
+        buckets = np.ceil(np.clip(y_pred.reshape(-1), 0.0, 1.0) * (n - 1)).astype(np.int64) - 1
+        if thresholds[0] < 0 or thresholds[-1] > 1:
+            buckets = np.maximum(buckets, 0)
+        inside = buckets >= 0
+        positive = np.bincount(buckets[inside], (label * weights)[inside], n)
+        negative = np.bincount(buckets[inside], (~label * weights)[inside], n)
+        tp, fp = np.cumsum(positive[::-1])[::-1], np.cumsum(negative[::-1])[::-1]
+    else:
+        predicted = y_pred.reshape(1, -1) > thresholds.reshape(-1, 1)
+        tp = predicted @ (label * weights)
+        fp = predicted @ (~label * weights)
     fn = np.sum(label * weights) - tp
     tn = np.sum(~label * weights) - fp
     return tp, fp, tn, fn
@@ -53,7 +75,7 @@ class _ThresholdMetric(Metric):
         self.thresholds = np.atleast_1d(np.asarray(default if thresholds is None else thresholds, np.float64))
         if np.any((self.thresholds < 0) | (self.thresholds > 1)) and thresholds is not None:
             raise ValueError(f"{type(self).__name__}: thresholds must be in [0, 1], received {thresholds}")
-        self._scalar = thresholds is None or np.ndim(thresholds) == 0
+        self._scalar = len(self.thresholds) == 1  # Keras: one threshold gives a number, even from a list
         super().__init__(name=name, dtype=dtype)
 
     def reset_state(self):

@@ -1,4 +1,5 @@
-"""Metric base classes: Metric (the streaming contract), Mean and MeanMetricWrapper (Keras 3's reduction_metrics)."""
+"""Metric base classes: Metric (the streaming contract), Mean, Sum and MeanMetricWrapper (Keras 3's
+reduction_metrics)."""
 import numpy as np
 
 
@@ -62,20 +63,22 @@ def _squeeze_or_expand(x1, x2):
     return x1, x2
 
 
-def reduce_to_samplewise_values(values, sample_weight):
-    """Keras's reduce_to_samplewise_values with reduce_fn=mean: (values per sample, weights per sample)."""
+def reduce_to_samplewise_values(values, sample_weight, reduce_fn=np.mean):
+    """Keras's reduce_to_samplewise_values: (values per sample, weights per sample). Values with more axes
+    than the weights are first reduced (reduce_fn: np.mean for Mean, np.sum for Sum) down to the weights'
+    rank, multiplied by the weights, then reduced to one value per sample."""
     values = np.asarray(values, dtype=np.float64)
     if sample_weight is not None:
         sample_weight = np.asarray(sample_weight, dtype=np.float64)
         values, sample_weight = _squeeze_or_expand(values, sample_weight)
         if values.ndim > sample_weight.ndim:
-            values = np.mean(values, axis=tuple(range(sample_weight.ndim, values.ndim)))
+            values = reduce_fn(values, axis=tuple(range(sample_weight.ndim, values.ndim)))
         sample_weight = np.broadcast_to(sample_weight, values.shape)
         values = values * sample_weight
-        if values.ndim > 1:
-            sample_weight = np.mean(sample_weight, axis=tuple(range(1, sample_weight.ndim)))
+        if sample_weight.ndim > 1:
+            sample_weight = reduce_fn(sample_weight, axis=tuple(range(1, sample_weight.ndim)))
     if values.ndim > 1:
-        values = np.mean(values, axis=tuple(range(1, values.ndim)))
+        values = reduce_fn(values, axis=tuple(range(1, values.ndim)))
     return values, sample_weight
 
 
@@ -100,8 +103,31 @@ class Mean(Metric):
         return self.total / self.count if self.count else 0.0
 
 
+class Sum(Metric):
+    """The weighted sum of the values seen: total += sum(values * w) (multi-axis values are summed per sample,
+    as Keras does)."""
+
+    def __init__(self, name="sum", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+    def reset_state(self):
+        self.total = 0.0
+
+    def update_state(self, values, sample_weight=None):
+        values, _ = reduce_to_samplewise_values(values, sample_weight, reduce_fn=np.sum)
+        self.total += float(np.sum(values))
+        return self
+
+    def result(self):
+        return self.total
+
+
 class MeanMetricWrapper(Mean):
-    """Mean of fn(y_true, y_pred, **kwargs), a per-sample function (accuracy, squared error, ...)."""
+    """Mean of fn(y_true, y_pred, **kwargs), a per-sample function (accuracy, squared error, ...).
+
+    Saved configs name fn: pynn's loss and metric functions (pynn.losses.log_cosh, ...) by name, any other
+    function through pynn.saving.register_keras_serializable.
+    """
 
     def __init__(self, fn, name=None, dtype=None, **kwargs):
         self._fn = fn
@@ -113,4 +139,43 @@ class MeanMetricWrapper(Mean):
         return super().update_state(values, sample_weight=sample_weight)
 
     def get_config(self):
-        return {"name": self.name, "dtype": self.dtype, **self._fn_kwargs}
+        config = {"name": self.name, "dtype": self.dtype, **self._fn_kwargs}
+        if type(self) is MeanMetricWrapper:  # subclasses fix their function
+            config["fn"] = _serialize_fn(self._fn)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if "fn" in config:
+            config["fn"] = _deserialize_fn(config["fn"])
+        return cls(**config)
+
+
+def _builtin_functions():
+    from pynn import losses
+    from pynn.metrics import accuracy
+    table = dict(losses.FUNCTIONS)
+    table.update({fn.__name__: fn for fn in (accuracy.binary_accuracy, accuracy.categorical_accuracy,
+                                             accuracy.sparse_categorical_accuracy,
+                                             accuracy.top_k_categorical_accuracy,
+                                             accuracy.sparse_top_k_categorical_accuracy)})
+    return table
+
+
+def _serialize_fn(fn):
+    name = getattr(fn, "__name__", None)
+    if fn is not None and _builtin_functions().get(name) is fn:
+        return {"module": "pynn.metrics", "class_name": "function", "config": name, "registered_name": "function"}
+    from pynn.saving import serialization_lib
+    return serialization_lib.serialize_keras_object(fn)
+
+
+def _deserialize_fn(config):
+    if isinstance(config, dict) and config.get("class_name") == "function" and config.get("module") in (
+            "pynn.metrics", "pynn.losses") and config.get("config") in _builtin_functions():
+        return _builtin_functions()[config["config"]]
+    if callable(config):
+        return config
+    from pynn.saving import serialization_lib
+    return serialization_lib.deserialize_keras_object(config)

@@ -9,6 +9,7 @@ from pynn.training import data_adapters, dense_chain, validation
 from pynn.training.interrupts import StepGuard
 from pynn.training.data_adapters import ArrayBatches, StreamBatches, num_rows, take_rows
 from pynn.training.loop import EpochLoop
+from pynn.training.progbar import log_value
 
 
 class Model(Layer):
@@ -326,7 +327,7 @@ class Model(Layer):
         logs = {"loss": float(value)}
         for m in self.compiled_metrics:
             m.update_state(y, y_pred, sample_weight)
-            logs[m.name] = float(m.result())
+            logs[m.name] = log_value(m.result())
         if return_dict:
             return logs
         return logs["loss"] if len(logs) == 1 else list(logs.values())

@@ -9,7 +9,7 @@ import numpy as np
 from pynn import random_state
 from pynn.training.data_adapters import num_rows
 from pynn.training.interrupts import StepGuard
-from pynn.training.progbar import Progbar
+from pynn.training.progbar import Progbar, format_value, log_value
 
 
 class EpochLoop:
@@ -30,7 +30,7 @@ class EpochLoop:
     def _logs(self, loss_sum, seen, prefix=""):
         logs = {prefix + "loss": float(loss_sum / max(seen, 1))}
         for m in self.model.compiled_metrics:
-            logs[prefix + m.name] = float(m.result())
+            logs[prefix + m.name] = log_value(m.result())
         return logs
 
     def run(self, data, validation_data, initial_epoch, validation_freq):
@@ -85,7 +85,7 @@ class EpochLoop:
                 if bar is not None:
                     bar.update(step + 1, list(logs.items()), finalize=True)
                 elif self.verbose == 2:
-                    print(f"Epoch {epoch + 1}/{self.epochs} - " + " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+                    print(f"Epoch {epoch + 1}/{self.epochs} - " + " - ".join(f"{k}: {format_value(v)}" for k, v in logs.items()))
                 cb.on_epoch_end(epoch, logs)
                 if model.stop_training:
                     break

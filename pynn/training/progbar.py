@@ -36,7 +36,7 @@ class Progbar:
             timing = f"{_fmt_time(elapsed)} {_fmt_step(per_step)}"
         else:
             timing = f"ETA: {_fmt_time(per_step * (self.target - current))}" if self.target else ""
-        metrics = "".join(f" - {k}: {v:.4f}" for k, v in values)
+        metrics = "".join(f" - {k}: {format_value(v)}" for k, v in values)
         line = f"{head} {timing}{metrics}"
         if self.interactive:
             self.stream.write("\r" + line + ("\n" if finalize else ""))
@@ -59,3 +59,19 @@ def _fmt_step(seconds):
     if seconds >= 1e-3:
         return f"{seconds * 1e3:.0f}ms/step"
     return f"{seconds * 1e6:.0f}us/step"
+
+
+def log_value(result):
+    """A metric's result as logs hold it: a float, or an array for a metric with one value per class
+    (F1Score(average=None), as in Keras)."""
+    import numpy as np
+    return float(result) if np.ndim(result) == 0 else np.asarray(result, dtype=np.float64)
+
+
+def format_value(value):
+    """A log value as the progress bar prints it: 0.1234, or [0.1234 0.5678] for an array."""
+    import numpy as np
+    if np.ndim(value) == 0:
+        return f"{value:.4f}"
+    return np.array2string(np.asarray(value), precision=4, floatmode="fixed", separator=" ")
+
