@@ -62,10 +62,17 @@ class CallbackList(Callback):
     def has_train_batch_hooks(self):
         """Whether any callback does something per training batch (the loop skips building batch logs
         otherwise): it overrides on_train_batch_begin / _end or their old aliases on_batch_begin / _end."""
-        from pynn.callbacks.callback import Callback
-        hooks = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
+        return self.has_batch_hooks("train")
 
-        def overridden(callback, hook):  # in its class, or as an attribute (LambdaCallback)
+    def has_batch_hooks(self, mode):
+        """Whether any callback overrides a per-batch hook of `mode` ("train", "test" or "predict"), in its
+        class or as an attribute (LambdaCallback)."""
+        from pynn.callbacks.callback import Callback
+        hooks = (f"on_{mode}_batch_begin", f"on_{mode}_batch_end")
+        if mode == "train":
+            hooks += ("on_batch_begin", "on_batch_end")
+
+        def overridden(callback, hook):
             found = getattr(callback, hook, None)
             return getattr(found, "__func__", found) is not getattr(Callback, hook)
         return any(overridden(cb, hook) for cb in self.callbacks for hook in hooks)

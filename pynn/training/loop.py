@@ -97,21 +97,25 @@ class EpochLoop:
         model, cb = self.model, self.callbacks
         verbose = self.verbose if verbose is None else verbose
         bar = Progbar(data.steps) if verbose == 1 else None
+        batch_hooks = cb.has_batch_hooks("test")
         self._reset_metrics()
         cb.on_test_begin()
         loss_sum, seen, step = 0.0, 0, 0
         for step, (xb, yb, swb) in enumerate(data.epoch()):
-            cb.on_test_batch_begin(step)
+            if batch_hooks:
+                cb.on_test_batch_begin(step)
             value, y_pred = model._test_batch(xb, yb, swb)
             rows = num_rows(xb)
             loss_sum += value * rows
             seen += rows
             for m in model.compiled_metrics:
                 m.update_state(yb, y_pred, swb)
-            logs = self._logs(loss_sum, seen)
-            cb.on_test_batch_end(step, logs)
-            if bar is not None:
-                bar.update(step + 1, list(logs.items()), finalize=False)
+            if batch_hooks or bar is not None:     # the running means, only when someone reads them
+                logs = self._logs(loss_sum, seen)
+                if batch_hooks:
+                    cb.on_test_batch_end(step, logs)
+                if bar is not None:
+                    bar.update(step + 1, list(logs.items()), finalize=False)
         if seen == 0:
             raise ValueError(f"{what}: the data gave no batch (a generator that has run out?); give steps / "
                              "validation_steps, or a PyDataset")
