@@ -6,8 +6,10 @@ Where the data come from, first match wins:
     1. the directory in $PYNN_DATA, 2. ~/.pynn/datasets/; in each, either a Keras-style `mnist.npz`
        (keys x_train, y_train, x_test, y_test) or the four IDX files (gzipped or not);
     3. a download of Keras's mnist.npz into ~/.pynn/datasets/, checked against its SHA-256;
-    4. the small sample of real MNIST digits shipped with pynn (6,000 train + 1,000 test, 10% per digit),
-       with a warning, so that examples still run with no network.
+    4. when that fails too, the small sample of real MNIST digits shipped with pynn (6,000 train + 1,000
+       test, 10% per digit), with a SampleDataWarning that says so, so that examples still run with no
+       network. `load_data(sample=False)` or PYNN_MNIST_SAMPLE=never raises instead; `sample=True` or
+       PYNN_MNIST_SAMPLE=always takes the sample whatever is present, without a warning.
 
 Example:
     >>> (x_train, y_train), (x_test, y_test) = load_data()
@@ -15,26 +17,29 @@ Example:
     ((60000, 28, 28), dtype('uint8'))
 """
 import gzip
-import hashlib
 import os
-import shutil
-import tempfile
-import urllib.request
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["load_data", "read_idx"]
+from pynn.datasets import _files
 
-URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
-SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
-DOWNLOAD_TIMEOUT_S = 10
+__all__ = ["load_data", "read_idx", "SampleDataWarning"]
+
 SAMPLE = Path(__file__).resolve().parent / "data" / "mnist_sample.npz"
+SAMPLE_SIZE = (6000, 1000)
+SAMPLE_ENV = "PYNN_MNIST_SAMPLE"
+_SAMPLE_MODES = {"auto": None, "": None, "always": True, "1": True, "yes": True, "true": True,
+                 "never": False, "0": False, "no": False, "false": False}
 
 _IDX_FILES = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
               "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte"}
 _KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+class SampleDataWarning(RuntimeWarning):
+    """load_data() found no MNIST and returns the small sample bundled with pynn instead."""
 
 
 def read_idx(path):
@@ -97,58 +102,51 @@ def _load_directory(directory, npz_name):
     return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _sample_mode(sample):
+    """True: always the sample; False: never; None: the sample, with a warning, only when MNIST is unavailable."""
+    if sample is None:
+        value = os.environ.get(SAMPLE_ENV, "auto").strip().lower()
+        if value not in _SAMPLE_MODES:
+            raise ValueError(f"${SAMPLE_ENV}={os.environ[SAMPLE_ENV]!r}: expected 'auto', 'always' or 'never'")
+        return _SAMPLE_MODES[value]
+    if not isinstance(sample, (bool, np.bool_)):
+        raise TypeError(f"sample must be True, False or None, got {sample!r}")
+    return bool(sample)
 
 
-def _download(target):
-    """Download Keras's mnist.npz to target, checking its SHA-256; raises OSError or ValueError on failure."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
-        try:
-            with urllib.request.urlopen(URL, timeout=DOWNLOAD_TIMEOUT_S) as response:
-                shutil.copyfileobj(response, tmp)
-            tmp.close()
-            digest = _sha256(tmp.name)
-            if digest != SHA256:
-                raise ValueError(f"{URL}: SHA-256 {digest}, expected {SHA256}")
-            os.replace(tmp.name, target)
-        finally:
-            if os.path.exists(tmp.name):
-                os.unlink(tmp.name)
-
-
-def _search_dirs():
-    dirs = []
-    if os.environ.get("PYNN_DATA"):
-        dirs.append(Path(os.environ["PYNN_DATA"]).expanduser())
-    dirs.append(Path.home() / ".pynn" / "datasets")
-    return dirs
-
-
-def load_data(path="mnist.npz", sample=False):
+def load_data(path="mnist.npz", sample=None):
     """Load MNIST: ((x_train, y_train), (x_test, y_test)), uint8 arrays.
 
     Args:
         path: name of the Keras-style npz file to look for (and to download into ~/.pynn/datasets/).
-        sample: True to return the bundled sample (6,000 train + 1,000 test real digits) whatever is present.
+        sample: what to do about the sample of 6,000 training + 1,000 test real digits bundled with pynn.
+            None (default): use it, with a SampleDataWarning, only when MNIST is neither found nor
+            downloadable; $PYNN_MNIST_SAMPLE=always or never changes this default. False: never use it,
+            raise DatasetDownloadError (an OSError) instead. True: return the sample whatever is present.
+
+    Raises:
+        pynn.datasets.DatasetDownloadError: no MNIST and no download with sample=False (or
+            PYNN_MNIST_SAMPLE=never); the message says where to put the file.
     """
-    if not sample:
-        for directory in _search_dirs():
-            if directory.is_dir():
-                data = _load_directory(directory, path)
-                if data is not None:
-                    return data
-        target = Path.home() / ".pynn" / "datasets" / path
-        try:
-            _download(target)
-            return _read_npz(target)
-        except (OSError, ValueError) as error:
-            warnings.warn(f"MNIST not found in $PYNN_DATA or ~/.pynn/datasets/ and the download failed ({error}); "
-                          f"using the bundled sample of 6,000 training and 1,000 test digits instead of the "
-                          f"full 60,000 + 10,000", RuntimeWarning, stacklevel=2)
+    mode = _sample_mode(sample)
+    if mode is True:
+        return _read_npz(SAMPLE)
+    for directory in _files.search_dirs():
+        if directory.is_dir():
+            data = _load_directory(directory, path)
+            if data is not None:
+                return data
+    try:
+        return _read_npz(_files.get_file("mnist.npz", fname=path, alternatives=(
+            "or the four IDX files, gzipped or not, in one of those directories")))
+    except _files.DatasetDownloadError as error:
+        if mode is False:
+            raise
+        warnings.warn(
+            f"Using the small MNIST sample bundled with pynn ({SAMPLE_SIZE[0]:,} training + {SAMPLE_SIZE[1]:,} "
+            f"test digits instead of MNIST's 60,000 + 10,000), so results will not match those on full MNIST. "
+            f"MNIST was not found and could not be fetched: {error} "
+            f"Pass sample=False or set {SAMPLE_ENV}=never to get this error instead of the sample, or "
+            f"sample=True / {SAMPLE_ENV}=always to choose the sample without this warning.",
+            SampleDataWarning, stacklevel=2)
     return _read_npz(SAMPLE)
