@@ -85,7 +85,8 @@ class EpochLoop:
                 if bar is not None:
                     bar.update(step + 1, list(logs.items()), finalize=True)
                 elif self.verbose == 2:
-                    print(f"Epoch {epoch + 1}/{self.epochs} - " + " - ".join(f"{k}: {format_value(v)}" for k, v in logs.items()))
+                    values = " - ".join(f"{k}: {format_value(v)}" for k, v in logs.items())
+                    print(f"Epoch {epoch + 1}/{self.epochs} - {values}")
                 cb.on_epoch_end(epoch, logs)
                 if model.stop_training:
                     break
