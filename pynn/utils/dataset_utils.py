@@ -237,6 +237,24 @@ def _index_subdirectory(directory, class_indices, follow_links, formats):
     return filenames, labels
 
 
+def subset_datasets(samples, labels, validation_split, subset, shuffle, make, missing):
+    """The dataset(s) `subset` asks for, each made by make(samples, labels, shuffle): one for None, "training" or
+    "validation", or [training, validation] for "both" (the validation one never shuffled). missing(kind) gives
+    the error message when a subset is empty (kind: "training ", "validation " or "")."""
+    if subset == "both":
+        parts = []
+        for name, shuffled in (("training", shuffle), ("validation", False)):
+            part_samples, part_labels = get_training_or_validation_split(samples, labels, validation_split, name)
+            if not part_samples:
+                raise ValueError(missing(name + " "))
+            parts.append(make(part_samples, part_labels, shuffled))
+        return parts
+    samples, labels = get_training_or_validation_split(samples, labels, validation_split, subset)
+    if not samples:
+        raise ValueError(missing(""))
+    return make(samples, labels, shuffle)
+
+
 def get_training_or_validation_split(samples, labels, validation_split, subset):
     """Keras's split: the validation subset is the last int(validation_split * n) samples."""
     if not validation_split:

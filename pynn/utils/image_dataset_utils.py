@@ -148,23 +148,9 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     def make(paths, labels_subset, subset_shuffle):
         return DirectoryDataset(paths, labels_subset, class_names, batch_size, load_sample, subset_shuffle, seed)
 
-    if subset == "both":
-        train_paths, train_labels = dataset_utils.get_training_or_validation_split(
-            image_paths, encoded, validation_split, "training")
-        val_paths, val_labels = dataset_utils.get_training_or_validation_split(
-            image_paths, encoded, validation_split, "validation")
-        if not train_paths:
-            raise ValueError(f"No training images found in directory {directory}. "
-                             f"Allowed formats: {ALLOWLIST_FORMATS}")
-        if not val_paths:
-            raise ValueError(f"No validation images found in directory {directory}. "
-                             f"Allowed formats: {ALLOWLIST_FORMATS}")
-        return [make(train_paths, train_labels, shuffle), make(val_paths, val_labels, False)]
-    image_paths, encoded = dataset_utils.get_training_or_validation_split(image_paths, encoded, validation_split,
-                                                                          subset)
-    if not image_paths:
-        raise ValueError(f"No images found in directory {directory}. Allowed formats: {ALLOWLIST_FORMATS}")
-    return make(image_paths, encoded, shuffle)
+    return dataset_utils.subset_datasets(
+        image_paths, encoded, validation_split, subset, shuffle, make,
+        lambda kind: f"No {kind}images found in directory {directory}. Allowed formats: {ALLOWLIST_FORMATS}")
 
 
 def load_image(path, image_size, num_channels, interpolation="bilinear", data_format="channels_last",

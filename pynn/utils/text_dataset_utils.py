@@ -84,18 +84,6 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int", 
     def make(paths, labels_subset, subset_shuffle):
         return _TextDataset(paths, labels_subset, class_names, batch_size, load_sample, subset_shuffle, seed)
 
-    if subset == "both":
-        train_paths, train_labels = dataset_utils.get_training_or_validation_split(
-            file_paths, encoded, validation_split, "training")
-        val_paths, val_labels = dataset_utils.get_training_or_validation_split(
-            file_paths, encoded, validation_split, "validation")
-        if not train_paths:
-            raise ValueError(f"No training text files found in directory {directory}. Allowed format: .txt")
-        if not val_paths:
-            raise ValueError(f"No validation text files found in directory {directory}. Allowed format: .txt")
-        return [make(train_paths, train_labels, shuffle), make(val_paths, val_labels, False)]
-    file_paths, encoded = dataset_utils.get_training_or_validation_split(file_paths, encoded, validation_split,
-                                                                         subset)
-    if not file_paths:
-        raise ValueError(f"No text files found in directory {directory}. Allowed format: .txt")
-    return make(file_paths, encoded, shuffle)
+    return dataset_utils.subset_datasets(
+        file_paths, encoded, validation_split, subset, shuffle, make,
+        lambda kind: f"No {kind}text files found in directory {directory}. Allowed format: .txt")
