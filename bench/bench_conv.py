@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import pynn
-from pynn import ops
+from pynn import kernels
 
 try:
     import torch
@@ -77,7 +77,7 @@ def test_conv_forward(benchmark, name, peer):
     want = numpy_forward(x, w, b)
     if peer == "pynn":
         out = np.empty_like(want)
-        run = lambda: ops.conv2d(x, w, b, activation="relu", out=out)  # noqa: E731
+        run = lambda: kernels.conv2d(x, w, b, activation="relu", out=out)  # noqa: E731
     elif peer == "numpy":
         run = lambda: numpy_forward(x, w, b)  # noqa: E731
     else:
@@ -104,8 +104,8 @@ def test_conv_backward(benchmark, name, peer):
         dw, db, dx = np.empty_like(w), np.empty_like(b), np.empty_like(x)
 
         def run():  # into reused arrays, as Conv2D does
-            ops.conv2d_backward_weights(x, dz, w.shape, dw=dw, dbias=db)
-            return (ops.conv2d_backward_data(dz, w, x.shape, out=dx) if need_dx else None), dw, db
+            kernels.conv2d_backward_weights(x, dz, w.shape, dw=dw, dbias=db)
+            return (kernels.conv2d_backward_data(dz, w, x.shape, out=dx) if need_dx else None), dw, db
     elif peer == "numpy":
         run = lambda: numpy_backward(x, w, dz, need_dx)  # noqa: E731
     else:
@@ -180,13 +180,13 @@ def test_depthwise(benchmark, direction, peer):
     if peer == "pynn":
         if direction == "forward":
             out = np.empty_like(x)
-            run = lambda: (ops.conv2d(x, w, b, padding="same", groups=c, out=out),)  # noqa: E731
+            run = lambda: (kernels.conv2d(x, w, b, padding="same", groups=c, out=out),)  # noqa: E731
         else:
             dx, dw, db = np.empty_like(x), np.empty_like(w), np.empty_like(b)
 
             def run():
-                ops.conv2d_backward_weights(x, dy, w.shape, padding="same", groups=c, dw=dw, dbias=db)
-                return ops.conv2d_backward_data(dy, w, x.shape, padding="same", groups=c, out=dx), dw, db
+                kernels.conv2d_backward_weights(x, dy, w.shape, padding="same", groups=c, dw=dw, dbias=db)
+                return kernels.conv2d_backward_data(dy, w, x.shape, padding="same", groups=c, out=dx), dw, db
     elif peer == "numpy":
         run = ((lambda: (numpy_depthwise_forward(x, w, b),)) if direction == "forward"
                else (lambda: numpy_depthwise_backward(x, w, dy)))

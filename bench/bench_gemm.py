@@ -6,7 +6,7 @@
 import numpy as np
 import pytest
 
-from pynn import ops
+from pynn import kernels
 
 try:
     import torch
@@ -43,7 +43,7 @@ def test_sgemm(benchmark, m, k, n, trans_a, trans_b, peer):
     benchmark.extra_info["flop"] = 2 * m * k * n
     if peer == "pynn":
         def run():
-            ops.gemm(a, b, c, trans_a=trans_a, trans_b=trans_b)
+            kernels.gemm(a, b, c, trans_a=trans_a, trans_b=trans_b)
     elif peer == "numpy":
         at, bt = (a.T if trans_a else a), (b.T if trans_b else b)
         def run():

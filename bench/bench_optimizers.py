@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import pynn
-from pynn import ops
+from pynn import kernels
 
 N = 1 << 20
 LR, BETA_1, BETA_2, EPSILON, STEP = 0.001, 0.9, 0.999, 1e-7, 10
@@ -35,7 +35,7 @@ def numpy_adam(w, g, m, v, scratch):
 
 
 def pynn_adam(w, g, m, v, scratch):
-    ops.adam_update(w, g, m, v, STEP, LR, BETA_1, BETA_2, EPSILON)
+    kernels.adam_update(w, g, m, v, STEP, LR, BETA_1, BETA_2, EPSILON)
 
 
 def numpy_sgd_momentum(w, g, velocity, scratch):
@@ -46,7 +46,7 @@ def numpy_sgd_momentum(w, g, velocity, scratch):
 
 
 def pynn_sgd_momentum(w, g, velocity, scratch):
-    ops.sgd_update(w, g, velocity, LR, MOMENTUM)
+    kernels.sgd_update(w, g, velocity, LR, MOMENTUM)
 
 
 def make_arrays(slots):

@@ -11,7 +11,7 @@ backward (dx, dgamma, dbeta). Results are checked against NumPy outside the time
 import numpy as np
 import pytest
 
-from pynn import ops
+from pynn import kernels
 
 try:
     import torch
@@ -71,7 +71,7 @@ def test_max_pool_forward(benchmark, peer, shape):
     x = _data(shape)
     y_ref = numpy_max_pool(x)[0]
     if peer == "pynn":
-        run = lambda: ops.max_pool2d(x, 2)  # noqa: E731
+        run = lambda: kernels.max_pool2d(x, 2)  # noqa: E731
         y = run()[0]
     elif peer == "numpy":
         run = lambda: numpy_max_pool(x)  # noqa: E731
@@ -93,8 +93,8 @@ def test_max_pool_backward(benchmark, peer, shape):
     dy = _data(y.shape, 1)
     dx_ref = numpy_max_pool_backward(dy, mask, x.shape)
     if peer == "pynn":
-        _, argmax = ops.max_pool2d(x, 2)
-        run = lambda: ops.max_pool2d_backward(dy, argmax, x.shape, 2)  # noqa: E731
+        _, argmax = kernels.max_pool2d(x, 2)
+        run = lambda: kernels.max_pool2d_backward(dy, argmax, x.shape, 2)  # noqa: E731
         dx = run()
     elif peer == "numpy":
         run = lambda: numpy_max_pool_backward(dy, mask, x.shape)  # noqa: E731
@@ -126,7 +126,7 @@ def test_batch_norm_forward(benchmark, peer):
     c = BN_SHAPE[-1]
     if peer == "pynn":
         mm, mv = np.zeros(c, np.float32), np.ones(c, np.float32)
-        run = lambda: ops.batch_norm_training(x, -1, gamma, beta, mm, mv, 1e-3, 0.99)  # noqa: E731
+        run = lambda: kernels.batch_norm_training(x, -1, gamma, beta, mm, mv, 1e-3, 0.99)  # noqa: E731
         y = run()[0]
     elif peer == "numpy":
         run = lambda: numpy_batch_norm(x, gamma, beta)  # noqa: E731
@@ -149,9 +149,9 @@ def test_batch_norm_backward(benchmark, peer):
     dx_ref = numpy_batch_norm_backward(dy, xhat, inv_std, gamma)[0]
     c = BN_SHAPE[-1]
     if peer == "pynn":
-        _, mean, inv = ops.batch_norm_training(x, -1, gamma, beta)
+        _, mean, inv = kernels.batch_norm_training(x, -1, gamma, beta)
         dgamma, dbeta = np.zeros(c, np.float32), np.zeros(c, np.float32)
-        run = lambda: ops.batch_norm_backward(x, dy, mean, inv, -1, gamma, dgamma=dgamma, dbeta=dbeta)  # noqa: E731
+        run = lambda: kernels.batch_norm_backward(x, dy, mean, inv, -1, gamma, dgamma=dgamma, dbeta=dbeta)  # noqa: E731
         dx = run()[0]
     elif peer == "numpy":
         run = lambda: numpy_batch_norm_backward(dy, xhat, inv_std, gamma)  # noqa: E731

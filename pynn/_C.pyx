@@ -1,7 +1,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 """pynn._C: the Cython bindings of the C++ kernel library (csrc/).
 
-Only pynn.ops imports this module. Each function checks its arguments (shape, dtype, contiguity, aliasing),
+Only pynn.kernels imports this module. Each function checks its arguments (shape, dtype, contiguity, aliasing),
 releases the GIL and makes one call into C++. One include per kernel family, in _cython/.
 """
 cimport numpy as cnp

@@ -23,7 +23,7 @@ if "GOMP_SPINCOUNT" not in _os.environ and "OMP_WAIT_POLICY" not in _os.environ:
     _os.environ["GOMP_SPINCOUNT"] = "10000"
 
 from pynn._config import get_num_threads, set_num_threads, show_config  # noqa: E402
-from pynn import ops  # noqa: E402
+from pynn import kernels  # noqa: E402
 from pynn import (activations, callbacks, constraints, datasets, initializers, layers, losses, metrics, models,
                   optimizers, preprocessing, regularizers, saving, utils)
 from pynn.layers import Input

@@ -7,7 +7,7 @@ module (pynn.activations.relu), or an ActivationFn.
 """
 import numpy as np
 
-from pynn import _C, ops
+from pynn import _C, kernels
 
 _ROW_WISE = {"softmax", "log_softmax"}
 _ALIASES = {"silu": "swish", "linear": "linear", None: "linear"}
@@ -22,36 +22,36 @@ class ActivationFn:
 
     def __init__(self, name, **params):
         name = _ALIASES.get(name, name)
-        if name not in _ROW_WISE and name not in ops.ACTIVATIONS:
+        if name not in _ROW_WISE and name not in kernels.ACTIVATIONS:
             raise ValueError(f"activation: unknown name {name!r}; expected one of "
-                             f"{sorted(set(ops.ACTIVATIONS) | _ROW_WISE | {'silu'})}")
+                             f"{sorted(set(kernels.ACTIVATIONS) | _ROW_WISE | {'silu'})}")
         self.name = name
         self.params = params
         self.elementwise = name not in _ROW_WISE
-        self.uses_output = True if not self.elementwise else ops.activation_backward_uses_output(name, **params)
+        self.uses_output = True if not self.elementwise else kernels.activation_backward_uses_output(name, **params)
         self._spec = (name, dict(params)) if params else name
 
     def forward(self, x, out=None):
         if self.name == "softmax":
-            return ops.softmax(x, out=out)
+            return kernels.softmax(x, out=out)
         if self.name == "log_softmax":
-            return ops.log_softmax(x, out=out)
+            return kernels.log_softmax(x, out=out)
         if out is None and type(x) is np.ndarray:    # the layers' case: straight to the kernel
             out = np.empty_like(x, order="C")
             _C.activation_forward(x, out, self._spec)
             return out
-        return ops.activation(x, self.name, out=out, **self.params)
+        return kernels.activation(x, self.name, out=out, **self.params)
 
     def backward(self, dy, x=None, y=None, out=None):
         if self.name == "softmax":
-            return ops.softmax_backward(y, dy, out=out)
+            return kernels.softmax_backward(y, dy, out=out)
         if self.name == "log_softmax":
-            return ops.log_softmax_backward(y, dy, out=out)
+            return kernels.log_softmax_backward(y, dy, out=out)
         if out is None and type(dy) is np.ndarray:
             out = np.empty_like(dy, order="C")
             _C.activation_backward(x, y, dy, out, self._spec)
             return out
-        return ops.activation_backward(dy, self.name, x=x, y=y, out=out, **self.params)
+        return kernels.activation_backward(dy, self.name, x=x, y=y, out=out, **self.params)
 
     def __call__(self, x):
         x = np.ascontiguousarray(x)

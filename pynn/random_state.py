@@ -6,7 +6,7 @@ depends only on its key and the element index, never on the thread count. `next_
 """
 import numpy as np
 
-from pynn import ops
+from pynn import kernels
 
 _state = {"seed": None, "counter": 0, "generation": 0}
 
@@ -26,7 +26,7 @@ def next_seed():
         _state["seed"] = int(np.random.SeedSequence().entropy % (2 ** 63))
     _state["counter"] += 1
     seed = _state["seed"]
-    words = ops.philox4x32_10([_state["counter"], 0, 0, 0], [seed & 0xFFFFFFFF, (seed >> 32) & 0xFFFFFFFF])
+    words = kernels.philox4x32_10([_state["counter"], 0, 0, 0], [seed & 0xFFFFFFFF, (seed >> 32) & 0xFFFFFFFF])
     return int(words[0]) | (int(words[1]) << 32)
 
 

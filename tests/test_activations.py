@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import pynn
-from pynn import ops
+from pynn import kernels
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -94,10 +94,10 @@ def test_forward_and_backward_match_keras_formula(case, n, dtype, isa):
     x = sample(n, dtype, seed=n)
     dy = sample(n, dtype, seed=n + 1, lo=-1, hi=1)
     x64 = x.astype(np.float64)
-    y = ops.activation(x, name, **params)
+    y = kernels.activation(x, name, **params)
     assert y.dtype == dtype and y.shape == x.shape
     np.testing.assert_allclose(y, f(x64), **TOL[dtype])
-    dx = ops.activation_backward(dy, name, x=x, y=y, **params)
+    dx = kernels.activation_backward(dy, name, x=x, y=y, **params)
     assert dx.dtype == dtype
     tol = TOL[dtype] if dtype == np.float64 else dict(rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(dx, dy.astype(np.float64) * df(x64), **tol)
@@ -111,20 +111,20 @@ def test_backward_matches_finite_differences(case):
         x = x[np.abs(x - k) > 1e-3]
     dy = sample(x.size, np.float64, seed=4, lo=-1, hi=1)
     h = 1e-6
-    fd = (ops.activation(x + h, name, **params) - ops.activation(x - h, name, **params)) / (2 * h)
-    dx = ops.activation_backward(dy, name, x=x, **params)
+    fd = (kernels.activation(x + h, name, **params) - kernels.activation(x - h, name, **params)) / (2 * h)
+    dx = kernels.activation_backward(dy, name, x=x, **params)
     np.testing.assert_allclose(dx, dy * fd, rtol=1e-6, atol=1e-8)
 
 
 @pytest.mark.parametrize("name", ["sigmoid", "tanh", "exponential"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_backward_from_output_alone(name, dtype):
-    assert ops.activation_backward_uses_output(name)
+    assert kernels.activation_backward_uses_output(name)
     x = sample(1000, dtype, seed=5)
     dy = sample(1000, dtype, seed=6)
-    y = ops.activation(x, name)
-    from_y = ops.activation_backward(dy, name, y=y)
-    from_x = ops.activation_backward(dy, name, x=x)
+    y = kernels.activation(x, name)
+    from_y = kernels.activation_backward(dy, name, y=y)
+    from_x = kernels.activation_backward(dy, name, x=x)
     np.testing.assert_allclose(from_y, from_x, rtol=1e-5 if dtype == np.float32 else 1e-13, atol=1e-7)
 
 
@@ -136,12 +136,12 @@ def test_extreme_inputs_stay_finite_where_keras_is(case, dtype, isa):
     x = np.array([-1e30, -1e4, -big, -50, -20, -1e-30, 0, 1e-30, 20, 50, big, 1e4, 1e30], dtype=dtype)
     with np.errstate(all="ignore"):
         ref = f(x.astype(np.float64)).astype(dtype)
-    y = ops.activation(x, name, **params)
+    y = kernels.activation(x, name, **params)
     finite = np.isfinite(ref)
     assert np.all(np.isfinite(y[finite])), (x[finite], y[finite])
     assert np.array_equal(np.isinf(y), np.isinf(ref))
     np.testing.assert_allclose(y[finite], ref[finite], rtol=2e-6, atol=1e-30)
-    dx = ops.activation_backward(np.ones_like(x), name, x=x, y=y, **params)
+    dx = kernels.activation_backward(np.ones_like(x), name, x=x, y=y, **params)
     assert not np.any(np.isnan(dx[np.abs(x) < 1e4])), dx
 
 
@@ -149,7 +149,7 @@ def test_extreme_inputs_stay_finite_where_keras_is(case, dtype, isa):
 def test_nan_propagates(dtype):
     x = np.array([np.nan, 1.0], dtype=dtype)
     for name in ["relu", "sigmoid", "tanh", "exponential", "swish", "softplus", "gelu_tanh", "elu"]:
-        assert np.isnan(ops.activation(x, name)[0]), name
+        assert np.isnan(kernels.activation(x, name)[0]), name
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
@@ -158,29 +158,29 @@ def test_one_and_two_threads_bit_identical(case, threads):
     x = sample(100_003, np.float32, seed=7)
     dy = sample(100_003, np.float32, seed=8)
     pynn.set_num_threads(1)
-    y1 = ops.activation(x, name, **params)
-    dx1 = ops.activation_backward(dy, name, x=x, y=y1, **params)
+    y1 = kernels.activation(x, name, **params)
+    dx1 = kernels.activation_backward(dy, name, x=x, y=y1, **params)
     pynn.set_num_threads(2)
-    y2 = ops.activation(x, name, **params)
-    dx2 = ops.activation_backward(dy, name, x=x, y=y2, **params)
+    y2 = kernels.activation(x, name, **params)
+    dx2 = kernels.activation_backward(dy, name, x=x, y=y2, **params)
     assert np.array_equal(y1, y2) and np.array_equal(dx1, dx2)
 
 
 def test_in_place_forward_and_backward():
     x = sample(1001, np.float32, seed=9)
-    expected = ops.activation(x, "swish")
+    expected = kernels.activation(x, "swish")
     dy = sample(1001, np.float32, seed=10)
-    expected_dx = ops.activation_backward(dy, "swish", x=x)
+    expected_dx = kernels.activation_backward(dy, "swish", x=x)
     dx = dy.copy()
-    ops.activation_backward(dx, "swish", x=x, out=dx)
-    ops.activation(x, "swish", out=x)
+    kernels.activation_backward(dx, "swish", x=x, out=dx)
+    kernels.activation(x, "swish", out=x)
     assert np.array_equal(x, expected) and np.array_equal(dx, expected_dx)
 
 
 def test_gelu_approximate_selects_the_tanh_form():
     x = sample(100, np.float64)
-    assert np.array_equal(ops.activation(x, "gelu", approximate=True), ops.activation(x, "gelu_tanh"))
-    assert not np.allclose(ops.activation(x, "gelu"), ops.activation(x, "gelu_tanh"), rtol=1e-6)
+    assert np.array_equal(kernels.activation(x, "gelu", approximate=True), kernels.activation(x, "gelu_tanh"))
+    assert not np.allclose(kernels.activation(x, "gelu"), kernels.activation(x, "gelu_tanh"), rtol=1e-6)
 
 
 # ----------------------------------------------------------------------------- softmax / log_softmax
@@ -204,13 +204,13 @@ def test_softmax_and_log_softmax(shape, dtype, isa):
     x64, dy64 = x.astype(np.float64), dy.astype(np.float64)
     # dy - sum(dy * y) cancels: absolute tolerances on the scale of dy
     tol = dict(rtol=1e-12, atol=1e-14) if dtype == np.float64 else dict(rtol=1e-5, atol=1e-6)
-    y = ops.softmax(x)
+    y = kernels.softmax(x)
     np.testing.assert_allclose(y, np_softmax(x64), **tol)
     p = np_softmax(x64)
-    np.testing.assert_allclose(ops.softmax_backward(y, dy), p * (dy64 - (dy64 * p).sum(-1, keepdims=True)), **tol)
-    ly = ops.log_softmax(x)
+    np.testing.assert_allclose(kernels.softmax_backward(y, dy), p * (dy64 - (dy64 * p).sum(-1, keepdims=True)), **tol)
+    ly = kernels.log_softmax(x)
     np.testing.assert_allclose(ly, np_log_softmax(x64), **tol)
-    np.testing.assert_allclose(ops.log_softmax_backward(ly, dy), dy64 - p * dy64.sum(-1, keepdims=True), **tol)
+    np.testing.assert_allclose(kernels.log_softmax_backward(ly, dy), dy64 - p * dy64.sum(-1, keepdims=True), **tol)
 
 
 @pytest.mark.parametrize("log", [False, True])
@@ -218,8 +218,8 @@ def test_softmax_backward_matches_finite_differences(log):
     rng = np.random.default_rng(3)
     x = rng.normal(0, 2, (4, 6))
     dy = rng.normal(0, 1, (4, 6))
-    fwd = ops.log_softmax if log else ops.softmax
-    bwd = ops.log_softmax_backward if log else ops.softmax_backward
+    fwd = kernels.log_softmax if log else kernels.softmax
+    bwd = kernels.log_softmax_backward if log else kernels.softmax_backward
     dx = bwd(fwd(x), dy)
     h = 1e-6
     fd = np.empty_like(x)
@@ -233,8 +233,8 @@ def test_softmax_backward_matches_finite_differences(log):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_softmax_extreme_logits(dtype):
     x = np.array([[1e4, 0, -1e4], [-1e4, -1e4, -1e4], [1e30, 1e30, 0], [-1e30, 0, 3]], dtype=dtype)
-    y = ops.softmax(x)
-    ly = ops.log_softmax(x)
+    y = kernels.softmax(x)
+    ly = kernels.log_softmax(x)
     assert np.all(np.isfinite(y)) and np.all(np.isfinite(ly))
     np.testing.assert_allclose(y, np_softmax(x.astype(np.float64)), atol=1e-7)
     np.testing.assert_allclose(ly, np_log_softmax(x.astype(np.float64)), rtol=1e-6)
@@ -246,15 +246,15 @@ def test_softmax_threads_bit_identical(threads):
     out = []
     for n in (1, 2):
         pynn.set_num_threads(n)
-        y, ly = ops.softmax(x), ops.log_softmax(x)
-        out.append((y, ly, ops.softmax_backward(y, dy), ops.log_softmax_backward(ly, dy)))
+        y, ly = kernels.softmax(x), kernels.log_softmax(x)
+        out.append((y, ly, kernels.softmax_backward(y, dy), kernels.log_softmax_backward(ly, dy)))
     assert all(np.array_equal(a, b) for a, b in zip(*out))
 
 
 def test_softmax_in_place():
     x = np.random.default_rng(6).normal(0, 3, (7, 5))
-    expected = ops.softmax(x)
-    ops.softmax(x, out=x)
+    expected = kernels.softmax(x)
+    kernels.softmax(x, out=x)
     assert np.array_equal(x, expected)
 
 
@@ -262,21 +262,21 @@ def test_softmax_in_place():
 
 
 @pytest.mark.parametrize("call, match", [
-    (lambda: ops.activation(np.ones(4, np.int32), "relu"), "float32 or float64, got int32"),
-    (lambda: ops.activation(np.ones(4, np.float32), "relu", out=np.ones(4)), "expected dtype float32"),
-    (lambda: ops.activation(np.ones((4, 4), np.float32)[:, ::2], "relu"), "C-contiguous"),
-    (lambda: ops.activation(np.ones(4), "relu", out=np.ones(5)), r"expected shape \(4,\)"),
-    (lambda: ops.activation(np.ones(4), "relu6"), "unknown name 'relu6'"),
-    (lambda: ops.activation(np.ones(4), "relu", alpha=2.0), r"unknown parameter\(s\) \['alpha'\]"),
-    (lambda: ops.activation(np.ones(4), "relu", max_value=-1.0), "max_value"),
-    (lambda: ops.activation([1.0, 2.0], "relu"), "numpy.ndarray"),
-    (lambda: ops.activation_backward(np.ones(4), "relu"), "needs x"),
-    (lambda: ops.activation_backward(np.ones(4), "sigmoid"), "needs x or y"),
-    (lambda: ops.activation_backward(np.ones(4), "relu", x=np.ones(5)), r"expected shape \(4,\)"),
-    (lambda: ops.activation_backward(np.ones(4), "relu", x=np.ones(4, np.float32)), "expected dtype float64"),
-    (lambda: ops.softmax(np.float64(3.0)), "numpy.ndarray"),
-    (lambda: ops.softmax(np.array(3.0)), "at least 1 dimension"),
-    (lambda: ops.softmax_backward(np.ones((2, 3)), np.ones((3, 2))), r"expected shape \(2, 3\)"),
+    (lambda: kernels.activation(np.ones(4, np.int32), "relu"), "float32 or float64, got int32"),
+    (lambda: kernels.activation(np.ones(4, np.float32), "relu", out=np.ones(4)), "expected dtype float32"),
+    (lambda: kernels.activation(np.ones((4, 4), np.float32)[:, ::2], "relu"), "C-contiguous"),
+    (lambda: kernels.activation(np.ones(4), "relu", out=np.ones(5)), r"expected shape \(4,\)"),
+    (lambda: kernels.activation(np.ones(4), "relu6"), "unknown name 'relu6'"),
+    (lambda: kernels.activation(np.ones(4), "relu", alpha=2.0), r"unknown parameter\(s\) \['alpha'\]"),
+    (lambda: kernels.activation(np.ones(4), "relu", max_value=-1.0), "max_value"),
+    (lambda: kernels.activation([1.0, 2.0], "relu"), "numpy.ndarray"),
+    (lambda: kernels.activation_backward(np.ones(4), "relu"), "needs x"),
+    (lambda: kernels.activation_backward(np.ones(4), "sigmoid"), "needs x or y"),
+    (lambda: kernels.activation_backward(np.ones(4), "relu", x=np.ones(5)), r"expected shape \(4,\)"),
+    (lambda: kernels.activation_backward(np.ones(4), "relu", x=np.ones(4, np.float32)), "expected dtype float64"),
+    (lambda: kernels.softmax(np.float64(3.0)), "numpy.ndarray"),
+    (lambda: kernels.softmax(np.array(3.0)), "at least 1 dimension"),
+    (lambda: kernels.softmax_backward(np.ones((2, 3)), np.ones((3, 2))), r"expected shape \(2, 3\)"),
 ])
 def test_bad_arguments_raise_value_error(call, match):
     with pytest.raises(ValueError, match=match):
@@ -288,11 +288,11 @@ def test_outputs_must_be_writeable_and_not_partially_overlap():
     ro = np.empty(8)
     ro.flags.writeable = False
     with pytest.raises(ValueError, match="writeable"):
-        ops.activation(x, "relu", out=ro)
+        kernels.activation(x, "relu", out=ro)
     buf = np.ones(9)
     with pytest.raises(ValueError, match="must be x itself or not share memory"):
-        ops.activation(buf[:8], "relu", out=buf[1:])
+        kernels.activation(buf[:8], "relu", out=buf[1:])
     with pytest.raises(ValueError, match="must be dy itself or not share memory"):
-        ops.activation_backward(buf[:8], "relu", x=x, out=buf[1:])
+        kernels.activation_backward(buf[:8], "relu", x=x, out=buf[1:])
     with pytest.raises(ValueError, match="must be x itself or not share memory"):
-        ops.softmax(buf[:8], out=buf[1:])
+        kernels.softmax(buf[:8], out=buf[1:])

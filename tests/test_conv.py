@@ -3,7 +3,7 @@ results for 1 and 2 threads."""
 import numpy as np
 import pytest
 
-from pynn import _C, ops
+from pynn import _C, kernels
 
 # (batch, h, w, in_c, out_c, kernel, strides, padding, dilation, groups)
 CASES = [
@@ -43,7 +43,7 @@ def _pairs(v):
 def _pads(case):
     n, h, w, c, o, k, s, padding, d, g = case
     s, d = _pairs(s), _pairs(d)
-    return [ops.conv_padding(size, k[i], s[i], padding, d[i]) for i, size in enumerate((h, w))]
+    return [kernels.conv_padding(size, k[i], s[i], padding, d[i]) for i, size in enumerate((h, w))]
 
 
 def _sliced(xp, kh, kw, out_h, out_w, s, d):
@@ -96,7 +96,7 @@ def _data(case, dtype, rng):
     x = rng.standard_normal((n, h, w, c)).astype(dtype)
     wt = rng.standard_normal((k[0], k[1], c // g, o)).astype(dtype)
     b = rng.standard_normal(o).astype(dtype)
-    y_shape = (n,) + ops.conv2d_geometry((h, w), k, s, padding, d)[0] + (o,)
+    y_shape = (n,) + kernels.conv2d_geometry((h, w), k, s, padding, d)[0] + (o,)
     dy = rng.standard_normal(y_shape).astype(dtype)
     return x, wt, b, dy
 
@@ -217,7 +217,7 @@ def test_backward_weights_accumulates(rng):
     x, w, b, dy = _data(case, np.float64, rng)
     _, want_dw, want_db = numpy_conv_backward(x, w, dy, case)
     dw0, db0 = rng.standard_normal(w.shape), rng.standard_normal(b.shape)
-    dw, db = ops.conv2d_backward_weights(x, dy, w.shape, strides=2, padding="same", dw=dw0.copy(),
+    dw, db = kernels.conv2d_backward_weights(x, dy, w.shape, strides=2, padding="same", dw=dw0.copy(),
                                          dbias=db0.copy(), accumulate=True)
     np.testing.assert_allclose(dw, dw0 + want_dw, atol=1e-12)
     np.testing.assert_allclose(db, db0 + want_db, atol=1e-12)
@@ -229,17 +229,17 @@ def test_forward_ignores_nan_in_output_buffer_and_fuses_activations(rng):
     y = np.full(dy.shape, np.nan, np.float32)
     _C.conv2d_forward(x, w, b, y, (1, 1), ((1, 1), (1, 1)), (1, 1), 1, ("relu", {"max_value": 1.0}))
     np.testing.assert_allclose(y, np.clip(numpy_conv(x, w, case) + b, 0, 1), atol=1e-5)
-    y = ops.conv2d(x, w, b, padding="same", activation="sigmoid")
+    y = kernels.conv2d(x, w, b, padding="same", activation="sigmoid")
     np.testing.assert_allclose(y, 1 / (1 + np.exp(-(numpy_conv(x, w, case) + b))), atol=1e-6)
 
 
 def test_keras_same_padding_is_asymmetric_for_stride_two():
-    assert ops.conv_padding(28, 3, 2, "same") == (0, 1)   # keras-parity.md: n=28, k=3, s=2 pads (0, 1)
-    assert ops.conv_padding(27, 3, 2, "same") == (1, 1)
-    assert ops.conv_padding(8, 4, 1, "same") == (1, 2)
-    assert ops.conv_padding(10, 3, 1, "same", dilation=2) == (2, 2)
-    assert ops.conv_output_length(28, 3, 2, "same") == 14
-    assert ops.conv_output_length(28, 3, 2, "valid") == 13
+    assert kernels.conv_padding(28, 3, 2, "same") == (0, 1)   # keras-parity.md: n=28, k=3, s=2 pads (0, 1)
+    assert kernels.conv_padding(27, 3, 2, "same") == (1, 1)
+    assert kernels.conv_padding(8, 4, 1, "same") == (1, 2)
+    assert kernels.conv_padding(10, 3, 1, "same", dilation=2) == (2, 2)
+    assert kernels.conv_output_length(28, 3, 2, "same") == 14
+    assert kernels.conv_output_length(28, 3, 2, "valid") == 13
 
 
 def test_binding_rejects_bad_arrays(rng):
@@ -264,7 +264,7 @@ def test_binding_rejects_bad_arrays(rng):
     with pytest.raises(ValueError, match="bias: expected shape"):
         _C.conv2d_forward(x, w, np.zeros(3, np.float32), y)
     with pytest.raises(ValueError, match="does not fit"):
-        ops.conv2d(x, rng.standard_normal((7, 7, 3, 4)).astype(np.float32))
+        kernels.conv2d(x, rng.standard_normal((7, 7, 3, 4)).astype(np.float32))
 
 
 # ---------------------------------------------------------------- output size and padding checks
@@ -299,7 +299,7 @@ def test_binding_output_size_follows_strides_padding_and_dilation(rng):
                                            ((1, 1), ((0, 0), (1, 1)), (3, 2), (1, 4))]:
         y = np.full((2,) + hw + (4,), np.nan, np.float32)
         _C.conv2d_forward(x, w, None, y, strides, padding, dilation)
-        want = ops.conv2d(x, w, None, strides, padding, dilation)
+        want = kernels.conv2d(x, w, None, strides, padding, dilation)
         np.testing.assert_array_equal(y, want)
         assert np.isfinite(y).all()
         bigger = np.empty((2, hw[0] + 1, hw[1], 4), np.float32)
@@ -333,20 +333,20 @@ def test_binding_rejects_a_kernel_that_does_not_fit_and_bad_groups(rng):
 @pytest.mark.parametrize("padding", ["valid", "same", ((1, 0), (2, 3))])
 def test_ops_reject_outputs_and_gradients_of_another_size(rng, padding):
     x, w = _arrays(rng)
-    y = ops.conv2d(x, w, padding=padding, strides=2)
+    y = kernels.conv2d(x, w, padding=padding, strides=2)
     bad = np.empty((2, y.shape[1] + 1, y.shape[2], 4), np.float32)
     with pytest.raises(ValueError, match=rf"conv2d: out: expected shape \(2, {y.shape[1]}, {y.shape[2]}, 4\)"):
-        ops.conv2d(x, w, padding=padding, strides=2, out=bad)
+        kernels.conv2d(x, w, padding=padding, strides=2, out=bad)
     with pytest.raises(ValueError, match=rf"conv2d_backward_data: dy: expected shape \(2, {y.shape[1]}, "):
-        ops.conv2d_backward_data(bad, w, x.shape, padding=padding, strides=2)
+        kernels.conv2d_backward_data(bad, w, x.shape, padding=padding, strides=2)
     with pytest.raises(ValueError, match=r"conv2d_backward_data: out: expected shape \(2, 7, 6, 3\)"):
-        ops.conv2d_backward_data(y, w, x.shape, padding=padding, strides=2, out=np.empty((2, 6, 6, 3), np.float32))
+        kernels.conv2d_backward_data(y, w, x.shape, padding=padding, strides=2, out=np.empty((2, 6, 6, 3), np.float32))
     with pytest.raises(ValueError, match=rf"conv2d_backward_weights: dy: expected shape \(2, {y.shape[1]}, "):
-        ops.conv2d_backward_weights(x, bad, w.shape, padding=padding, strides=2)
+        kernels.conv2d_backward_weights(x, bad, w.shape, padding=padding, strides=2)
     with pytest.raises(ValueError, match=r"conv2d_backward_weights: dw: expected shape \(3, 3, 3, 4\)"):
-        ops.conv2d_backward_weights(x, y, w.shape, padding=padding, strides=2, dw=np.empty((3, 3, 3, 5), np.float32))
+        kernels.conv2d_backward_weights(x, y, w.shape, padding=padding, strides=2, dw=np.empty((3, 3, 3, 5), np.float32))
     with pytest.raises(ValueError, match=r"conv2d_backward_weights: dbias: expected shape \(4,\)"):
-        ops.conv2d_backward_weights(x, y, w.shape, padding=padding, strides=2, dbias=np.empty(5, np.float32))
+        kernels.conv2d_backward_weights(x, y, w.shape, padding=padding, strides=2, dbias=np.empty(5, np.float32))
 
 
 @pytest.mark.parametrize("padding, strides, dilation", [(((-1, 0), (0, 0)), 1, 1), ("full", 1, 1), ("valid", 0, 1),
@@ -354,24 +354,24 @@ def test_ops_reject_outputs_and_gradients_of_another_size(rng, padding):
 def test_ops_reject_negative_padding_strides_and_dilation(rng, padding, strides, dilation):
     x, w = _arrays(rng)
     with pytest.raises(ValueError, match="padding|strides|dilation"):
-        ops.conv2d(x, w, padding=padding, strides=strides, dilation=dilation)
+        kernels.conv2d(x, w, padding=padding, strides=strides, dilation=dilation)
     with pytest.raises(ValueError, match="padding|strides|dilation"):
-        ops.conv2d_backward_data(np.empty((2, 5, 4, 4), np.float32), w, x.shape, strides, padding, dilation)
+        kernels.conv2d_backward_data(np.empty((2, 5, 4, 4), np.float32), w, x.shape, strides, padding, dilation)
     with pytest.raises(ValueError, match="padding|strides|dilation"):
-        ops.conv2d_backward_weights(x, np.empty((2, 5, 4, 4), np.float32), w.shape, strides, padding, dilation)
+        kernels.conv2d_backward_weights(x, np.empty((2, 5, 4, 4), np.float32), w.shape, strides, padding, dilation)
 
 
 def test_conv2d_transpose_checks_out_hw_and_matches_backward_data(rng):
     x = rng.standard_normal((2, 4, 3, 5)).astype(np.float32)
     w = rng.standard_normal((3, 3, 2, 5)).astype(np.float32)
     for out_hw, padding in [((9, 7), "valid"), ((10, 8), "valid"), ((8, 6), "same"), ((7, 5), "same")]:
-        y = ops.conv2d_transpose(x, w, out_hw, 2, padding)
+        y = kernels.conv2d_transpose(x, w, out_hw, 2, padding)
         assert y.shape == (2,) + out_hw + (2,)
-        pads = ops.conv_padding(out_hw[0], 3, 2, padding)[0], ops.conv_padding(out_hw[1], 3, 2, padding)[0]
+        pads = kernels.conv_padding(out_hw[0], 3, 2, padding)[0], kernels.conv_padding(out_hw[1], 3, 2, padding)[0]
         # the adjoint of the convolution of a y-shaped image: <conv(z), x> == <z, conv_transpose(x)>
         z = rng.standard_normal(y.shape).astype(np.float64)
-        conv = ops.conv2d(z, w.astype(np.float64), None, 2, tuple((p, 9) for p in pads))[:, :4, :3]
+        conv = kernels.conv2d(z, w.astype(np.float64), None, 2, tuple((p, 9) for p in pads))[:, :4, :3]
         np.testing.assert_allclose(np.sum(conv * x), np.sum(z * y), rtol=1e-4)
     for out_hw in [(11, 7), (6, 7), (9, 9)]:
         with pytest.raises(ValueError, match="conv2d_transpose: out_hw"):
-            ops.conv2d_transpose(x, w, out_hw, 2, "valid")
+            kernels.conv2d_transpose(x, w, out_hw, 2, "valid")

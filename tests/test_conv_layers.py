@@ -118,7 +118,7 @@ def test_bad_input_errors_name_the_layer():
 
 def _torch_same(torch, x_nchw, k, s, d):
     """Keras's 'same' as explicit (possibly asymmetric) zero padding for torch."""
-    from pynn import ops
+    from pynn import kernels as ops
     (pt, pb), (pl, pr) = (ops.conv_padding(n, kk, ss, "same", dd)
                           for n, kk, ss, dd in zip(x_nchw.shape[2:], k, s, d))
     return torch.nn.functional.pad(x_nchw, (pl, pr, pt, pb))
@@ -197,7 +197,7 @@ def test_conv1d_matches_pytorch(rng):
 def test_outputs_are_reused_only_when_nothing_else_holds_them(rng):
     """In training, Conv2D and MaxPooling2D write into the previous call's arrays only once nothing outside
     the layer holds them (or a view of them): a result the caller keeps is never overwritten."""
-    from pynn import ops
+    from pynn import kernels as ops
     x = rng.standard_normal((2, 9, 9, 3)).astype(np.float32)
     for make in (lambda: layers.Conv2D(4, 3, activation="relu"), lambda: layers.MaxPooling2D(2)):
         layer = make()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import pynn
-from pynn import layers, ops
+from pynn import layers, kernels
 from pynn.models import Sequential
 from pynn.training import dense_chain
 
@@ -198,7 +198,7 @@ def build_chain(rng, dtype="float32"):
     out = pynn.variable.Variable(rng.standard_normal((4, 3)).astype(dtype))
     specs = [("dense", kernel, bias, "relu", False, 6, 4), ("dropout", drop, 4),
              ("dense", out, None, None, False, 4, 3)]
-    return ops.DenseChain(specs, dtype, True), kernel, bias, drop, out
+    return kernels.DenseChain(specs, dtype, True), kernel, bias, drop, out
 
 
 @pytest.mark.parametrize("case", ["features", "dtype", "strided", "label_range", "label_shape", "label_dtype",
@@ -244,10 +244,10 @@ def test_a_step_against_numpy(dtype, rng):
         v.zero_grad()
     total, probs = chain.step(x, y)
     assert drop._offset == 8 * 4 and not kernel._grad_stale and not out._grad_stale
-    # the same step in float64 NumPy, with the dropout mask drawn by ops.dropout at the same stream position
+    # the same step in float64 NumPy, with the dropout mask drawn by kernels.dropout at the same stream position
     z = x.astype(np.float64) @ kernel.value + bias.value
     h = np.maximum(z, 0)
-    _, mask = ops.dropout(h.astype(dtype), 0.5, 11, 0)
+    _, mask = kernels.dropout(h.astype(dtype), 0.5, 11, 0)
     d = h * mask / 0.5
     logits = d @ out.value
     p = np.exp(logits - logits.max(axis=1, keepdims=True))

@@ -27,7 +27,7 @@ PRELUDE = textwrap.dedent(f"""
     import multiprocessing as mp, os, sys, warnings
     import numpy as np
     import pynn
-    from pynn import ops, layers
+    from pynn import kernels as ops, layers
 
     def _child(fn, conn):
         try:
@@ -188,7 +188,7 @@ def test_a_process_that_imported_pynn_in_a_forked_child_uses_threads():
                 import pynn, numpy as np
                 pynn.set_num_threads(2)
                 a = np.random.default_rng(4).random((512, 512), dtype=np.float32)
-                pynn.ops.matmul(a, a)
+                pynn.kernels.matmul(a, a)
                 ok = pynn.get_num_threads() == 2 and not pynn._C.in_forked_child()
             finally:
                 os._exit(0 if ok else 1)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import pynn
-from pynn import _C, ops
+from pynn import _C, kernels
 
 SHAPES = [  # (m, k, n)
     (1, 1, 1), (0, 5, 3), (4, 0, 3), (3, 5, 0), (1, 7, 1), (2, 3, 5), (13, 17, 19), (31, 1, 33),
@@ -37,7 +37,7 @@ def _tol(dtype, k):
 def test_gemm_matches_numpy(isa, dtype, ta, tb, rng):
     for m, k, n in SHAPES:
         a, b = _operands(rng, m, k, n, ta, tb, dtype)
-        c = ops.gemm(a, b, trans_a=ta, trans_b=tb)
+        c = kernels.gemm(a, b, trans_a=ta, trans_b=tb)
         assert c.shape == (m, n) and c.dtype == dtype
         np.testing.assert_allclose(c, _expected(a, b, ta, tb), rtol=0, atol=_tol(dtype, k) * max(1, k) ** 0.5,
                                    err_msg=f"{isa} m={m} k={k} n={n} ta={ta} tb={tb}")
@@ -50,7 +50,7 @@ def test_alpha_beta(isa, dtype, rng):
             a, b = _operands(rng, m, k, n, ta, tb, dtype)
             c0 = rng.standard_normal((m, n)).astype(dtype)
             c = c0.copy()
-            ops.gemm(a, b, c, alpha=-0.75, beta=1.5, trans_a=ta, trans_b=tb)
+            kernels.gemm(a, b, c, alpha=-0.75, beta=1.5, trans_a=ta, trans_b=tb)
             np.testing.assert_allclose(c, _expected(a, b, ta, tb, -0.75, 1.5, c0), rtol=0,
                                        atol=_tol(dtype, k) * k ** 0.5 * 2)
 
@@ -60,7 +60,7 @@ def test_beta_zero_never_reads_c(isa, dtype, rng):
     for m, k, n in [(3, 4, 5), (64, 700, 40), (300, 300, 300)]:
         a, b = _operands(rng, m, k, n, False, False, dtype)
         c = np.full((m, n), np.nan, dtype=dtype)
-        ops.gemm(a, b, c, beta=0.0)
+        kernels.gemm(a, b, c, beta=0.0)
         assert np.isfinite(c).all()
         np.testing.assert_allclose(c, _expected(a, b, False, False), rtol=0, atol=_tol(dtype, k) * k ** 0.5)
 
@@ -68,11 +68,11 @@ def test_beta_zero_never_reads_c(isa, dtype, rng):
 def test_k_zero_and_alpha_zero_scale_c(isa, rng):
     c0 = rng.standard_normal((4, 6)).astype(np.float32)
     c = c0.copy()
-    ops.gemm(np.zeros((4, 0), np.float32), np.zeros((0, 6), np.float32), c, beta=2.0)
+    kernels.gemm(np.zeros((4, 0), np.float32), np.zeros((0, 6), np.float32), c, beta=2.0)
     np.testing.assert_array_equal(c, 2 * c0)
     a = np.full((4, 3), np.nan, np.float32)  # alpha == 0: A @ B is not computed, as in BLAS
     c = c0.copy()
-    ops.gemm(a, np.ones((3, 6), np.float32), c, alpha=0.0, beta=0.5)
+    kernels.gemm(a, np.ones((3, 6), np.float32), c, alpha=0.0, beta=0.5)
     np.testing.assert_array_equal(c, 0.5 * c0)
 
 
@@ -91,7 +91,7 @@ def test_leading_dimensions_and_views(isa, rng):
     big_c = np.zeros((50, 75), np.float32)
     a, b = big_a[3:43, 5:65], big_b[10:70, 2:37]  # row strides 90 and 60 elements
     c = big_c[5:45, 10:45]
-    ops.gemm(a, b, c)
+    kernels.gemm(a, b, c)
     np.testing.assert_allclose(c, a.astype(np.float64) @ b, atol=1e-4)
     assert not big_c[:5].any() and not big_c[:, :10].any() and not big_c[45:].any() and not big_c[:, 45:].any()
 
@@ -99,11 +99,11 @@ def test_leading_dimensions_and_views(isa, rng):
 def test_matmul_semantics(rng):
     a = rng.standard_normal((37, 29))
     b = rng.standard_normal((29, 11))
-    np.testing.assert_allclose(ops.matmul(a, b), a @ b, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(kernels.matmul(a, b), a @ b, rtol=1e-12, atol=1e-12)
     af, bf = np.asfortranarray(a), np.asfortranarray(b)
-    np.testing.assert_allclose(ops.matmul(af, bf), a @ b, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(ops.matmul(a[:, ::2], b[::2]), a[:, ::2] @ b[::2], rtol=1e-12, atol=1e-12)
-    assert ops.matmul(a.astype(np.float32), b.astype(np.float32)).dtype == np.float32
+    np.testing.assert_allclose(kernels.matmul(af, bf), a @ b, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(kernels.matmul(a[:, ::2], b[::2]), a[:, ::2] @ b[::2], rtol=1e-12, atol=1e-12)
+    assert kernels.matmul(a.astype(np.float32), b.astype(np.float32)).dtype == np.float32
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -112,11 +112,11 @@ def test_bit_identical_across_thread_counts(isa, threads, dtype, ta, tb, rng):
     for m, k, n in [(32, 784, 128), (784, 32, 128), (32, 128, 784), (333, 517, 1029), (1000, 300, 10)]:
         a, b = _operands(rng, m, k, n, ta, tb, dtype)
         threads(1)
-        c1 = ops.gemm(a, b, trans_a=ta, trans_b=tb)
+        c1 = kernels.gemm(a, b, trans_a=ta, trans_b=tb)
         threads(2)
-        c2 = ops.gemm(a, b, trans_a=ta, trans_b=tb)
+        c2 = kernels.gemm(a, b, trans_a=ta, trans_b=tb)
         threads(3)
-        c3 = ops.gemm(a, b, trans_a=ta, trans_b=tb)
+        c3 = kernels.gemm(a, b, trans_a=ta, trans_b=tb)
         assert np.array_equal(c1, c2) and np.array_equal(c1, c3), f"m={m} k={k} n={n}"
 
 
@@ -138,22 +138,22 @@ def test_special_values_propagate(isa):
     a = np.ones((20, 30), np.float32)
     a[3, 7] = np.nan
     a[5, 2] = np.inf
-    c = ops.gemm(a, np.ones((30, 40), np.float32))
+    c = kernels.gemm(a, np.ones((30, 40), np.float32))
     want = a.astype(np.float64) @ np.ones((30, 40))
     np.testing.assert_array_equal(np.isnan(c), np.isnan(want))
     np.testing.assert_array_equal(np.isinf(c), np.isinf(want))
 
 
 @pytest.mark.parametrize("call,match", [
-    (lambda: ops.matmul(np.ones((2, 3), np.float32), np.ones((4, 2), np.float32)), r"a.shape\[1\] must equal"),
-    (lambda: ops.matmul(np.ones((2, 3), np.float32), np.ones((3, 2), np.float64)), "expected dtype float32"),
-    (lambda: ops.matmul(np.ones((2, 3), np.int64), np.ones((3, 2), np.int64)), "float32 or float64, got int64"),
-    (lambda: ops.matmul(np.ones(3, np.float32), np.ones((3, 2), np.float32)), "2-D array, got shape"),
-    (lambda: ops.matmul([[1.0]], np.ones((1, 1))), "numpy.ndarray, got list"),
-    (lambda: ops.gemm(np.ones((2, 3)), np.ones((3, 4)), np.empty((2, 5))), r"c: expected shape \(2, 4\)"),
-    (lambda: ops.gemm(np.ones((2, 3)), np.ones((2, 4)), trans_a=False), "op\\(b\\) must have 3 rows"),
-    (lambda: ops.gemm(np.ones((2, 3)), np.ones((3, 4)), np.empty((4, 2)).T), "contiguous elements"),
-    (lambda: ops.gemm(np.ones((2, 3)), np.ones((3, 4)), np.empty((2, 4), np.float32)), "c: expected dtype float64"),
+    (lambda: kernels.matmul(np.ones((2, 3), np.float32), np.ones((4, 2), np.float32)), r"a.shape\[1\] must equal"),
+    (lambda: kernels.matmul(np.ones((2, 3), np.float32), np.ones((3, 2), np.float64)), "expected dtype float32"),
+    (lambda: kernels.matmul(np.ones((2, 3), np.int64), np.ones((3, 2), np.int64)), "float32 or float64, got int64"),
+    (lambda: kernels.matmul(np.ones(3, np.float32), np.ones((3, 2), np.float32)), "2-D array, got shape"),
+    (lambda: kernels.matmul([[1.0]], np.ones((1, 1))), "numpy.ndarray, got list"),
+    (lambda: kernels.gemm(np.ones((2, 3)), np.ones((3, 4)), np.empty((2, 5))), r"c: expected shape \(2, 4\)"),
+    (lambda: kernels.gemm(np.ones((2, 3)), np.ones((2, 4)), trans_a=False), "op\\(b\\) must have 3 rows"),
+    (lambda: kernels.gemm(np.ones((2, 3)), np.ones((3, 4)), np.empty((4, 2)).T), "contiguous elements"),
+    (lambda: kernels.gemm(np.ones((2, 3)), np.ones((3, 4)), np.empty((2, 4), np.float32)), "c: expected dtype float64"),
 ])
 def test_bad_arguments_raise_clear_errors(call, match):
     with pytest.raises(ValueError, match=match):
@@ -163,12 +163,12 @@ def test_bad_arguments_raise_clear_errors(call, match):
 def test_output_aliasing_an_input_is_refused():
     x = np.ones((4, 4))
     with pytest.raises(ValueError, match="must not share memory"):
-        ops.gemm(x, np.ones((4, 4)), x)
+        kernels.gemm(x, np.ones((4, 4)), x)
     c = np.ones((4, 4))
     ro = np.ones((4, 4))
     ro.flags.writeable = False
     with pytest.raises(ValueError, match="writeable"):
-        ops.gemm(c, c.copy(), ro)
+        kernels.gemm(c, c.copy(), ro)
 
 
 def test_bias_and_activation_errors():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import pynn
-from pynn import _C, ops
+from pynn import _C, kernels
 
 
 def np_log_softmax(z):
@@ -32,9 +32,9 @@ def ref_huber(p, y, delta):
 
 
 REGRESSION = {
-    "mse": (ops.mean_squared_error, lambda p, y: ((p - y) ** 2).mean(-1), lambda p, y: 2 * (p - y) / p.shape[-1]),
-    "mae": (ops.mean_absolute_error, lambda p, y: np.abs(p - y).mean(-1), lambda p, y: np.sign(p - y) / p.shape[-1]),
-    "huber": (lambda p, y, **k: ops.huber(p, y, delta=0.7, **k), lambda p, y: ref_huber(p, y, 0.7),
+    "mse": (kernels.mean_squared_error, lambda p, y: ((p - y) ** 2).mean(-1), lambda p, y: 2 * (p - y) / p.shape[-1]),
+    "mae": (kernels.mean_absolute_error, lambda p, y: np.abs(p - y).mean(-1), lambda p, y: np.sign(p - y) / p.shape[-1]),
+    "huber": (lambda p, y, **k: kernels.huber(p, y, delta=0.7, **k), lambda p, y: ref_huber(p, y, 0.7),
               lambda p, y: np.clip(p - y, -0.7, 0.7) / p.shape[-1]),
 }
 SHAPES = [(0, 4), (1, 1), (5, 3), (3, 4, 7), (257, 10), (9,)]
@@ -70,7 +70,7 @@ def numeric_grad(loss_fn, z, h=1e-6):
 def test_sparse_softmax_cross_entropy(shape, dtype, label_dtype, isa):
     z, labels = logits_and_labels(shape, dtype)
     labels = labels.astype(label_dtype)
-    loss, grad = ops.sparse_softmax_cross_entropy(z, labels)
+    loss, grad = kernels.sparse_softmax_cross_entropy(z, labels)
     assert loss.shape == shape[:-1] and grad.shape == shape and loss.dtype == grad.dtype == dtype
     z64 = z.astype(np.float64)
     onehot = np.eye(shape[-1])[labels]
@@ -88,13 +88,13 @@ def test_softmax_cross_entropy_with_one_hot_and_probabilities(shape, dtype, isa)
     soft = np.random.default_rng(2).uniform(0, 1, shape)
     soft = (soft / soft.sum(-1, keepdims=True)).astype(dtype)
     for y in (onehot, soft):
-        loss, grad = ops.softmax_cross_entropy(z, y)
+        loss, grad = kernels.softmax_cross_entropy(z, y)
         y64 = y.astype(np.float64)
         np.testing.assert_allclose(loss, ref_categorical(z64, y64), **tol(dtype))
         np.testing.assert_allclose(grad, p * y64.sum(-1, keepdims=True) - y64, **tol(dtype))
         np.testing.assert_allclose(grad, p - y64, rtol=1e-5, atol=2e-6)  # targets sum to 1
-    sparse_loss, sparse_grad = ops.sparse_softmax_cross_entropy(z, labels)
-    dense_loss, dense_grad = ops.softmax_cross_entropy(z, onehot)
+    sparse_loss, sparse_grad = kernels.sparse_softmax_cross_entropy(z, labels)
+    dense_loss, dense_grad = kernels.softmax_cross_entropy(z, onehot)
     np.testing.assert_allclose(sparse_loss, dense_loss, **tol(dtype))
     np.testing.assert_allclose(sparse_grad, dense_grad, **tol(dtype))
 
@@ -105,7 +105,7 @@ def test_sigmoid_binary_cross_entropy(shape, dtype, isa):
     rng = np.random.default_rng(3)
     z = rng.normal(0, 3, shape).astype(dtype)
     y = rng.uniform(0, 1, shape).astype(dtype)
-    loss, grad = ops.sigmoid_binary_cross_entropy(z, y)
+    loss, grad = kernels.sigmoid_binary_cross_entropy(z, y)
     z64, y64 = z.astype(np.float64), y.astype(np.float64)
     np.testing.assert_allclose(loss, ref_bce(z64, y64), **tol(dtype))
     np.testing.assert_allclose(grad * shape[-1], np_sigmoid(z64) - y64, **tol(dtype))
@@ -120,10 +120,10 @@ def test_cross_entropy_gradients_match_finite_differences():
     y = np.random.default_rng(5).uniform(0, 1, (4, 5))
     y /= y.sum(-1, keepdims=True)
     checks = [
-        (lambda t: ops.sparse_softmax_cross_entropy(t, labels, grad=False)[0],
-         ops.sparse_softmax_cross_entropy(z, labels)[1]),
-        (lambda t: ops.softmax_cross_entropy(t, 2 * y, grad=False)[0], ops.softmax_cross_entropy(z, 2 * y)[1]),
-        (lambda t: ops.sigmoid_binary_cross_entropy(t, y, grad=False)[0], ops.sigmoid_binary_cross_entropy(z, y)[1]),
+        (lambda t: kernels.sparse_softmax_cross_entropy(t, labels, grad=False)[0],
+         kernels.sparse_softmax_cross_entropy(z, labels)[1]),
+        (lambda t: kernels.softmax_cross_entropy(t, 2 * y, grad=False)[0], kernels.softmax_cross_entropy(z, 2 * y)[1]),
+        (lambda t: kernels.sigmoid_binary_cross_entropy(t, y, grad=False)[0], kernels.sigmoid_binary_cross_entropy(z, y)[1]),
     ]
     for loss_fn, grad in checks:  # FD noise: about eps * |loss| / h
         np.testing.assert_allclose(grad, numeric_grad(loss_fn, z, h=1e-5), rtol=1e-6, atol=1e-8)
@@ -134,12 +134,12 @@ def test_cross_entropy_with_extreme_logits_is_finite(dtype):
     z = np.array([[1e4, 0, -1e4], [-1e4, -1e4, -1e4], [1e30, -1e30, 0], [88, 90, 700]], dtype=dtype)
     labels = np.array([1, 2, 1, 0])
     onehot = np.eye(3)[labels]
-    loss, grad = ops.sparse_softmax_cross_entropy(z, labels)
+    loss, grad = kernels.sparse_softmax_cross_entropy(z, labels)
     assert np.all(np.isfinite(loss)) and np.all(np.isfinite(grad))
     z64 = z.astype(np.float64)
     np.testing.assert_allclose(loss, ref_categorical(z64, onehot), rtol=1e-6)
     np.testing.assert_allclose(grad, np.exp(np_log_softmax(z64)) - onehot, atol=1e-7)
-    bloss, bgrad = ops.sigmoid_binary_cross_entropy(z, onehot)
+    bloss, bgrad = kernels.sigmoid_binary_cross_entropy(z, onehot)
     assert np.all(np.isfinite(bloss)) and np.all(np.isfinite(bgrad))
     np.testing.assert_allclose(bloss, ref_bce(z64, onehot), rtol=1e-6)
 
@@ -175,7 +175,7 @@ def test_regression_gradients_match_finite_differences(name):
 
 def test_mae_gradient_is_zero_where_prediction_equals_target():
     p = np.array([[1.0, 2.0, 3.0]])
-    assert np.array_equal(ops.mean_absolute_error(p, p.copy())[1], np.zeros_like(p))
+    assert np.array_equal(kernels.mean_absolute_error(p, p.copy())[1], np.zeros_like(p))
 
 
 # ----------------------------------------------------------------------------- scaling, threads, outputs
@@ -185,12 +185,12 @@ def test_mae_gradient_is_zero_where_prediction_equals_target():
 def test_row_scale_and_scale_multiply_the_gradient_only(kernel):
     z, labels = logits_and_labels((6, 4), np.float64, seed=8)
     y = np.eye(4)[labels]
-    fn = {"sparse": lambda **k: ops.sparse_softmax_cross_entropy(z, labels, **k),
-          "dense": lambda **k: ops.softmax_cross_entropy(z, y, **k),
-          "bce": lambda **k: ops.sigmoid_binary_cross_entropy(z, y, **k),
-          "mse": lambda **k: ops.mean_squared_error(z, y, **k),
-          "mae": lambda **k: ops.mean_absolute_error(z, y, **k),
-          "huber": lambda **k: ops.huber(z, y, **k)}[kernel]
+    fn = {"sparse": lambda **k: kernels.sparse_softmax_cross_entropy(z, labels, **k),
+          "dense": lambda **k: kernels.softmax_cross_entropy(z, y, **k),
+          "bce": lambda **k: kernels.sigmoid_binary_cross_entropy(z, y, **k),
+          "mse": lambda **k: kernels.mean_squared_error(z, y, **k),
+          "mae": lambda **k: kernels.mean_absolute_error(z, y, **k),
+          "huber": lambda **k: kernels.huber(z, y, **k)}[kernel]
     loss, grad = fn()
     w = np.array([0.0, 1.0, 2.0, 0.5, 3.0, 1.5])
     sloss, sgrad = fn(row_scale=w, scale=1 / 6)
@@ -206,9 +206,9 @@ def test_one_and_two_threads_bit_identical(threads):
     runs = []
     for n in (1, 2):
         pynn.set_num_threads(n)
-        runs.append([*ops.sparse_softmax_cross_entropy(z, labels), *ops.softmax_cross_entropy(z, y),
-                     *ops.sigmoid_binary_cross_entropy(z, y), *ops.mean_squared_error(z, y),
-                     *ops.mean_absolute_error(z, y), *ops.huber(z, y)])
+        runs.append([*kernels.sparse_softmax_cross_entropy(z, labels), *kernels.softmax_cross_entropy(z, y),
+                     *kernels.sigmoid_binary_cross_entropy(z, y), *kernels.mean_squared_error(z, y),
+                     *kernels.mean_absolute_error(z, y), *kernels.huber(z, y)])
     assert all(np.array_equal(a, b) for a, b in zip(*runs))
 
 
@@ -216,15 +216,15 @@ def test_supplied_outputs_are_used():
     z, labels = logits_and_labels((3, 4), np.float32)
     loss_out = np.empty(3, np.float32)
     grad_out = np.empty((3, 4), np.float32)
-    loss, grad = ops.sparse_softmax_cross_entropy(z, labels, loss_out=loss_out, grad_out=grad_out)
+    loss, grad = kernels.sparse_softmax_cross_entropy(z, labels, loss_out=loss_out, grad_out=grad_out)
     assert loss is loss_out and grad is grad_out
-    np.testing.assert_allclose(grad_out, ops.sparse_softmax_cross_entropy(z, labels)[1])
+    np.testing.assert_allclose(grad_out, kernels.sparse_softmax_cross_entropy(z, labels)[1])
 
 
 def test_labels_with_trailing_axis_of_one():
     z, labels = logits_and_labels((7, 5), np.float64)
-    a = ops.sparse_softmax_cross_entropy(z, labels)
-    b = ops.sparse_softmax_cross_entropy(z, labels[:, None])
+    a = kernels.sparse_softmax_cross_entropy(z, labels)
+    b = kernels.sparse_softmax_cross_entropy(z, labels[:, None])
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
 
 
@@ -238,7 +238,7 @@ def test_out_of_range_labels_raise_and_write_nothing(bad, shown):
     loss_out = np.full(4, 7.0, np.float32)
     grad_out = np.full((4, 5), 7.0, np.float32)
     with pytest.raises(ValueError, match=rf"{shown} .*out of range for 5 classes"):
-        ops.sparse_softmax_cross_entropy(z, labels, loss_out=loss_out, grad_out=grad_out)
+        kernels.sparse_softmax_cross_entropy(z, labels, loss_out=loss_out, grad_out=grad_out)
     assert np.all(loss_out == 7.0) and np.all(grad_out == 7.0)
     with pytest.raises(ValueError, match="out of range for 5 classes"):
         _C.sparse_softmax_cross_entropy(z, labels.astype(np.int32), loss_out, grad_out)
@@ -249,7 +249,7 @@ def test_huge_label_is_reported_with_its_value():
     z = np.zeros((3, 4))
     labels = np.array([0, 1 << 40, 2], np.int64)
     with pytest.raises(ValueError, match=r"label 1099511627776 \(at flat index 1\)"):
-        ops.sparse_softmax_cross_entropy(z, labels)
+        kernels.sparse_softmax_cross_entropy(z, labels)
 
 
 Z = np.zeros((4, 3))
@@ -257,23 +257,23 @@ Y = np.zeros((4, 3))
 
 
 @pytest.mark.parametrize("call, match", [
-    (lambda: ops.sparse_softmax_cross_entropy(Z, np.zeros(4, np.float32)), "integer dtype, got float32"),
-    (lambda: ops.sparse_softmax_cross_entropy(Z, np.zeros(3, np.int64)), r"expected shape \(4,\) or \(4, 1\)"),
+    (lambda: kernels.sparse_softmax_cross_entropy(Z, np.zeros(4, np.float32)), "integer dtype, got float32"),
+    (lambda: kernels.sparse_softmax_cross_entropy(Z, np.zeros(3, np.int64)), r"expected shape \(4,\) or \(4, 1\)"),
     (lambda: _C.sparse_softmax_cross_entropy(Z, np.zeros(4, np.int16), np.empty(4)), "int32 or int64, got int16"),
-    (lambda: ops.sparse_softmax_cross_entropy(Z.astype(np.int32), np.zeros(4, int)), "float32 or float64"),
-    (lambda: ops.sparse_softmax_cross_entropy(np.zeros((4, 0)), np.zeros(4, int)), "at least 1 element"),
-    (lambda: ops.softmax_cross_entropy(Z, np.zeros((4, 2))), r"expected shape \(4, 3\)"),
-    (lambda: ops.softmax_cross_entropy(np.zeros((3, 4)).T, Y), "C-contiguous"),
-    (lambda: ops.softmax_cross_entropy(Z, Y, loss_out=np.empty(3)), r"loss: expected shape \(4,\)"),
-    (lambda: ops.softmax_cross_entropy(Z, Y, loss_out=np.empty(4, np.float32)), "loss: expected dtype float64"),
-    (lambda: ops.softmax_cross_entropy(Z, Y, grad_out=Z), "grad: must not share memory"),
-    (lambda: ops.softmax_cross_entropy(Z, Y, row_scale=np.ones(3)), r"row_scale: expected shape \(4,\)"),
-    (lambda: ops.mean_squared_error(Z, np.array(["a"] * 12).reshape(4, 3)), "expected numbers"),
-    (lambda: ops.huber(Z, Y, delta=-1.0), "delta: expected a number >= 0"),
-    (lambda: ops.mean_absolute_error([[1.0]], [[1.0]]), "numpy.ndarray"),
+    (lambda: kernels.sparse_softmax_cross_entropy(Z.astype(np.int32), np.zeros(4, int)), "float32 or float64"),
+    (lambda: kernels.sparse_softmax_cross_entropy(np.zeros((4, 0)), np.zeros(4, int)), "at least 1 element"),
+    (lambda: kernels.softmax_cross_entropy(Z, np.zeros((4, 2))), r"expected shape \(4, 3\)"),
+    (lambda: kernels.softmax_cross_entropy(np.zeros((3, 4)).T, Y), "C-contiguous"),
+    (lambda: kernels.softmax_cross_entropy(Z, Y, loss_out=np.empty(3)), r"loss: expected shape \(4,\)"),
+    (lambda: kernels.softmax_cross_entropy(Z, Y, loss_out=np.empty(4, np.float32)), "loss: expected dtype float64"),
+    (lambda: kernels.softmax_cross_entropy(Z, Y, grad_out=Z), "grad: must not share memory"),
+    (lambda: kernels.softmax_cross_entropy(Z, Y, row_scale=np.ones(3)), r"row_scale: expected shape \(4,\)"),
+    (lambda: kernels.mean_squared_error(Z, np.array(["a"] * 12).reshape(4, 3)), "expected numbers"),
+    (lambda: kernels.huber(Z, Y, delta=-1.0), "delta: expected a number >= 0"),
+    (lambda: kernels.mean_absolute_error([[1.0]], [[1.0]]), "numpy.ndarray"),
     (lambda: _C.mean_squared_error(Z, Y.astype(np.float32), np.empty(4)), "targets: expected dtype float64"),
     (lambda: _C.mean_squared_error(Z, Y, np.empty(4), Y), "must not share memory with targets"),
-    (lambda: ops.mean_squared_error(np.array(1.0), np.array(1.0)), "at least 1 dimension"),
+    (lambda: kernels.mean_squared_error(np.array(1.0), np.array(1.0)), "at least 1 dimension"),
 ])
 def test_bad_arguments_raise_value_error(call, match):
     with pytest.raises(ValueError, match=match):

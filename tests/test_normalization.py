@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import pynn
-from pynn import layers, ops
+from pynn import layers, kernels
 from gradcheck import check_layer_gradients
 
 
@@ -52,7 +52,7 @@ def test_batch_norm_kernels_match_numpy(shape, axis, dtype, affine, isa, rng):
     mm0, mv0 = moving_mean.copy(), moving_var.copy()
     tol = dict(rtol=2e-5, atol=2e-5) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-12)
 
-    y, mean, inv_std = ops.batch_norm_training(x, axis, gamma, beta, moving_mean, moving_var, 1e-3, 0.9)
+    y, mean, inv_std = kernels.batch_norm_training(x, axis, gamma, beta, moving_mean, moving_var, 1e-3, 0.9)
     y_ref, mean_ref, var_ref, *_ = reference_batch_norm(x, axis, gamma, beta, 1e-3)
     np.testing.assert_allclose(y, y_ref, **tol)
     np.testing.assert_allclose(mean, mean_ref, **tol)
@@ -61,7 +61,7 @@ def test_batch_norm_kernels_match_numpy(shape, axis, dtype, affine, isa, rng):
     np.testing.assert_allclose(moving_var, mv0 * 0.9 + var_ref * 0.1, **tol)  # the biased variance, as Keras
 
     dy = rng.standard_normal(shape).astype(dtype)
-    dx, dgamma, dbeta = ops.batch_norm_backward(x, dy, mean, inv_std, axis, gamma)
+    dx, dgamma, dbeta = kernels.batch_norm_backward(x, dy, mean, inv_std, axis, gamma)
     dx_ref, dgamma_ref, dbeta_ref = reference_backward(x, dy, axis, gamma, 1e-3)
     scale = np.abs(dx_ref).max()
     np.testing.assert_allclose(dx, dx_ref, rtol=tol["rtol"] * 10, atol=tol["atol"] * 10 * scale)
@@ -70,16 +70,16 @@ def test_batch_norm_kernels_match_numpy(shape, axis, dtype, affine, isa, rng):
 
     # the C++ reference (two passes in double) agrees to rounding
     mm_r, mv_r = mm0.copy(), mv0.copy()
-    y_r, mean_r, inv_r = ops.batch_norm_training(x, axis, gamma, beta, mm_r, mv_r, 1e-3, 0.9, reference=True)
+    y_r, mean_r, inv_r = kernels.batch_norm_training(x, axis, gamma, beta, mm_r, mv_r, 1e-3, 0.9, reference=True)
     for fast, ref in ((y, y_r), (mean, mean_r), (inv_std, inv_r), (moving_mean, mm_r), (moving_var, mv_r)):
         np.testing.assert_allclose(fast, ref, **tol)
-    dx_r, dgamma_r, dbeta_r = ops.batch_norm_backward(x, dy, mean, inv_std, axis, gamma, reference=True)
+    dx_r, dgamma_r, dbeta_r = kernels.batch_norm_backward(x, dy, mean, inv_std, axis, gamma, reference=True)
     np.testing.assert_allclose(dx, dx_r, rtol=tol["rtol"] * 10, atol=tol["atol"] * 10 * scale)
     np.testing.assert_allclose(dgamma, dgamma_r, rtol=tol["rtol"], atol=tol["atol"] * np.sqrt(x.size))
     np.testing.assert_allclose(dbeta, dbeta_r, rtol=tol["rtol"], atol=tol["atol"] * np.sqrt(x.size))
 
     # inference: the moving statistics; its gradient is the affine map's
-    y = ops.batch_norm_inference(x, moving_mean, moving_var, axis, gamma, beta, 1e-3)
+    y = kernels.batch_norm_inference(x, moving_mean, moving_var, axis, gamma, beta, 1e-3)
     bshape = [1] * x.ndim
     bshape[axis] = -1
     g = (np.ones(c) if gamma is None else gamma.astype(np.float64)).reshape(bshape)
@@ -87,13 +87,13 @@ def test_batch_norm_kernels_match_numpy(shape, axis, dtype, affine, isa, rng):
     inv = 1 / np.sqrt(moving_var.astype(np.float64) + 1e-3)
     y_ref = (x - moving_mean.reshape(bshape)) * inv.reshape(bshape) * g + b
     np.testing.assert_allclose(y, y_ref, **tol)
-    dx, _, _ = ops.batch_norm_backward(x, dy, moving_mean, inv.astype(dtype), axis, gamma, batch_statistics=False)
+    dx, _, _ = kernels.batch_norm_backward(x, dy, moving_mean, inv.astype(dtype), axis, gamma, batch_statistics=False)
     np.testing.assert_allclose(dx, dy * inv.reshape(bshape) * g, **tol)
 
 
 def test_variance_of_inputs_with_a_large_mean_is_accurate(rng):
     x = (1000.0 + rng.standard_normal((4096, 8)) * 1e-2).astype(np.float32)
-    _, mean, inv_std = ops.batch_norm_training(x, epsilon=1e-6)
+    _, mean, inv_std = kernels.batch_norm_training(x, epsilon=1e-6)
     var = x.astype(np.float64).var(0)
     np.testing.assert_allclose(1 / inv_std.astype(np.float64) ** 2 - 1e-6, var, rtol=1e-4)
 
@@ -108,8 +108,8 @@ def test_batch_norm_is_bit_identical_for_1_and_2_threads(shape, axis, threads, r
     for n in (1, 2):
         threads(n)
         mm, mv = np.zeros(c, np.float32), np.ones(c, np.float32)
-        y, mean, inv_std = ops.batch_norm_training(x, axis, gamma, beta, mm, mv)
-        dx, dgamma, dbeta = ops.batch_norm_backward(x, dy, mean, inv_std, axis, gamma)
+        y, mean, inv_std = kernels.batch_norm_training(x, axis, gamma, beta, mm, mv)
+        dx, dgamma, dbeta = kernels.batch_norm_backward(x, dy, mean, inv_std, axis, gamma)
         results.append((y, mean, inv_std, mm, mv, dx, dgamma, dbeta))
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
@@ -118,22 +118,22 @@ def test_batch_norm_is_bit_identical_for_1_and_2_threads(shape, axis, threads, r
 def test_kernel_argument_errors():
     x = np.zeros((4, 3), np.float32)
     with pytest.raises(ValueError, match="axis"):
-        ops.batch_norm_training(x, axis=2)
+        kernels.batch_norm_training(x, axis=2)
     with pytest.raises(ValueError, match=r"gamma: expected shape \(3,\)"):
-        ops.batch_norm_training(x, gamma=np.ones(4, np.float32))
+        kernels.batch_norm_training(x, gamma=np.ones(4, np.float32))
     with pytest.raises(ValueError, match="beta: expected dtype float32"):
-        ops.batch_norm_training(x, beta=np.ones(3))
+        kernels.batch_norm_training(x, beta=np.ones(3))
     with pytest.raises(ValueError, match="moving_mean: expected a writeable"):
         mm = np.zeros(3, np.float32)
         mm.flags.writeable = False
-        ops.batch_norm_training(x, moving_mean=mm)
+        kernels.batch_norm_training(x, moving_mean=mm)
     with pytest.raises(ValueError, match="non-empty"):
-        ops.batch_norm_training(np.zeros((0, 3), np.float32))
+        kernels.batch_norm_training(np.zeros((0, 3), np.float32))
     with pytest.raises(ValueError, match="epsilon"):
-        ops.batch_norm_training(x, epsilon=0.0)
+        kernels.batch_norm_training(x, epsilon=0.0)
     mean = np.zeros(3, np.float32)
     with pytest.raises(ValueError, match="dgamma: must not share memory with mean"):
-        ops.batch_norm_backward(x, x, mean, mean.copy(), dgamma=mean)
+        kernels.batch_norm_backward(x, x, mean, mean.copy(), dgamma=mean)
 
 
 # ------------------------------------------------------------------ layer
@@ -173,7 +173,7 @@ def test_weights_order_defaults_and_moving_averages(rng):
     y, ctx = layer.forward(x, training=True)
     for a, b in zip(before, layer.get_weights()):
         np.testing.assert_array_equal(a, b)
-    np.testing.assert_allclose(y, ops.batch_norm_inference(x, before[2], before[3], -1, before[0], before[1]))
+    np.testing.assert_allclose(y, kernels.batch_norm_inference(x, before[2], before[3], -1, before[0], before[1]))
     for w in layer.weights:
         w.grad[...] = 0
     layer.backward(ctx, np.ones_like(y))

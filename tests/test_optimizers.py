@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import pynn
-from pynn import ops
+from pynn import kernels
 
 SHAPE = (37, 19)
 STEPS = 5
@@ -133,7 +133,7 @@ def test_sgd(dtype, momentum, nesterov, wd):
     hp = dict(lr=LR, momentum=momentum, nesterov=nesterov)
     slots = {"velocity": 0.0} if momentum else {}
     run_both(dtype, slots,
-             lambda w, g, s, t: ops.sgd_update(w, g, s.get("velocity"), **hp, weight_decay=wd),
+             lambda w, g, s, t: kernels.sgd_update(w, g, s.get("velocity"), **hp, weight_decay=wd),
              lambda w, g, s, t: ref_sgd(w, g, s, t, **hp, wd=wd))
 
 
@@ -149,7 +149,7 @@ def test_rmsprop(dtype, momentum, centered, wd):
     if centered:
         slots["average_grad"] = 0.0
     run_both(dtype, slots,
-             lambda w, g, s, t: ops.rmsprop_update(w, g, s["velocity"], **hp, momentums=s.get("momentums"),
+             lambda w, g, s, t: kernels.rmsprop_update(w, g, s["velocity"], **hp, momentums=s.get("momentums"),
                                                    average_grad=s.get("average_grad"), weight_decay=wd),
              lambda w, g, s, t: ref_rmsprop(w, g, s, t, **hp, wd=wd))
 
@@ -159,7 +159,7 @@ def test_rmsprop(dtype, momentum, centered, wd):
 def test_adagrad(dtype, wd):
     hp = dict(lr=LR, epsilon=1e-7)
     run_both(dtype, {"accumulator": 0.1},
-             lambda w, g, s, t: ops.adagrad_update(w, g, s["accumulator"], **hp, weight_decay=wd),
+             lambda w, g, s, t: kernels.adagrad_update(w, g, s["accumulator"], **hp, weight_decay=wd),
              lambda w, g, s, t: ref_adagrad(w, g, s, t, **hp, wd=wd))
 
 
@@ -168,7 +168,7 @@ def test_adagrad(dtype, wd):
 def test_adadelta(dtype, wd):
     hp = dict(lr=1.0, rho=0.95, epsilon=1e-7)
     run_both(dtype, {"accumulated_grad": 0.0, "accumulated_delta": 0.0},
-             lambda w, g, s, t: ops.adadelta_update(w, g, s["accumulated_grad"], s["accumulated_delta"], **hp,
+             lambda w, g, s, t: kernels.adadelta_update(w, g, s["accumulated_grad"], s["accumulated_delta"], **hp,
                                                     weight_decay=wd),
              lambda w, g, s, t: ref_adadelta(w, g, s, t, **hp, wd=wd))
 
@@ -180,7 +180,7 @@ def test_adam(dtype, amsgrad, wd):
     hp = dict(lr=LR, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=amsgrad)
     slots = {"m": 0.0, "v": 0.0, **({"v_hat": 0.0} if amsgrad else {})}
     run_both(dtype, slots,
-             lambda w, g, s, t: ops.adam_update(w, g, s["m"], s["v"], t, **hp, v_hat=s.get("v_hat"),
+             lambda w, g, s, t: kernels.adam_update(w, g, s["m"], s["v"], t, **hp, v_hat=s.get("v_hat"),
                                                 weight_decay=wd),
              lambda w, g, s, t: ref_adam(w, g, s, t, **hp, wd=wd))
 
@@ -189,7 +189,7 @@ def test_adam(dtype, amsgrad, wd):
 def test_adamw_is_adam_with_keras_default_decay(dtype):
     hp = dict(lr=LR, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False)
     run_both(dtype, {"m": 0.0, "v": 0.0},
-             lambda w, g, s, t: ops.adamw_update(w, g, s["m"], s["v"], t, lr=LR),
+             lambda w, g, s, t: kernels.adamw_update(w, g, s["m"], s["v"], t, lr=LR),
              lambda w, g, s, t: ref_adam(w, g, s, t, **hp, wd=0.004))
 
 
@@ -198,7 +198,7 @@ def test_adamw_is_adam_with_keras_default_decay(dtype):
 def test_adamax(dtype, wd):
     hp = dict(lr=LR, beta_1=0.9, beta_2=0.999, epsilon=1e-7)
     run_both(dtype, {"m": 0.0, "u": 0.0},
-             lambda w, g, s, t: ops.adamax_update(w, g, s["m"], s["u"], t, **hp, weight_decay=wd),
+             lambda w, g, s, t: kernels.adamax_update(w, g, s["m"], s["u"], t, **hp, weight_decay=wd),
              lambda w, g, s, t: ref_adamax(w, g, s, t, **hp, wd=wd))
 
 
@@ -210,8 +210,8 @@ def test_nadam(dtype, wd):
     ref_state = {}
 
     def pynn_step(w, g, s, t):
-        u_product[0] = ops.nadam_u_product(u_product[0], t, hp["beta_1"])
-        ops.nadam_update(w, g, s["m"], s["v"], t, u_product[0], **hp, weight_decay=wd)
+        u_product[0] = kernels.nadam_u_product(u_product[0], t, hp["beta_1"])
+        kernels.nadam_update(w, g, s["m"], s["v"], t, u_product[0], **hp, weight_decay=wd)
 
     def ref_step(w, g, s, t):
         s.setdefault("u_product", dtype(1.0))  # Keras: a variable of the weights' dtype
@@ -226,7 +226,7 @@ def test_nadam(dtype, wd):
 def test_nadam_u_product_schedule():
     beta_1, product = 0.9, 1.0
     for t in range(1, 6):
-        product = ops.nadam_u_product(product, t, beta_1)
+        product = kernels.nadam_u_product(product, t, beta_1)
     expected = np.prod([beta_1 * (1 - 0.5 * 0.96 ** t) for t in range(1, 6)])
     assert product == pytest.approx(expected, rel=1e-14)
 
@@ -237,7 +237,7 @@ def test_clip_by_value(dtype):
     g = np.random.default_rng(1).standard_normal(SHAPE).astype(dtype) * 3
     g[0, 0] = np.nan
     expected = np.clip(g, -1.5, 1.5)
-    assert ops.clip_by_value(g, 1.5) is g
+    assert kernels.clip_by_value(g, 1.5) is g
     np.testing.assert_array_equal(g, expected)
 
 
@@ -252,7 +252,7 @@ def keras_clip_by_norm(g, clipnorm):
 def test_clip_by_norm(dtype, clipnorm):
     g = np.random.default_rng(2).standard_normal(SHAPE).astype(dtype)
     expected, norm = keras_clip_by_norm(g, clipnorm)
-    got_norm = ops.clip_by_norm(g, clipnorm)
+    got_norm = kernels.clip_by_norm(g, clipnorm)
     assert got_norm == pytest.approx(norm, rel=1e-12)
     np.testing.assert_allclose(g, expected, **TOL[dtype])
     assert np.linalg.norm(g.astype(np.float64)) <= clipnorm * (1 + 1e-6)
@@ -260,7 +260,7 @@ def test_clip_by_norm(dtype, clipnorm):
 
 def test_clip_by_norm_of_zero_gradient_is_zero():
     g = np.zeros(10, np.float32)
-    assert ops.clip_by_norm(g, 1.0) == 0.0
+    assert kernels.clip_by_norm(g, 1.0) == 0.0
     np.testing.assert_array_equal(g, 0.0)
 
 
@@ -277,7 +277,7 @@ def test_clip_by_global_norm(dtype, clipnorm):
     rng = np.random.default_rng(3)
     grads = [rng.standard_normal(s).astype(dtype) for s in [(5, 7), (7,), (3, 4, 5), (1,)]]
     expected, norm = keras_clip_by_global_norm(grads, clipnorm)
-    got_norm = ops.clip_by_global_norm(grads, clipnorm)
+    got_norm = kernels.clip_by_global_norm(grads, clipnorm)
     assert got_norm == pytest.approx(norm, rel=1e-12)
     for g, e in zip(grads, expected):
         np.testing.assert_allclose(g, e, **TOL[dtype])
@@ -286,7 +286,7 @@ def test_clip_by_global_norm(dtype, clipnorm):
 
 def test_clip_by_global_norm_with_inf_makes_every_gradient_nan():
     grads = [np.array([1.0, np.inf], np.float32), np.ones(3, np.float32)]
-    ops.clip_by_global_norm(grads, 1.0)
+    kernels.clip_by_global_norm(grads, 1.0)
     assert all(np.isnan(g).all() for g in grads)
 
 
@@ -299,19 +299,19 @@ def restore_threads():
 
 
 UPDATES = {
-    "sgd_nesterov": (["velocity"], lambda w, g, s: ops.sgd_update(w, g, s[0], lr=LR, momentum=0.9, nesterov=True,
+    "sgd_nesterov": (["velocity"], lambda w, g, s: kernels.sgd_update(w, g, s[0], lr=LR, momentum=0.9, nesterov=True,
                                                                  weight_decay=0.01)),
     "rmsprop_centered_momentum": (["velocity", "momentums", "average_grad"],
-                                  lambda w, g, s: ops.rmsprop_update(w, g, s[0], lr=LR, momentum=0.5, centered=True,
+                                  lambda w, g, s: kernels.rmsprop_update(w, g, s[0], lr=LR, momentum=0.5, centered=True,
                                                                      momentums=s[1], average_grad=s[2])),
-    "adagrad": (["accumulator"], lambda w, g, s: ops.adagrad_update(w, g, s[0], lr=LR)),
+    "adagrad": (["accumulator"], lambda w, g, s: kernels.adagrad_update(w, g, s[0], lr=LR)),
     "adadelta": (["accumulated_grad", "accumulated_delta"],
-                 lambda w, g, s: ops.adadelta_update(w, g, s[0], s[1], lr=1.0)),
+                 lambda w, g, s: kernels.adadelta_update(w, g, s[0], s[1], lr=1.0)),
     "adam_amsgrad": (["m", "v", "v_hat"],
-                     lambda w, g, s: ops.adam_update(w, g, s[0], s[1], 3, lr=LR, amsgrad=True, v_hat=s[2],
+                     lambda w, g, s: kernels.adam_update(w, g, s[0], s[1], 3, lr=LR, amsgrad=True, v_hat=s[2],
                                                      weight_decay=0.01)),
-    "adamax": (["m", "u"], lambda w, g, s: ops.adamax_update(w, g, s[0], s[1], 3, lr=LR)),
-    "nadam": (["m", "v"], lambda w, g, s: ops.nadam_update(w, g, s[0], s[1], 3, 0.5, lr=LR)),
+    "adamax": (["m", "u"], lambda w, g, s: kernels.adamax_update(w, g, s[0], s[1], 3, lr=LR)),
+    "nadam": (["m", "v"], lambda w, g, s: kernels.nadam_update(w, g, s[0], s[1], 3, 0.5, lr=LR)),
 }
 
 
@@ -343,9 +343,9 @@ def test_clipping_norms_bit_identical_for_1_and_2_threads(dtype, restore_threads
     for threads in (1, 2):
         pynn.set_num_threads(threads)
         grads = [g.copy() for g in base]
-        global_norm = ops.clip_by_global_norm(grads, 1.0)
+        global_norm = kernels.clip_by_global_norm(grads, 1.0)
         single = base[0].copy()
-        norm = ops.clip_by_norm(single, 1.0)
+        norm = kernels.clip_by_norm(single, 1.0)
         results.append((global_norm, norm, [g.tobytes() for g in grads], single.tobytes()))
     assert results[0] == results[1]
 
@@ -357,7 +357,7 @@ def _adam_arrays(dtype=np.float32, shape=SHAPE):
 
 
 def _adam(a, **kw):
-    ops.adam_update(a["param"], a["grad"], a["m"], a["v"], kw.pop("step", 1), **kw)
+    kernels.adam_update(a["param"], a["grad"], a["m"], a["v"], kw.pop("step", 1), **kw)
 
 
 BAD_ADAM = {
@@ -414,34 +414,34 @@ def test_read_only_grad_is_accepted_by_updates():
 def test_missing_slots_raise():
     w, g = np.ones(4, np.float32), np.ones(4, np.float32)
     with pytest.raises(ValueError, match=r"velocity: expected an array when momentum != 0"):
-        ops.sgd_update(w, g, None, momentum=0.9)
+        kernels.sgd_update(w, g, None, momentum=0.9)
     with pytest.raises(ValueError, match=r"momentum: expected a float in \[0, 1\]"):
-        ops.sgd_update(w, g, np.zeros(4, np.float32), momentum=1.5)
+        kernels.sgd_update(w, g, np.zeros(4, np.float32), momentum=1.5)
     with pytest.raises(ValueError, match=r"momentums: expected an array when momentum > 0"):
-        ops.rmsprop_update(w, g, np.zeros(4, np.float32), momentum=0.5)
+        kernels.rmsprop_update(w, g, np.zeros(4, np.float32), momentum=0.5)
     with pytest.raises(ValueError, match=r"average_grad: expected an array when centered"):
-        ops.rmsprop_update(w, g, np.zeros(4, np.float32), centered=True)
+        kernels.rmsprop_update(w, g, np.zeros(4, np.float32), centered=True)
     np.testing.assert_array_equal(w, 1.0)
 
 
 def test_bad_clipping_arguments():
     g = np.ones(4, np.float32)
     with pytest.raises(ValueError, match=r"clipnorm: expected a number > 0"):
-        ops.clip_by_norm(g, 0.0)
+        kernels.clip_by_norm(g, 0.0)
     with pytest.raises(ValueError, match=r"clipvalue: expected a number >= 0"):
-        ops.clip_by_value(g, -1.0)
+        kernels.clip_by_value(g, -1.0)
     ro = np.ones(4, np.float32)
     ro.flags.writeable = False
     with pytest.raises(ValueError, match=r"grad: expected a writeable array"):
-        ops.clip_by_value(ro, 1.0)
+        kernels.clip_by_value(ro, 1.0)
     with pytest.raises(ValueError, match=r"grads\[1\]: expected dtype float32 \(the dtype of grads\[0\]\)"):
-        ops.clip_by_global_norm([g, np.ones(3)], 1.0)
+        kernels.clip_by_global_norm([g, np.ones(3)], 1.0)
     with pytest.raises(ValueError, match=r"grads\[1\]: .*shares no memory with grads\[0\]"):
-        ops.clip_by_global_norm([g, g[1:]], 1.0)
+        kernels.clip_by_global_norm([g, g[1:]], 1.0)
     with pytest.raises(ValueError, match=r"grads\[0\]: expected a C-contiguous array"):
-        ops.clip_by_global_norm([np.ones((4, 4), np.float32)[:, ::2]], 1.0)
+        kernels.clip_by_global_norm([np.ones((4, 4), np.float32)[:, ::2]], 1.0)
     with pytest.raises(ValueError, match=r"grads: expected a list or tuple"):
-        ops.clip_by_global_norm(g, 1.0)
+        kernels.clip_by_global_norm(g, 1.0)
     np.testing.assert_array_equal(g, 1.0)
 
 
@@ -457,9 +457,9 @@ def test_adam_many_equals_one_call_per_variable(dtype, amsgrad):
     m2, v2, h2 = ([np.zeros_like(p) for p in params] for _ in range(3))
     decays = [0.0, 0.01, 0.0, 0.004]
     for step in (1, 2, 3):
-        ops.adam_update_many(params, grads, m1, v1, step, lr=0.01, amsgrad=amsgrad, v_hat=h1, weight_decays=decays)
+        kernels.adam_update_many(params, grads, m1, v1, step, lr=0.01, amsgrad=amsgrad, v_hat=h1, weight_decays=decays)
         for p, g, m, v, h, d in zip(one, grads, m2, v2, h2, decays):
-            ops.adam_update(p, g, m, v, step, lr=0.01, amsgrad=amsgrad, v_hat=h, weight_decay=d)
+            kernels.adam_update(p, g, m, v, step, lr=0.01, amsgrad=amsgrad, v_hat=h, weight_decay=d)
     for a, b in zip(params + m1 + v1, one + m2 + v2):
         np.testing.assert_array_equal(a, b)
 
@@ -473,9 +473,9 @@ def test_sgd_many_equals_one_call_per_variable(momentum, nesterov):
     vel1 = [np.zeros_like(p) for p in params]
     vel2 = [np.zeros_like(p) for p in params]
     for _ in range(3):
-        ops.sgd_update_many(params, grads, vel1, lr=0.1, momentum=momentum, nesterov=nesterov)
+        kernels.sgd_update_many(params, grads, vel1, lr=0.1, momentum=momentum, nesterov=nesterov)
         for p, g, v in zip(one, grads, vel2):
-            ops.sgd_update(p, g, v, lr=0.1, momentum=momentum, nesterov=nesterov)
+            kernels.sgd_update(p, g, v, lr=0.1, momentum=momentum, nesterov=nesterov)
     for a, b in zip(params, one):
         np.testing.assert_array_equal(a, b)
 
@@ -492,13 +492,13 @@ def test_many_checks_every_variable_before_updating_any():
     ]
     for grads, slots, message in cases:
         with pytest.raises(ValueError, match=message):
-            ops.adam_update_many(params, grads, slots, [np.zeros(3, np.float32), np.zeros(4, np.float32)], 1)
+            kernels.adam_update_many(params, grads, slots, [np.zeros(3, np.float32), np.zeros(4, np.float32)], 1)
         for p, b in zip(params, before):
             np.testing.assert_array_equal(p, b)
     with pytest.raises(ValueError, match="variable 0: param: expected a writeable"):
         ro = np.ones(3, np.float32)
         ro.flags.writeable = False
-        ops.sgd_update_many([ro], [np.ones(3, np.float32)], lr=0.1)
+        kernels.sgd_update_many([ro], [np.ones(3, np.float32)], lr=0.1)
 
 
 def test_lazy_gradient_zeroing():

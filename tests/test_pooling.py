@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import pynn
-from pynn import layers, ops
+from pynn import layers, kernels
 from gradcheck import check_layer_gradients
 
 
@@ -70,22 +70,22 @@ SHAPES = [  # (x shape, pool, strides, padding)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_max_pool_matches_numpy(shape, pool, strides, padding, dtype, isa, rng):
     x = rng.standard_normal(shape).astype(dtype)
-    y, argmax = ops.max_pool2d(x, pool, strides, padding)
+    y, argmax = kernels.max_pool2d(x, pool, strides, padding)
     y_ref, arg_ref = reference_pool(x, pool, strides, padding, "max")
     np.testing.assert_array_equal(y, y_ref)
     np.testing.assert_array_equal(argmax, arg_ref)
-    y_inference, none = ops.max_pool2d(x, pool, strides, padding, keep_argmax=False)
+    y_inference, none = kernels.max_pool2d(x, pool, strides, padding, keep_argmax=False)
     assert none is None
     np.testing.assert_array_equal(y_inference, y_ref)
     dy = rng.standard_normal(y.shape).astype(dtype)
-    dx = ops.max_pool2d_backward(dy, argmax, x.shape, pool, strides, padding)
+    dx = kernels.max_pool2d_backward(dy, argmax, x.shape, pool, strides, padding)
     np.testing.assert_allclose(dx, reference_pool_backward(dy, x.shape, pool, strides, padding, "max", arg_ref),
                                rtol=1e-6 if dtype == np.float32 else 1e-13, atol=1e-7)
     # the C++ reference loops: the same maxima and the same sums in the same order
-    y_c, arg_c = ops.max_pool2d(x, pool, strides, padding, reference=True)
+    y_c, arg_c = kernels.max_pool2d(x, pool, strides, padding, reference=True)
     np.testing.assert_array_equal(y_c, y_ref)
     np.testing.assert_array_equal(arg_c, arg_ref)
-    np.testing.assert_array_equal(ops.max_pool2d_backward(dy, argmax, x.shape, pool, strides, padding,
+    np.testing.assert_array_equal(kernels.max_pool2d_backward(dy, argmax, x.shape, pool, strides, padding,
                                                           reference=True), dx)
 
 
@@ -93,21 +93,21 @@ def test_max_pool_matches_numpy(shape, pool, strides, padding, dtype, isa, rng):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_average_pool_matches_numpy(shape, pool, strides, padding, dtype, isa, rng):
     x = rng.standard_normal(shape).astype(dtype)
-    y = ops.avg_pool2d(x, pool, strides, padding)
+    y = kernels.avg_pool2d(x, pool, strides, padding)
     tol = dict(rtol=2e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-14)
     np.testing.assert_allclose(y, reference_pool(x, pool, strides, padding, "average")[0], **tol)
     dy = rng.standard_normal(y.shape).astype(dtype)
-    dx = ops.avg_pool2d_backward(dy, x.shape, pool, strides, padding)
+    dx = kernels.avg_pool2d_backward(dy, x.shape, pool, strides, padding)
     np.testing.assert_allclose(dx, reference_pool_backward(dy, x.shape, pool, strides, padding, "average"), **tol)
-    np.testing.assert_array_equal(ops.avg_pool2d(x, pool, strides, padding, reference=True), y)
-    np.testing.assert_allclose(ops.avg_pool2d_backward(dy, x.shape, pool, strides, padding, reference=True), dx,
+    np.testing.assert_array_equal(kernels.avg_pool2d(x, pool, strides, padding, reference=True), y)
+    np.testing.assert_allclose(kernels.avg_pool2d_backward(dy, x.shape, pool, strides, padding, reference=True), dx,
                                **tol)
 
 
 def test_max_pool_ties_take_the_first_and_nan_propagates():
     x = np.zeros((1, 2, 2, 2), np.float32)
     x[0, 1, 0, 1] = np.nan
-    y, argmax = ops.max_pool2d(x, 2)
+    y, argmax = kernels.max_pool2d(x, 2)
     assert y[0, 0, 0, 0] == 0 and argmax[0, 0, 0, 0] == 0
     assert np.isnan(y[0, 0, 0, 1]) and argmax[0, 0, 0, 1] == 2
 
@@ -119,11 +119,11 @@ def test_pooling_is_bit_identical_for_1_and_2_threads(mode, threads, rng):
     for n in (1, 2):
         threads(n)
         if mode == "max":
-            y, argmax = ops.max_pool2d(x, 3, 2, "same")
-            dx = ops.max_pool2d_backward(y, argmax, x.shape, 3, 2, "same")
+            y, argmax = kernels.max_pool2d(x, 3, 2, "same")
+            dx = kernels.max_pool2d_backward(y, argmax, x.shape, 3, 2, "same")
         else:
-            y = ops.avg_pool2d(x, 3, 2, "same")
-            dx = ops.avg_pool2d_backward(y, x.shape, 3, 2, "same")
+            y = kernels.avg_pool2d(x, 3, 2, "same")
+            dx = kernels.avg_pool2d_backward(y, x.shape, 3, 2, "same")
         results.append((y, dx))
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
@@ -132,18 +132,18 @@ def test_pooling_is_bit_identical_for_1_and_2_threads(mode, threads, rng):
 def test_kernel_argument_errors():
     x = np.zeros((2, 4, 4, 3), np.float32)
     with pytest.raises(ValueError, match="larger than the input"):
-        ops.max_pool2d(x, 5)
+        kernels.max_pool2d(x, 5)
     with pytest.raises(ValueError, match="positive"):
-        ops.avg_pool2d(x, 2, 0)
+        kernels.avg_pool2d(x, 2, 0)
     with pytest.raises(ValueError, match="4-D"):
-        ops.max_pool2d(x[0], 2)
+        kernels.max_pool2d(x[0], 2)
     with pytest.raises(ValueError, match="dtype"):
-        ops.max_pool2d(x.astype(np.int32), 2)
-    y, argmax = ops.max_pool2d(x, 2)
+        kernels.max_pool2d(x.astype(np.int32), 2)
+    y, argmax = kernels.max_pool2d(x, 2)
     with pytest.raises(ValueError, match="argmax: expected dtype int32"):
-        ops.max_pool2d_backward(y, argmax.astype(np.int64), x.shape, 2)
+        kernels.max_pool2d_backward(y, argmax.astype(np.int64), x.shape, 2)
     with pytest.raises(ValueError, match=r"dy: expected shape \(2, 2, 2, 3\)"):
-        ops.max_pool2d_backward(y[:, :1].copy(), argmax, x.shape, 2)
+        kernels.max_pool2d_backward(y[:, :1].copy(), argmax, x.shape, 2)
     with pytest.raises(ValueError, match="y: must not share memory"):
         pynn._C.avg_pool2d_forward(x, x.reshape(-1)[:24].reshape(2, 2, 2, 3), (2, 2), (2, 2), "valid")
 

@@ -5,10 +5,10 @@ import math
 import numpy as np
 import pytest
 
-from pynn import _C, ops
+from pynn import _C, kernels
 
 FLOATS = [np.float32, np.float64]
-FILLS = [ops.random_uniform, ops.random_normal, ops.truncated_normal]
+FILLS = [kernels.random_uniform, kernels.random_normal, kernels.truncated_normal]
 
 
 def normal_cdf(z):
@@ -35,13 +35,13 @@ PHILOX_KAT = [
 
 @pytest.mark.parametrize("counter, key, expected", PHILOX_KAT)
 def test_philox_known_answers(counter, key, expected):
-    assert ops.philox4x32_10(counter, key) == expected
+    assert kernels.philox4x32_10(counter, key) == expected
 
 
 def test_uniform_float32_is_top_24_bits_of_philox_words():
     seed = 0x0123456789ABCDEF
-    block = ops.philox4x32_10((5, 0, 0, 0), (seed & 0xFFFFFFFF, seed >> 32))
-    u = ops.random_uniform(4, seed=seed, offset=20)  # elements 20..23 are block 5
+    block = kernels.philox4x32_10((5, 0, 0, 0), (seed & 0xFFFFFFFF, seed >> 32))
+    u = kernels.random_uniform(4, seed=seed, offset=20)  # elements 20..23 are block 5
     np.testing.assert_array_equal(u, np.array([w >> 8 for w in block], dtype=np.float32) * np.float32(2.0 ** -24))
 
 
@@ -59,13 +59,13 @@ def test_fast_fill_matches_per_element_reference(distribution, dtype, offset):
 def draws(dtype):
     """One call of every generator, as a tuple of arrays."""
     x = np.linspace(-3, 3, 200001).astype(dtype)
-    y, mask = ops.dropout(x, 0.3, seed=11, offset=5)
-    return (ops.random_uniform(200001, seed=1, offset=3, dtype=dtype),
-            ops.random_normal(200001, seed=2, offset=1, dtype=dtype),
-            ops.truncated_normal(200001, seed=3, offset=0, dtype=dtype),
-            ops.random_bernoulli(200001, 0.25, seed=4, offset=9),
-            ops.random_integers(200001, -5, 1000, seed=5, offset=2),
-            y, mask, ops.dropout_backward(x, mask, 0.3))
+    y, mask = kernels.dropout(x, 0.3, seed=11, offset=5)
+    return (kernels.random_uniform(200001, seed=1, offset=3, dtype=dtype),
+            kernels.random_normal(200001, seed=2, offset=1, dtype=dtype),
+            kernels.truncated_normal(200001, seed=3, offset=0, dtype=dtype),
+            kernels.random_bernoulli(200001, 0.25, seed=4, offset=9),
+            kernels.random_integers(200001, -5, 1000, seed=5, offset=2),
+            y, mask, kernels.dropout_backward(x, mask, 0.3))
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
@@ -95,14 +95,14 @@ def test_subrange_fill_equals_slice(fill, dtype, threads):
 
 def test_subrange_dropout_bernoulli_integers_equal_slice():
     x = np.arange(1, 10001, dtype=np.float32)
-    y, mask = ops.dropout(x, 0.5, seed=3, offset=7)
-    y2, mask2 = ops.dropout(x[101:9003].copy(), 0.5, seed=3, offset=7 + 101)
+    y, mask = kernels.dropout(x, 0.5, seed=3, offset=7)
+    y2, mask2 = kernels.dropout(x[101:9003].copy(), 0.5, seed=3, offset=7 + 101)
     np.testing.assert_array_equal(y2, y[101:9003])
     np.testing.assert_array_equal(mask2, mask[101:9003])
-    b = ops.random_bernoulli(10001, 0.3, seed=4)
-    np.testing.assert_array_equal(ops.random_bernoulli(9000, 0.3, seed=4, offset=1001), b[1001:])
-    r = ops.random_integers(10001, 0, 7, seed=5)
-    np.testing.assert_array_equal(ops.random_integers(9000, 0, 7, seed=5, offset=1001), r[1001:])
+    b = kernels.random_bernoulli(10001, 0.3, seed=4)
+    np.testing.assert_array_equal(kernels.random_bernoulli(9000, 0.3, seed=4, offset=1001), b[1001:])
+    r = kernels.random_integers(10001, 0, 7, seed=5)
+    np.testing.assert_array_equal(kernels.random_integers(9000, 0, 7, seed=5, offset=1001), r[1001:])
 
 
 @pytest.mark.parametrize("fill", FILLS)
@@ -116,13 +116,13 @@ def test_different_seeds_and_offsets_differ(fill):
 
 
 def test_shape_dtype_and_out():
-    a = ops.random_normal((3, 4, 5), seed=0)
+    a = kernels.random_normal((3, 4, 5), seed=0)
     assert a.shape == (3, 4, 5) and a.dtype == np.float32
-    np.testing.assert_array_equal(a.ravel(), ops.random_normal(60, seed=0))
+    np.testing.assert_array_equal(a.ravel(), kernels.random_normal(60, seed=0))
     out = np.empty((2, 3), np.float64)
-    assert ops.random_uniform((2, 3), seed=0, out=out) is out
-    assert ops.random_uniform(0, seed=0).shape == (0,)
-    assert ops.random_uniform((5, 0), seed=0, dtype="float64").shape == (5, 0)
+    assert kernels.random_uniform((2, 3), seed=0, out=out) is out
+    assert kernels.random_uniform(0, seed=0).shape == (0,)
+    assert kernels.random_uniform((5, 0), seed=0, dtype="float64").shape == (5, 0)
 
 
 # ------------------------------------------------------------------ statistics (1e6 samples)
@@ -136,7 +136,7 @@ KS = 1.95 / math.sqrt(N)
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_uniform_statistics(dtype):
     low, high = -2.0, 3.0
-    u = ops.random_uniform(N, seed=2024, low=low, high=high, dtype=dtype)
+    u = kernels.random_uniform(N, seed=2024, low=low, high=high, dtype=dtype)
     assert u.min() >= low and u.max() < high
     width = high - low
     assert abs(u.mean() - (low + high) / 2) < 5 * width / math.sqrt(12 * N)
@@ -147,16 +147,16 @@ def test_uniform_statistics(dtype):
 
 def test_uniform_stays_below_high_where_rounding_reaches_it():
     # float32: low + (high - low) * (1 - 2**-24) rounds to high for these bounds; it must be kept below.
-    u = ops.random_uniform(200000, seed=1, low=-1.0, high=2.0)
+    u = kernels.random_uniform(200000, seed=1, low=-1.0, high=2.0)
     assert u.max() < np.float32(2.0)
-    u = ops.random_uniform(200000, seed=1, low=1.0, high=1.0000002)
+    u = kernels.random_uniform(200000, seed=1, low=1.0, high=1.0000002)
     assert u.min() >= np.float32(1.0) and u.max() < np.float32(1.0000002)
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_normal_statistics(dtype):
     mean, stddev = 1.5, 2.0
-    z = ops.random_normal(N, seed=77, mean=mean, stddev=stddev, dtype=dtype).astype(np.float64)
+    z = kernels.random_normal(N, seed=77, mean=mean, stddev=stddev, dtype=dtype).astype(np.float64)
     assert abs(z.mean() - mean) < 5 * stddev / math.sqrt(N)
     assert abs(z.std() / stddev - 1) < 0.005
     grid = np.linspace(-4, 4, 801)
@@ -168,7 +168,7 @@ def test_normal_statistics(dtype):
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_truncated_normal_statistics(dtype):
     mean, stddev = -1.0, 0.5
-    t = ops.truncated_normal(N, seed=5, mean=mean, stddev=stddev, dtype=dtype).astype(np.float64)
+    t = kernels.truncated_normal(N, seed=5, mean=mean, stddev=stddev, dtype=dtype).astype(np.float64)
     z = (t - mean) / stddev
     assert np.all(np.abs(z) <= 2.0)
     assert abs(t.mean() - mean) < 5 * stddev / math.sqrt(N)
@@ -180,8 +180,8 @@ def test_truncated_normal_statistics(dtype):
 
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_truncated_normal_agrees_with_normal_inside_two_stddev(dtype):
-    z = ops.random_normal(100000, seed=8, offset=3, dtype=dtype)
-    t = ops.truncated_normal(100000, seed=8, offset=3, dtype=dtype)
+    z = kernels.random_normal(100000, seed=8, offset=3, dtype=dtype)
+    t = kernels.truncated_normal(100000, seed=8, offset=3, dtype=dtype)
     inside = np.abs(z) < 2
     np.testing.assert_array_equal(t[inside], z[inside])
     assert not np.any(t[~inside] == z[~inside])
@@ -190,15 +190,15 @@ def test_truncated_normal_agrees_with_normal_inside_two_stddev(dtype):
 
 def test_bernoulli_and_integers_statistics():
     for p in (0.0, 0.1, 0.5, 1.0):
-        b = ops.random_bernoulli(N, p, seed=3)
+        b = kernels.random_bernoulli(N, p, seed=3)
         assert b.dtype == np.uint8 and set(np.unique(b)) <= {0, 1}
         assert abs(b.mean() - p) <= 5 * math.sqrt(p * (1 - p) / N)
-    r = ops.random_integers(N, -3, 7, seed=4)
+    r = kernels.random_integers(N, -3, 7, seed=4)
     assert r.dtype == np.int64 and r.min() == -3 and r.max() == 6
     counts = np.bincount(r + 3, minlength=10)
     chi2 = np.sum((counts - N / 10) ** 2 / (N / 10))
     assert chi2 < 27.9  # chi-square, 9 degrees of freedom, 0.1%
-    big = ops.random_integers(1000, 0, 2 ** 32, seed=4)
+    big = kernels.random_integers(1000, 0, 2 ** 32, seed=4)
     assert big.min() >= 0 and big.max() < 2 ** 32 and big.max() > 2 ** 31
 
 
@@ -207,7 +207,7 @@ def test_bernoulli_and_integers_statistics():
 @pytest.mark.parametrize("rate", [0.0, 0.1, 0.5, 0.9])
 def test_dropout_forward_backward(dtype, rate):
     x = (np.arange(N) % 7 + 1).astype(dtype)
-    y, mask = ops.dropout(x, rate, seed=12, offset=100)
+    y, mask = kernels.dropout(x, rate, seed=12, offset=100)
     assert y.dtype == dtype and mask.dtype == np.uint8 and mask.shape == x.shape
     scale = dtype(1.0 / (1.0 - rate))
     kept = mask.astype(bool)
@@ -216,76 +216,76 @@ def test_dropout_forward_backward(dtype, rate):
     assert abs(kept.mean() - (1 - rate)) <= 5 * math.sqrt(rate * (1 - rate) / N)
     assert abs(y.mean() / x.mean() - 1) < 0.01  # E[y] = x
     # the mask is the complement of Bernoulli(rate) at the same (seed, offset), in either dtype
-    np.testing.assert_array_equal(mask, 1 - ops.random_bernoulli(N, rate, seed=12, offset=100))
+    np.testing.assert_array_equal(mask, 1 - kernels.random_bernoulli(N, rate, seed=12, offset=100))
     dy = np.linspace(-1, 1, N).astype(dtype)
-    dx = ops.dropout_backward(dy, mask, rate)
+    dx = kernels.dropout_backward(dy, mask, rate)
     np.testing.assert_array_equal(dx, np.where(kept, dy * scale, dtype(0)))
 
 
 def test_dropout_in_place_and_special_values():
     x = np.array([np.inf, np.nan, -np.inf, 1.0] * 1000, dtype=np.float32)
-    y, mask = ops.dropout(x, 0.5, seed=1)
+    y, mask = kernels.dropout(x, 0.5, seed=1)
     x2 = x.copy()
-    y2, mask2 = ops.dropout(x2, 0.5, seed=1, out=x2)
+    y2, mask2 = kernels.dropout(x2, 0.5, seed=1, out=x2)
     assert y2 is x2
     np.testing.assert_array_equal(y2, y)
     np.testing.assert_array_equal(mask2, mask)
     assert np.all(y[mask == 0] == 0)  # dropped Inf / NaN become 0
     dy = y.copy()
-    assert ops.dropout_backward(dy, mask, 0.5, out=dy) is dy
+    assert kernels.dropout_backward(dy, mask, 0.5, out=dy) is dy
     assert np.all(dy[mask == 0] == 0)
 
 
 def test_dropout_2d_shapes_and_rate_zero():
     x = np.random.default_rng(0).standard_normal((64, 33))
-    y, mask = ops.dropout(x, 0.0, seed=0)
+    y, mask = kernels.dropout(x, 0.0, seed=0)
     np.testing.assert_array_equal(y, x)
     assert mask.shape == (64, 33) and np.all(mask == 1)
 
 
 # ------------------------------------------------------------------ argument errors
 @pytest.mark.parametrize("call, argument", [
-    (lambda: ops.random_uniform(4, seed=-1), "seed"),
-    (lambda: ops.random_uniform(4, seed=2 ** 64), "seed"),
-    (lambda: ops.random_uniform(4, seed=1.5), "seed"),
-    (lambda: ops.random_uniform(4, seed=True), "seed"),
-    (lambda: ops.random_uniform(4, seed=0, offset=-1), "offset"),
-    (lambda: ops.random_uniform(4, seed=0, offset=2 ** 64 - 3), "offset"),
-    (lambda: ops.random_uniform(4, seed=0, low=1, high=1), "high"),
-    (lambda: ops.random_uniform(4, seed=0, low=1, high=1 + 1e-9), "high"),
-    (lambda: ops.random_uniform(4, seed=0, low=0, high=np.inf), "high"),
-    (lambda: ops.random_uniform(4, seed=0, low=-1e308, high=1e308, dtype="float64"), "high"),
-    (lambda: ops.random_uniform(4, seed=0, low=0, high=1e39), "high"),  # inf in float32
-    (lambda: ops.random_normal(4, seed=0, mean=-1e39), "mean"),
-    (lambda: ops.random_uniform(4, seed=0, dtype="int32"), "dtype"),
-    (lambda: ops.random_uniform(-1, seed=0), "shape"),
-    (lambda: ops.random_uniform((2, "a"), seed=0), "shape"),
-    (lambda: ops.random_uniform((2, 2), seed=0, out=np.empty((2, 3), np.float32)), "out"),
-    (lambda: ops.random_uniform(4, seed=0, out=np.empty(4, np.int32)), "out"),
-    (lambda: ops.random_uniform(4, seed=0, dtype="float64", out=np.empty(4, np.float32)), "out"),
-    (lambda: ops.random_uniform(4, seed=0, out=np.empty(8, np.float32)[::2]), "out"),
-    (lambda: ops.random_normal(4, seed=0, stddev=-1), "stddev"),
-    (lambda: ops.random_normal(4, seed=0, mean=np.nan), "mean"),
-    (lambda: ops.truncated_normal(4, seed=0, stddev="x"), "stddev"),
-    (lambda: ops.random_bernoulli(4, 1.5, seed=0), "p"),
-    (lambda: ops.random_integers(4, 3, 3, seed=0), "high"),
-    (lambda: ops.random_integers(4, 0, 2 ** 32 + 1, seed=0), "high"),
-    (lambda: ops.dropout(np.ones(4, np.float32), 1.0, seed=0), "rate"),
-    (lambda: ops.dropout(np.ones(4, np.float32), -0.1, seed=0), "rate"),
-    (lambda: ops.dropout(np.ones(4, np.float32), np.nan, seed=0), "rate"),
-    (lambda: ops.dropout(np.ones(4, np.float32), 0.5, seed=-3), "seed"),
-    (lambda: ops.dropout(np.ones(4, np.int32), 0.5, seed=0), "x"),
-    (lambda: ops.dropout(np.ones((4, 4), np.float32).T[::2], 0.5, seed=0), "x"),
-    (lambda: ops.dropout(np.ones(4, np.float32), 0.5, seed=0, mask=np.empty(5, np.uint8)), "mask"),
-    (lambda: ops.dropout(np.ones(4, np.float32), 0.5, seed=0, mask=np.empty(4, bool)), "mask"),
-    (lambda: ops.dropout(np.ones(4, np.float32), 0.5, seed=0, out=np.empty(4, np.float64)), "y"),
-    (lambda: ops.dropout_backward(np.ones(4, np.float32), np.ones(5, np.uint8), 0.5), "mask"),
-    (lambda: ops.dropout_backward(np.ones(4, np.float32), np.ones(4, np.float32), 0.5), "mask"),
-    (lambda: ops.dropout_backward(np.ones(4, np.float32), np.ones(4, np.uint8), 1.0), "rate"),
-    (lambda: ops.dropout_backward([1.0], np.ones(1, np.uint8), 0.5), "dy"),
-    (lambda: ops.philox4x32_10((0, 0, 0), (0, 0)), "counter"),
-    (lambda: ops.philox4x32_10((0, 0, 0, 0), (0, 2 ** 32)), "key"),
-    (lambda: ops.philox4x32_10((0, 0, 0, 0.5), (0, 0)), "counter"),
+    (lambda: kernels.random_uniform(4, seed=-1), "seed"),
+    (lambda: kernels.random_uniform(4, seed=2 ** 64), "seed"),
+    (lambda: kernels.random_uniform(4, seed=1.5), "seed"),
+    (lambda: kernels.random_uniform(4, seed=True), "seed"),
+    (lambda: kernels.random_uniform(4, seed=0, offset=-1), "offset"),
+    (lambda: kernels.random_uniform(4, seed=0, offset=2 ** 64 - 3), "offset"),
+    (lambda: kernels.random_uniform(4, seed=0, low=1, high=1), "high"),
+    (lambda: kernels.random_uniform(4, seed=0, low=1, high=1 + 1e-9), "high"),
+    (lambda: kernels.random_uniform(4, seed=0, low=0, high=np.inf), "high"),
+    (lambda: kernels.random_uniform(4, seed=0, low=-1e308, high=1e308, dtype="float64"), "high"),
+    (lambda: kernels.random_uniform(4, seed=0, low=0, high=1e39), "high"),  # inf in float32
+    (lambda: kernels.random_normal(4, seed=0, mean=-1e39), "mean"),
+    (lambda: kernels.random_uniform(4, seed=0, dtype="int32"), "dtype"),
+    (lambda: kernels.random_uniform(-1, seed=0), "shape"),
+    (lambda: kernels.random_uniform((2, "a"), seed=0), "shape"),
+    (lambda: kernels.random_uniform((2, 2), seed=0, out=np.empty((2, 3), np.float32)), "out"),
+    (lambda: kernels.random_uniform(4, seed=0, out=np.empty(4, np.int32)), "out"),
+    (lambda: kernels.random_uniform(4, seed=0, dtype="float64", out=np.empty(4, np.float32)), "out"),
+    (lambda: kernels.random_uniform(4, seed=0, out=np.empty(8, np.float32)[::2]), "out"),
+    (lambda: kernels.random_normal(4, seed=0, stddev=-1), "stddev"),
+    (lambda: kernels.random_normal(4, seed=0, mean=np.nan), "mean"),
+    (lambda: kernels.truncated_normal(4, seed=0, stddev="x"), "stddev"),
+    (lambda: kernels.random_bernoulli(4, 1.5, seed=0), "p"),
+    (lambda: kernels.random_integers(4, 3, 3, seed=0), "high"),
+    (lambda: kernels.random_integers(4, 0, 2 ** 32 + 1, seed=0), "high"),
+    (lambda: kernels.dropout(np.ones(4, np.float32), 1.0, seed=0), "rate"),
+    (lambda: kernels.dropout(np.ones(4, np.float32), -0.1, seed=0), "rate"),
+    (lambda: kernels.dropout(np.ones(4, np.float32), np.nan, seed=0), "rate"),
+    (lambda: kernels.dropout(np.ones(4, np.float32), 0.5, seed=-3), "seed"),
+    (lambda: kernels.dropout(np.ones(4, np.int32), 0.5, seed=0), "x"),
+    (lambda: kernels.dropout(np.ones((4, 4), np.float32).T[::2], 0.5, seed=0), "x"),
+    (lambda: kernels.dropout(np.ones(4, np.float32), 0.5, seed=0, mask=np.empty(5, np.uint8)), "mask"),
+    (lambda: kernels.dropout(np.ones(4, np.float32), 0.5, seed=0, mask=np.empty(4, bool)), "mask"),
+    (lambda: kernels.dropout(np.ones(4, np.float32), 0.5, seed=0, out=np.empty(4, np.float64)), "y"),
+    (lambda: kernels.dropout_backward(np.ones(4, np.float32), np.ones(5, np.uint8), 0.5), "mask"),
+    (lambda: kernels.dropout_backward(np.ones(4, np.float32), np.ones(4, np.float32), 0.5), "mask"),
+    (lambda: kernels.dropout_backward(np.ones(4, np.float32), np.ones(4, np.uint8), 1.0), "rate"),
+    (lambda: kernels.dropout_backward([1.0], np.ones(1, np.uint8), 0.5), "dy"),
+    (lambda: kernels.philox4x32_10((0, 0, 0), (0, 0)), "counter"),
+    (lambda: kernels.philox4x32_10((0, 0, 0, 0), (0, 2 ** 32)), "key"),
+    (lambda: kernels.philox4x32_10((0, 0, 0, 0.5), (0, 0)), "counter"),
 ])
 def test_bad_arguments_raise_value_error_naming_the_argument(call, argument):
     with pytest.raises(ValueError, match=rf"^{argument}\b"):
@@ -300,9 +300,9 @@ def test_dropout_mask_is_the_bernoulli_complement_on_every_isa(isa, dtype, threa
     for offset in (0, 1, 2, 3, 5, 2**32 - 7, 2**34 - 9):  # the last crosses block 2^32 (the carry)
         for n in (1, 3, 4, 63, 64, 65, 130, 1027, 70001):
             x = np.ones(n, dtype)
-            expected = 1 - ops.random_bernoulli(n, 0.3, seed=2**40 + 11, offset=offset)
+            expected = 1 - kernels.random_bernoulli(n, 0.3, seed=2**40 + 11, offset=offset)
             for t in (1, 2):
                 threads(t)
-                y, mask = ops.dropout(x, 0.3, seed=2**40 + 11, offset=offset)
+                y, mask = kernels.dropout(x, 0.3, seed=2**40 + 11, offset=offset)
                 np.testing.assert_array_equal(mask, expected, err_msg=f"{isa} offset={offset} n={n} threads={t}")
                 np.testing.assert_array_equal(y, mask * dtype(1 / 0.7))

@@ -1,4 +1,4 @@
-"""The recurrent kernels (pynn.ops.rnn_forward / rnn_backward) against a step-by-step NumPy reference and
+"""The recurrent kernels (pynn.kernels.rnn_forward / rnn_backward) against a step-by-step NumPy reference and
 finite differences, on every ISA path; 1 vs 2 threads bit-identical; argument checks."""
 import itertools
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pynn import _C
-from pynn.ops import rnn_backward, rnn_forward
+from pynn.kernels import rnn_backward, rnn_forward
 from gradcheck import numeric_gradient
 from rnn_reference import gates, rnn_reference
 

@@ -82,7 +82,7 @@ def test_spatial_layers_match_pytorch(rng):
 
 
 # ------------------------------------------------------------------ affine resampling and augmentation
-from pynn import ops  # noqa: E402
+from pynn import kernels as ops  # noqa: E402
 import pynn  # noqa: E402
 
 
@@ -137,12 +137,12 @@ def test_affine_transform_matches_numpy_and_backward_is_its_adjoint(fill_mode, i
     x = rng.standard_normal(shape).astype(dtype)
     t = _random_transforms(rng, shape[0], shape[1], shape[2])
     t[0, 6:] = (0.01, -0.02)  # a projective row too
-    y = ops.affine_transform(x, t, interpolation, fill_mode, 0.5)
+    y = kernels.affine_transform(x, t, interpolation, fill_mode, 0.5)
     tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(y, reference_affine(x.astype(np.float64), t, interpolation, fill_mode, 0.5), **tol)
     dy = rng.standard_normal(shape).astype(dtype)
-    dx = ops.affine_transform_backward(dy, t, interpolation, fill_mode, 0.5)
-    linear_part = y - ops.affine_transform(np.zeros_like(x), t, interpolation, fill_mode, 0.5)
+    dx = kernels.affine_transform_backward(dy, t, interpolation, fill_mode, 0.5)
+    linear_part = y - kernels.affine_transform(np.zeros_like(x), t, interpolation, fill_mode, 0.5)
     np.testing.assert_allclose(np.sum(dx * x), np.sum(dy * linear_part), rtol=1e-4 if dtype == np.float32 else 1e-11)
 
 
@@ -152,8 +152,8 @@ def test_affine_transform_is_bit_identical_for_1_and_2_threads(threads, rng):
     out = []
     for n in (1, 2):
         threads(n)
-        out.append((ops.affine_transform(x, t, "bilinear", "reflect"),
-                    ops.affine_transform_backward(x, t, "bilinear", "reflect")))
+        out.append((kernels.affine_transform(x, t, "bilinear", "reflect"),
+                    kernels.affine_transform_backward(x, t, "bilinear", "reflect")))
     for a, b in zip(*out):
         np.testing.assert_array_equal(a, b)
 
@@ -161,11 +161,11 @@ def test_affine_transform_is_bit_identical_for_1_and_2_threads(threads, rng):
 def test_affine_transform_argument_errors():
     x = np.zeros((2, 4, 4, 1), np.float32)
     with pytest.raises(ValueError, match=r"transforms: expected shape \(2, 8\)"):
-        ops.affine_transform(x, np.zeros((3, 8)))
+        kernels.affine_transform(x, np.zeros((3, 8)))
     with pytest.raises(ValueError, match="fill_mode"):
-        ops.affine_transform(x, np.zeros(8), fill_mode="mirror")
+        kernels.affine_transform(x, np.zeros(8), fill_mode="mirror")
     with pytest.raises(ValueError, match="4-D"):
-        ops.affine_transform(x[0], np.zeros(8))
+        kernels.affine_transform(x[0], np.zeros(8))
 
 
 AUGMENTATIONS = [
@@ -278,4 +278,4 @@ def test_rotation_matches_pytorch_grid_sample(rng):
         for interpolation in ("bilinear", "nearest"):
             ref = torch.nn.functional.grid_sample(xt, grid, mode=interpolation, padding_mode=padding,
                                                   align_corners=True).numpy().transpose(0, 2, 3, 1)
-            np.testing.assert_allclose(ops.affine_transform(x, t, interpolation, fill_mode), ref, atol=1e-9)
+            np.testing.assert_allclose(kernels.affine_transform(x, t, interpolation, fill_mode), ref, atol=1e-9)

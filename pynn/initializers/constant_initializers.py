@@ -1,7 +1,7 @@
 """The Initializer base class and the deterministic initializers: Zeros, Ones, Constant, Identity."""
 import numpy as np
 
-from pynn.ops.random import _shape
+from pynn.kernels.random import _shape
 
 __all__ = ["Initializer", "Zeros", "Ones", "Constant", "Identity"]
 

@@ -1,5 +1,5 @@
 """Random initializers: RandomNormal, RandomUniform, TruncatedNormal, VarianceScaling and its named presets
-(Glorot, He, Lecun), Orthogonal. Draws come from pynn.ops (Philox keyed by (seed, offset=0)).
+(Glorot, He, Lecun), Orthogonal. Draws come from pynn.kernels (Philox keyed by (seed, offset=0)).
 
 VarianceScaling(scale, mode, distribution), with n = fan_in, fan_out or (fan_in + fan_out) / 2 by mode
 (at least 1) and s = scale / n:
@@ -15,9 +15,9 @@ import math
 
 import numpy as np
 
-from pynn import ops, random_state
+from pynn import kernels, random_state
 from pynn.initializers.constant_initializers import Initializer
-from pynn.ops.random import _shape
+from pynn.kernels.random import _shape
 
 __all__ = ["compute_fans", "RandomNormal", "RandomUniform", "TruncatedNormal", "VarianceScaling", "GlorotUniform",
            "GlorotNormal", "HeNormal", "HeUniform", "LecunNormal", "LecunUniform", "Orthogonal"]
@@ -73,7 +73,7 @@ class RandomNormal(RandomInitializer):
         self.stddev = stddev
 
     def __call__(self, shape, dtype="float32"):
-        return ops.random_normal(shape, self.seed, 0, mean=self.mean, stddev=self.stddev, dtype=_float_dtype(dtype))
+        return kernels.random_normal(shape, self.seed, 0, mean=self.mean, stddev=self.stddev, dtype=_float_dtype(dtype))
 
     def get_config(self):
         return {"mean": self.mean, "stddev": self.stddev, **super().get_config()}
@@ -88,7 +88,7 @@ class TruncatedNormal(RandomInitializer):
         self.stddev = stddev
 
     def __call__(self, shape, dtype="float32"):
-        return ops.truncated_normal(shape, self.seed, 0, mean=self.mean, stddev=self.stddev,
+        return kernels.truncated_normal(shape, self.seed, 0, mean=self.mean, stddev=self.stddev,
                                     dtype=_float_dtype(dtype))
 
     def get_config(self):
@@ -104,7 +104,7 @@ class RandomUniform(RandomInitializer):
         self.maxval = maxval
 
     def __call__(self, shape, dtype="float32"):
-        return ops.random_uniform(shape, self.seed, 0, low=self.minval, high=self.maxval, dtype=_float_dtype(dtype))
+        return kernels.random_uniform(shape, self.seed, 0, low=self.minval, high=self.maxval, dtype=_float_dtype(dtype))
 
     def get_config(self):
         return {"minval": self.minval, "maxval": self.maxval, **super().get_config()}
@@ -139,11 +139,11 @@ class VarianceScaling(RandomInitializer):
         scale = self.scale / max(1.0, fan)
         if self.distribution == "truncated_normal":
             stddev = math.sqrt(scale) / TRUNCATED_NORMAL_STDDEV
-            return ops.truncated_normal(shape, self.seed, 0, mean=0.0, stddev=stddev, dtype=dtype)
+            return kernels.truncated_normal(shape, self.seed, 0, mean=0.0, stddev=stddev, dtype=dtype)
         if self.distribution == "untruncated_normal":
-            return ops.random_normal(shape, self.seed, 0, mean=0.0, stddev=math.sqrt(scale), dtype=dtype)
+            return kernels.random_normal(shape, self.seed, 0, mean=0.0, stddev=math.sqrt(scale), dtype=dtype)
         limit = math.sqrt(3.0 * scale)
-        return ops.random_uniform(shape, self.seed, 0, low=-limit, high=limit, dtype=dtype)
+        return kernels.random_uniform(shape, self.seed, 0, low=-limit, high=limit, dtype=dtype)
 
     def get_config(self):
         return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, **super().get_config()}
@@ -228,7 +228,7 @@ class Orthogonal(RandomInitializer):
         if len(shape) < 2:
             raise ValueError(f"Orthogonal: expected a shape of at least 2 dimensions, got {shape}")
         rows, cols = math.prod(shape[:-1]), shape[-1]
-        a = ops.random_normal((max(rows, cols), min(rows, cols)), self.seed, 0, dtype=np.float64)
+        a = kernels.random_normal((max(rows, cols), min(rows, cols)), self.seed, 0, dtype=np.float64)
         q = _orthonormal_factor(a)
         if rows < cols:
             q = q.T
@@ -248,7 +248,7 @@ def _orthonormal_factor(a, block=32):
     for j0 in range(0, cols, block):
         vs = np.ascontiguousarray(a[:, j0:j0 + block].T)
         for _ in range(2 if j0 else 0):      # against the finished blocks
-            vs -= ops.matmul(ops.gemm(vs, qt[:j0], trans_b=True), qt[:j0])
+            vs -= kernels.matmul(kernels.gemm(vs, qt[:j0], trans_b=True), qt[:j0])
         for i, v in enumerate(vs):            # within the block, one vector at a time
             done = qt[j0:j0 + i]
             for _ in range(2 if i else 0):

@@ -6,7 +6,7 @@ the output) and the config.
 """
 import numpy as np
 
-from pynn import activations, ops
+from pynn import activations, kernels
 from pynn.layers.layer import Layer, serialize_argument as _serialize
 
 
@@ -90,11 +90,11 @@ class BaseConv(Layer):
         """The kernels' padding argument: a name, or explicit pairs for Conv1D's 'causal'."""
         if self.padding != "causal":
             return self.padding
-        return ((0, 0), ops.conv_padding(in_hw[1], kernel[1], strides[1], "causal", dilation[1]))
+        return ((0, 0), kernels.conv_padding(in_hw[1], kernel[1], strides[1], "causal", dilation[1]))
 
     def _output_spatial(self, spatial, kernel_size=None):
         kernel_size = kernel_size or self.kernel_size
-        out = tuple(None if n is None else ops.conv_output_length(n, k, s, self.padding, d)
+        out = tuple(None if n is None else kernels.conv_output_length(n, k, s, self.padding, d)
                     for n, k, s, d in zip(spatial, kernel_size, self.strides, self.dilation_rate))
         if any(o is not None and o <= 0 for o in out):
             raise ValueError(f"{self._who}: the kernel {kernel_size} (dilation {self.dilation_rate}) is larger "

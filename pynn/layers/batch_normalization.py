@@ -1,5 +1,5 @@
 """BatchNormalization: normalize each feature with the batch's statistics in training, moving ones otherwise."""
-from pynn import ops
+from pynn import kernels
 from pynn.layers.layer import Layer, serialize_argument as _serialize
 
 
@@ -84,11 +84,11 @@ class BatchNormalization(Layer):
     def forward(self, x, training=False):
         gamma, beta = self._values()
         if training and self.trainable:
-            y, mean, inv_std = ops.batch_norm_training(
+            y, mean, inv_std = kernels.batch_norm_training(
                 x, self.axis, gamma, beta, self.moving_mean.value, self.moving_variance.value, self.epsilon,
                 self.momentum)
             return y, (x, mean, inv_std, True)
-        y = ops.batch_norm_inference(x, self.moving_mean.value, self.moving_variance.value, self.axis, gamma, beta,
+        y = kernels.batch_norm_inference(x, self.moving_mean.value, self.moving_variance.value, self.axis, gamma, beta,
                                      self.epsilon)
         return y, (x, None, None, False)
 
@@ -97,7 +97,7 @@ class BatchNormalization(Layer):
         if not batch_statistics:
             mean = self.moving_mean.value.copy()
             inv_std = (1.0 / (self.moving_variance.value.astype("float64") + self.epsilon) ** 0.5).astype(x.dtype)
-        dx, _, _ = ops.batch_norm_backward(
+        dx, _, _ = kernels.batch_norm_backward(
             x, dy, mean, inv_std, self.axis, self._values()[0], batch_statistics,
             dgamma=self.gamma.grad if self.scale and self.gamma.requires_grad else None,
             dbeta=self.beta.grad if self.center and self.beta.requires_grad else None, input_gradient=input_gradient)

@@ -1,7 +1,7 @@
 """Conv1D and Conv2D: y = activation(conv(x, kernel) + bias), channels last."""
 import numpy as np
 
-from pynn import ops
+from pynn import kernels
 from pynn.layers.base_conv import BaseConv
 from pynn.layers.layer import serialize_argument as _serialize
 
@@ -67,10 +67,10 @@ class Conv(BaseConv):
         x4 = self._to_4d(x)
         w, s, pad, d = self._args(x4.shape[1:3])
         bias = self.bias.value if self.use_bias else None
-        (oh, ow), _ = ops.conv2d_geometry(x4.shape[1:3], w.shape[:2], s, pad, d)
+        (oh, ow), _ = kernels.conv2d_geometry(x4.shape[1:3], w.shape[:2], s, pad, d)
         reuse = training and oh > 0 and ow > 0   # inference may run from several threads at once: fresh arrays
         out = self._reused_array("y", (x4.shape[0], oh, ow, self.filters), x4.dtype) if reuse else None
-        y, z, fused = self._activate(lambda act: ops.conv2d(x4, w, bias, s, pad, d, self.groups, act, out))
+        y, z, fused = self._activate(lambda act: kernels.conv2d(x4, w, bias, s, pad, d, self.groups, act, out))
         return y.reshape(x.shape[:1] + y.shape[1 if self.rank == 2 else 2:]), (x4, y, z, fused, x.shape)
 
     def backward_weights(self, ctx, dy):
@@ -80,7 +80,7 @@ class Conv(BaseConv):
         dz, mask = self._kernel_gradient(dy.reshape(y.shape), y, z, fused)
         if self.kernel.requires_grad:
             w, s, pad, d = self._args(x4.shape[1:3])
-            ops.conv2d_backward_weights(x4, dz, w.shape, s, pad, d, self.groups, bias=self.use_bias,
+            kernels.conv2d_backward_weights(x4, dz, w.shape, s, pad, d, self.groups, bias=self.use_bias,
                                         dw=self.kernel.grad.reshape(w.shape),
                                         dbias=self.bias.grad if self.use_bias else None, accumulate=True,
                                         mask=mask)
@@ -91,7 +91,7 @@ class Conv(BaseConv):
         dz, mask = self.backward_weights(ctx, dy)
         w, s, pad, d = self._args(x4.shape[1:3])
         dx = self._reused_array("dx", x4.shape, dz.dtype)
-        return ops.conv2d_backward_data(dz, w, x4.shape, s, pad, d, self.groups, dx, mask).reshape(x_shape)
+        return kernels.conv2d_backward_data(dz, w, x4.shape, s, pad, d, self.groups, dx, mask).reshape(x_shape)
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "groups": self.groups,

@@ -1,7 +1,7 @@
 """Conv2DTranspose: the transposed convolution (the gradient of a Conv2D with respect to its input)."""
 import numpy as np
 
-from pynn import ops
+from pynn import kernels
 from pynn.layers.base_conv import BaseConv, _tuple
 from pynn.layers.layer import serialize_argument as _serialize
 
@@ -51,7 +51,7 @@ class Conv2DTranspose(BaseConv):
 
     def _out_hw(self, in_hw):
         op = self.output_padding or (None, None)
-        return tuple(None if n is None else ops.conv_transpose_output_length(n, k, s, self.padding, p, d)
+        return tuple(None if n is None else kernels.conv_transpose_output_length(n, k, s, self.padding, p, d)
                      for n, k, s, p, d in zip(in_hw, self.kernel_size, self.strides, op, self.dilation_rate))
 
     def compute_output_shape(self, input_shape):
@@ -62,7 +62,7 @@ class Conv2DTranspose(BaseConv):
         w = self.kernel.value
 
         def run(act):
-            y = ops.conv2d_transpose(x, w, out_hw, self.strides, self.padding, self.dilation_rate)
+            y = kernels.conv2d_transpose(x, w, out_hw, self.strides, self.padding, self.dilation_rate)
             if self.use_bias:
                 y += self.bias.value
             return self.activation.forward(y, out=y) if act else y
@@ -76,17 +76,17 @@ class Conv2DTranspose(BaseConv):
         if self.kernel.requires_grad:
             # The transposed conv is conv^T: its weight gradient is the conv's, with dz as the conv's input
             # and x as the gradient of the conv's output.
-            ops.conv2d_backward_weights(dz, x, self.kernel.shape, self.strides, self.padding, self.dilation_rate,
+            kernels.conv2d_backward_weights(dz, x, self.kernel.shape, self.strides, self.padding, self.dilation_rate,
                                         bias=False, dw=self.kernel.grad, accumulate=True)
             if self.use_bias:
-                self.bias.grad += ops.sum_rows(dz.reshape(-1, self.filters))
+                self.bias.grad += kernels.sum_rows(dz.reshape(-1, self.filters))
         return dz
 
     def backward(self, ctx, dy):
         x = ctx[0]
         dz = self.backward_weights(ctx, dy)
         # ... and its input gradient is the conv itself (the output size is x's, whatever output_padding was).
-        return ops.conv2d(dz, self.kernel.value, None, self.strides, self.padding, self.dilation_rate,
+        return kernels.conv2d(dz, self.kernel.value, None, self.strides, self.padding, self.dilation_rate,
                           out=np.empty_like(x))
 
     def get_config(self):

@@ -1,7 +1,7 @@
 """Dense: y = activation(x @ kernel + bias), on the last axis."""
 import numpy as np
 
-from pynn import _C, activations, ops
+from pynn import _C, activations, kernels
 from pynn.layers.layer import Layer, serialize_argument as _serialize
 
 
@@ -108,7 +108,7 @@ class Dense(Layer):
             if self.use_bias:
                 grad, beta = self.bias.grad_for_update()
                 if beta:
-                    grad += ops.sum_rows(dz)
+                    grad += kernels.sum_rows(dz)
                 else:
                     _C.sum_rows(dz, grad)
         return dz

@@ -1,7 +1,7 @@
 """DepthwiseConv2D: each input channel convolved with its own depth_multiplier filters."""
 import numpy as np
 
-from pynn import ops
+from pynn import kernels
 from pynn.layers.base_conv import BaseConv
 from pynn.layers.layer import serialize_argument as _serialize
 
@@ -57,7 +57,7 @@ class DepthwiseConv2D(BaseConv):
     def forward(self, x, training=False):
         w, groups = self._grouped_kernel()
         bias = self.bias.value if self.use_bias else None
-        y, z, fused = self._activate(lambda act: ops.conv2d(x, w, bias, self.strides, self.padding,
+        y, z, fused = self._activate(lambda act: kernels.conv2d(x, w, bias, self.strides, self.padding,
                                                             self.dilation_rate, groups, act))
         return y, (x, y, z, fused)
 
@@ -67,7 +67,7 @@ class DepthwiseConv2D(BaseConv):
         dz, mask = self._kernel_gradient(dy, y, z, fused)
         if self.kernel.requires_grad:
             w, groups = self._grouped_kernel()
-            ops.conv2d_backward_weights(x, dz, w.shape, self.strides, self.padding, self.dilation_rate, groups,
+            kernels.conv2d_backward_weights(x, dz, w.shape, self.strides, self.padding, self.dilation_rate, groups,
                                         bias=self.use_bias, dw=self.kernel.grad.reshape(w.shape),
                                         dbias=self.bias.grad if self.use_bias else None, accumulate=True,
                                         mask=mask)
@@ -77,7 +77,7 @@ class DepthwiseConv2D(BaseConv):
         x = ctx[0]
         dz, mask = self.backward_weights(ctx, dy)
         w, groups = self._grouped_kernel()
-        return ops.conv2d_backward_data(dz, w, x.shape, self.strides, self.padding, self.dilation_rate, groups,
+        return kernels.conv2d_backward_data(dz, w, x.shape, self.strides, self.padding, self.dilation_rate, groups,
                                         mask=mask)
 
     def get_config(self):

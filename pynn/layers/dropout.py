@@ -1,7 +1,7 @@
 """Dropout: inverted dropout, active only in training."""
 import numpy as np
 
-from pynn import ops, random_state
+from pynn import kernels, random_state
 from pynn.layers.layer import Layer
 
 
@@ -51,7 +51,7 @@ class Dropout(Layer):
         if not training or self.rate == 0.0:
             return x, None
         seed, offset = self._key(x.size)
-        y, mask = ops.dropout(np.ascontiguousarray(x), self.rate, seed, offset)
+        y, mask = kernels.dropout(np.ascontiguousarray(x), self.rate, seed, offset)
         return y, mask
 
     def inference(self):
@@ -60,7 +60,7 @@ class Dropout(Layer):
     def backward(self, ctx, dy):
         if ctx is None:
             return dy
-        return ops.dropout_backward(np.ascontiguousarray(dy), ctx, self.rate)
+        return kernels.dropout_backward(np.ascontiguousarray(dy), ctx, self.rate)
 
     def get_rng_state(self):
         """Where this layer's random stream stands (saved with the model so that training resumes exactly)."""

@@ -1,11 +1,11 @@
 """RNNBase: what SimpleRNN, LSTM and GRU share (arguments, weights, states, masking, dropout).
 
-The whole sequence runs in one kernel call each way (pynn.ops.rnn_forward / rnn_backward); this file
+The whole sequence runs in one kernel call each way (pynn.kernels.rnn_forward / rnn_backward); this file
 only prepares the arrays. The subclasses say which cell they are and how their bias starts.
 """
 import numpy as np
 
-from pynn import activations, ops, random_state
+from pynn import activations, kernels, random_state
 from pynn.layers.node import is_symbolic, symbolic_call
 from pynn.layers.layer import Layer, serialize_argument as _serialize
 
@@ -160,7 +160,7 @@ class RNNBase(Layer):
         else:
             seed, offset = int(self.seed), self._draws
             self._draws += int(np.prod(shape))
-        return ops.dropout(np.ones(shape, self.dtype), rate, seed, offset)[0]
+        return kernels.dropout(np.ones(shape, self.dtype), rate, seed, offset)[0]
 
     def _reset_after(self):
         return True
@@ -172,7 +172,7 @@ class RNNBase(Layer):
         rec_mask = (self._dropout_mask((batch, self.units), self.recurrent_dropout)
                     if training and self.recurrent_dropout else None)
         xin = x * input_mask[:, None, :] if input_mask is not None else x
-        y, h, c, saved = ops.rnn_forward(
+        y, h, c, saved = kernels.rnn_forward(
             self.cell, xin, self.kernel.value, self.recurrent_kernel.value,
             self.bias.value if self.use_bias else None,
             states[0] if states else None, states[1] if states and self.cell == "lstm" else None,
@@ -198,7 +198,7 @@ class RNNBase(Layer):
 
         def run(x):
             self._check_input(x, None, None)
-            return ops.rnn_forward(
+            return kernels.rnn_forward(
                 self.cell, x, self.kernel.value, self.recurrent_kernel.value,
                 self.bias.value if self.use_bias else None, activation=_spec(self.activation),
                 recurrent_activation=_spec(self.recurrent_activation), reset_after=self._reset_after(),
@@ -216,7 +216,7 @@ class RNNBase(Layer):
             dy, dfinal = dy[0], list(dy[1:]) + [None]
         as_array = (lambda a: None if a is None else np.ascontiguousarray(a, dtype=self.dtype))
         train = self.kernel.requires_grad
-        dx, dh0, dc0 = ops.rnn_backward(
+        dx, dh0, dc0 = kernels.rnn_backward(
             saved, as_array(dy), as_array(dfinal[0]), as_array(dfinal[1]), need_dx=need_dx,
             need_initial_state_grads=has_initial_state,
             dkernel=self.kernel.grad if train else None,

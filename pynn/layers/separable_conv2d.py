@@ -1,7 +1,7 @@
 """SeparableConv2D: a depthwise convolution followed by a pointwise (1x1) one."""
 import numpy as np
 
-from pynn import ops
+from pynn import kernels
 from pynn.layers.base_conv import BaseConv
 from pynn.layers.layer import serialize_argument as _serialize
 
@@ -58,9 +58,9 @@ class SeparableConv2D(BaseConv):
 
     def forward(self, x, training=False):
         wd, groups = self._depthwise()
-        t = ops.conv2d(x, wd, None, self.strides, self.padding, self.dilation_rate, groups)
+        t = kernels.conv2d(x, wd, None, self.strides, self.padding, self.dilation_rate, groups)
         bias = self.bias.value if self.use_bias else None
-        y, z, fused = self._activate(lambda act: ops.conv2d(t, self.pointwise_kernel.value, bias, activation=act))
+        y, z, fused = self._activate(lambda act: kernels.conv2d(t, self.pointwise_kernel.value, bias, activation=act))
         return y, (x, t, y, z, fused)
 
     def _backward(self, ctx, dy, need_dx):
@@ -69,18 +69,18 @@ class SeparableConv2D(BaseConv):
         wd, groups = self._depthwise()
         wp = self.pointwise_kernel.value
         if self.pointwise_kernel.requires_grad:
-            ops.conv2d_backward_weights(t, dz, wp.shape, bias=self.use_bias, dw=self.pointwise_kernel.grad,
+            kernels.conv2d_backward_weights(t, dz, wp.shape, bias=self.use_bias, dw=self.pointwise_kernel.grad,
                                         dbias=self.bias.grad if self.use_bias else None, accumulate=True)
         if not (need_dx or self.pointwise_kernel.requires_grad):
             return None
-        dt = ops.conv2d_backward_data(dz, wp, t.shape)
+        dt = kernels.conv2d_backward_data(dz, wp, t.shape)
         if self.pointwise_kernel.requires_grad:
-            ops.conv2d_backward_weights(x, dt, wd.shape, self.strides, self.padding, self.dilation_rate, groups,
+            kernels.conv2d_backward_weights(x, dt, wd.shape, self.strides, self.padding, self.dilation_rate, groups,
                                         bias=False, dw=self.depthwise_kernel.grad.reshape(wd.shape),
                                         accumulate=True)
         if not need_dx:
             return None
-        return ops.conv2d_backward_data(dt, wd, x.shape, self.strides, self.padding, self.dilation_rate, groups)
+        return kernels.conv2d_backward_data(dt, wd, x.shape, self.strides, self.padding, self.dilation_rate, groups)
 
     def backward_weights(self, ctx, dy):
         self._backward(ctx, dy, need_dx=False)

@@ -1,7 +1,7 @@
 """The Loss base class: Keras 3's reduction and sample weighting, plus the gradient the training loop needs."""
 import numpy as np
 
-from pynn import ops
+from pynn import kernels
 
 REDUCTIONS = ("sum_over_batch_size", "sum", "none", None, "mean", "mean_with_sample_weight")
 EPSILON = 1e-7  # Keras's backend.epsilon(): the clip of probabilities and logs
@@ -142,7 +142,7 @@ class Loss:
             # The training step's case: the kernel scales the gradient by 1 / count as it writes it.
             count = logits.size // logits.shape[-1]
             values, grad = self._call_and_gradient_from_logits(y_true, logits, 1.0 / count)
-            return logits.dtype.type(float(ops.sum(values)) / count), grad.reshape(shape)
+            return logits.dtype.type(float(kernels.sum(values)) / count), grad.reshape(shape)
         values, grad = self._call_and_gradient_from_logits(y_true, logits)
         value, grad = self._reduce(values, grad, sample_weight, mask)
         return value, grad.reshape(shape)
@@ -178,7 +178,7 @@ class Loss:
             if values.ndim == 0:
                 reduced = dtype.type(reduced)
         else:
-            total = float(ops.weighted_sum(np.ascontiguousarray(values), weights)) if values.size else 0.0
+            total = float(kernels.weighted_sum(np.ascontiguousarray(values), weights)) if values.size else 0.0
             if self.reduction == "sum":
                 divisor = 1.0
             elif self.reduction == "mean_with_sample_weight" and divisor_weights is not None:

@@ -12,7 +12,7 @@ of 1e-9 gives -log(1e-9) = 20.7, where Keras gives -log(1e-7) = 16.1 and a zero 
 """
 import numpy as np
 
-from pynn import _C, ops
+from pynn import _C, kernels
 from pynn.losses.loss import EPSILON, Loss
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -79,7 +79,7 @@ class BinaryCrossentropy(Loss):
         y_true = np.moveaxis(self._smooth(y_true), self.axis, -1)
         y_pred = np.moveaxis(y_pred, self.axis, -1)
         if self.from_logits:
-            values, grad = ops.sigmoid_binary_cross_entropy(np.ascontiguousarray(y_pred), y_true)
+            values, grad = kernels.sigmoid_binary_cross_entropy(np.ascontiguousarray(y_pred), y_true)
         else:
             values, grad = binary_from_probabilities(y_true, y_pred)
             values = np.mean(values, axis=-1)
@@ -90,7 +90,7 @@ class BinaryCrossentropy(Loss):
         return activation == "sigmoid" and not self.from_logits and self.axis in (-1, None)
 
     def _call_and_gradient_from_logits(self, y_true, logits, scale=1.0):
-        return ops.sigmoid_binary_cross_entropy(np.ascontiguousarray(logits), self._smooth(y_true), scale=scale)
+        return kernels.sigmoid_binary_cross_entropy(np.ascontiguousarray(logits), self._smooth(y_true), scale=scale)
 
     def get_config(self):
         return {**super().get_config(), "from_logits": self.from_logits,
@@ -127,7 +127,7 @@ class CategoricalCrossentropy(Loss):
         y_true = np.moveaxis(self._smooth(y_true), self.axis, -1)
         y_pred = np.moveaxis(y_pred, self.axis, -1)
         if self.from_logits:
-            values, grad = ops.softmax_cross_entropy(np.ascontiguousarray(y_pred), y_true)
+            values, grad = kernels.softmax_cross_entropy(np.ascontiguousarray(y_pred), y_true)
         else:
             values, grad = _categorical_from_probabilities(y_true, y_pred)
         return values, np.moveaxis(grad, -1, self.axis)
@@ -136,7 +136,7 @@ class CategoricalCrossentropy(Loss):
         return activation == "softmax" and not self.from_logits and self.axis == -1
 
     def _call_and_gradient_from_logits(self, y_true, logits, scale=1.0):
-        return ops.softmax_cross_entropy(np.ascontiguousarray(logits), self._smooth(y_true), scale=scale)
+        return kernels.softmax_cross_entropy(np.ascontiguousarray(logits), self._smooth(y_true), scale=scale)
 
     def get_config(self):
         return {**super().get_config(), "from_logits": self.from_logits,
@@ -206,7 +206,7 @@ class SparseCategoricalCrossentropy(Loss):
     def call_and_gradient(self, y_true, y_pred):
         labels, valid = self._valid(y_true)
         if self.from_logits:
-            values, grad = ops.sparse_softmax_cross_entropy(np.ascontiguousarray(y_pred), labels)
+            values, grad = kernels.sparse_softmax_cross_entropy(np.ascontiguousarray(y_pred), labels)
         else:
             one_hot = (labels[..., None] == np.arange(y_pred.shape[-1])).astype(y_pred.dtype)
             values, grad = _categorical_from_probabilities(one_hot, y_pred)
@@ -243,7 +243,7 @@ class SparseCategoricalCrossentropy(Loss):
     def _call_and_gradient_from_logits(self, y_true, logits, scale=1.0):
         labels, valid = self._valid(y_true)
         try:
-            values, grad = ops.sparse_softmax_cross_entropy(np.ascontiguousarray(logits), labels, scale=scale)
+            values, grad = kernels.sparse_softmax_cross_entropy(np.ascontiguousarray(logits), labels, scale=scale)
         except ValueError as error:  # the kernel's label check: say which loss and the shapes
             raise ValueError(f"{self.name}: {error} (y_pred of shape {logits.shape})") from None
         return self._zero_ignored(values, grad, valid)

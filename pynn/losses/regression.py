@@ -4,7 +4,7 @@ Each averages over the last axis (CategoricalHinge takes a max / sum over it, Co
 ``axis``), as in Keras 3."""
 import numpy as np
 
-from pynn import ops
+from pynn import kernels
 from pynn.losses.loss import EPSILON, Loss
 
 
@@ -12,20 +12,20 @@ class MeanSquaredError(Loss):
     """loss = mean((y_pred - y_true)^2, axis=-1); d/dy_pred = 2 (y_pred - y_true) / d. (C++ kernel.)"""
 
     def call(self, y_true, y_pred):
-        return ops.mean_squared_error(y_pred, y_true, grad=False)[0]
+        return kernels.mean_squared_error(y_pred, y_true, grad=False)[0]
 
     def call_and_gradient(self, y_true, y_pred):
-        return ops.mean_squared_error(np.ascontiguousarray(y_pred), y_true)
+        return kernels.mean_squared_error(np.ascontiguousarray(y_pred), y_true)
 
 
 class MeanAbsoluteError(Loss):
     """loss = mean(|y_pred - y_true|, axis=-1); d/dy_pred = sign(y_pred - y_true) / d. (C++ kernel.)"""
 
     def call(self, y_true, y_pred):
-        return ops.mean_absolute_error(y_pred, y_true, grad=False)[0]
+        return kernels.mean_absolute_error(y_pred, y_true, grad=False)[0]
 
     def call_and_gradient(self, y_true, y_pred):
-        return ops.mean_absolute_error(np.ascontiguousarray(y_pred), y_true)
+        return kernels.mean_absolute_error(np.ascontiguousarray(y_pred), y_true)
 
 
 class MeanAbsolutePercentageError(Loss):
@@ -71,10 +71,10 @@ class Huber(Loss):
         self.delta = float(delta)
 
     def call(self, y_true, y_pred):
-        return ops.huber(y_pred, y_true, delta=self.delta, grad=False)[0]
+        return kernels.huber(y_pred, y_true, delta=self.delta, grad=False)[0]
 
     def call_and_gradient(self, y_true, y_pred):
-        return ops.huber(np.ascontiguousarray(y_pred), y_true, delta=self.delta)
+        return kernels.huber(np.ascontiguousarray(y_pred), y_true, delta=self.delta)
 
     def get_config(self):
         return {**super().get_config(), "delta": self.delta}

@@ -1,5 +1,5 @@
 """Adadelta."""
-from pynn import ops
+from pynn import kernels
 from pynn.optimizers.base import Optimizer
 
 
@@ -30,7 +30,7 @@ class Adadelta(Optimizer):
     def update_step(self, gradient, variable, learning_rate):
         accumulated_grad = self.add_slot(variable, "accumulated_grad")
         accumulated_delta = self.add_slot(variable, "accumulated_delta_var")
-        ops.adadelta_update(variable.value, gradient, accumulated_grad, accumulated_delta, lr=learning_rate,
+        kernels.adadelta_update(variable.value, gradient, accumulated_grad, accumulated_delta, lr=learning_rate,
                             rho=self.rho, epsilon=self.epsilon, weight_decay=self.weight_decay_for(variable))
 
     def get_config(self):

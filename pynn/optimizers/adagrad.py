@@ -1,5 +1,5 @@
 """Adagrad."""
-from pynn import ops
+from pynn import kernels
 from pynn.optimizers.base import Optimizer
 
 
@@ -28,7 +28,7 @@ class Adagrad(Optimizer):
 
     def update_step(self, gradient, variable, learning_rate):
         accumulator = self.add_slot(variable, "accumulator", self.initial_accumulator_value)
-        ops.adagrad_update(variable.value, gradient, accumulator, lr=learning_rate, epsilon=self.epsilon,
+        kernels.adagrad_update(variable.value, gradient, accumulator, lr=learning_rate, epsilon=self.epsilon,
                            weight_decay=self.weight_decay_for(variable))
 
     def get_config(self):

@@ -1,5 +1,5 @@
 """Adam."""
-from pynn import ops
+from pynn import kernels
 from pynn.optimizers.base import Optimizer
 
 
@@ -33,12 +33,12 @@ class Adam(Optimizer):
         m = self.add_slot(variable, "momentum")
         v = self.add_slot(variable, "velocity")
         v_hat = self.add_slot(variable, "velocity_hat") if self.amsgrad else None
-        ops.adam_update(variable.value, gradient, m, v, self.iterations + 1, lr=learning_rate,
+        kernels.adam_update(variable.value, gradient, m, v, self.iterations + 1, lr=learning_rate,
                         beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon, amsgrad=self.amsgrad,
                         v_hat=v_hat, weight_decay=self.weight_decay_for(variable))
 
     def update_steps(self, grads, variables, learning_rate):
-        ops.adam_update_many([v.value for v in variables], grads, self.slot_list(variables, "momentum"),
+        kernels.adam_update_many([v.value for v in variables], grads, self.slot_list(variables, "momentum"),
                              self.slot_list(variables, "velocity"), self.iterations + 1, lr=learning_rate,
                              beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon, amsgrad=self.amsgrad,
                              v_hat=self.slot_list(variables, "velocity_hat") if self.amsgrad else None,

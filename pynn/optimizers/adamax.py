@@ -1,5 +1,5 @@
 """Adamax: Adam with the infinity norm."""
-from pynn import ops
+from pynn import kernels
 from pynn.optimizers.base import Optimizer
 
 
@@ -30,7 +30,7 @@ class Adamax(Optimizer):
     def update_step(self, gradient, variable, learning_rate):
         m = self.add_slot(variable, "m")
         u = self.add_slot(variable, "u")
-        ops.adamax_update(variable.value, gradient, m, u, self.iterations + 1, lr=learning_rate,
+        kernels.adamax_update(variable.value, gradient, m, u, self.iterations + 1, lr=learning_rate,
                           beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon,
                           weight_decay=self.weight_decay_for(variable))
 

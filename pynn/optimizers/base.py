@@ -3,7 +3,7 @@ import re
 
 import numpy as np
 
-from pynn.ops import clipping
+from pynn.kernels import clipping
 from pynn.variable import aligned_full
 from pynn.optimizers import schedules as schedules_module
 

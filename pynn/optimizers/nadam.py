@@ -1,5 +1,5 @@
 """Nadam: Adam with Nesterov momentum."""
-from pynn import ops
+from pynn import kernels
 from pynn.optimizers.base import Optimizer
 
 
@@ -36,14 +36,14 @@ class Nadam(Optimizer):
         if self._u_step != step - 1:
             self.u_product, self._u_step = 1.0, 0
             for s in range(1, step):
-                self.u_product = ops.nadam_u_product(self.u_product, s, self.beta_1)
-        self.u_product = ops.nadam_u_product(self.u_product, step, self.beta_1)
+                self.u_product = kernels.nadam_u_product(self.u_product, s, self.beta_1)
+        self.u_product = kernels.nadam_u_product(self.u_product, step, self.beta_1)
         self._u_step = step
 
     def update_step(self, gradient, variable, learning_rate):
         m = self.add_slot(variable, "momentum")
         v = self.add_slot(variable, "velocity")
-        ops.nadam_update(variable.value, gradient, m, v, self.iterations + 1, self.u_product, lr=learning_rate,
+        kernels.nadam_update(variable.value, gradient, m, v, self.iterations + 1, self.u_product, lr=learning_rate,
                          beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon,
                          weight_decay=self.weight_decay_for(variable))
 

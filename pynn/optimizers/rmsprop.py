@@ -1,5 +1,5 @@
 """RMSprop."""
-from pynn import ops
+from pynn import kernels
 from pynn.optimizers.base import Optimizer
 
 
@@ -35,7 +35,7 @@ class RMSprop(Optimizer):
         velocity = self.add_slot(variable, "velocity")
         momentums = self.add_slot(variable, "momentum") if self.momentum > 0 else None
         average_grad = self.add_slot(variable, "average_gradient") if self.centered else None
-        ops.rmsprop_update(variable.value, gradient, velocity, lr=learning_rate, rho=self.rho,
+        kernels.rmsprop_update(variable.value, gradient, velocity, lr=learning_rate, rho=self.rho,
                            momentum=self.momentum, epsilon=self.epsilon, centered=self.centered,
                            momentums=momentums, average_grad=average_grad,
                            weight_decay=self.weight_decay_for(variable))

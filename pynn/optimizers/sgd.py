@@ -1,5 +1,5 @@
 """SGD with optional (Nesterov) momentum."""
-from pynn import ops
+from pynn import kernels
 from pynn.optimizers.base import Optimizer
 
 
@@ -31,11 +31,11 @@ class SGD(Optimizer):
 
     def update_step(self, gradient, variable, learning_rate):
         velocity = self.add_slot(variable, "momentum") if self.momentum != 0.0 else None
-        ops.sgd_update(variable.value, gradient, velocity, lr=learning_rate, momentum=self.momentum,
+        kernels.sgd_update(variable.value, gradient, velocity, lr=learning_rate, momentum=self.momentum,
                        nesterov=self.nesterov, weight_decay=self.weight_decay_for(variable))
 
     def update_steps(self, grads, variables, learning_rate):
-        ops.sgd_update_many([v.value for v in variables], grads,
+        kernels.sgd_update_many([v.value for v in variables], grads,
                             self.slot_list(variables, "momentum") if self.momentum != 0.0 else None,
                             lr=learning_rate, momentum=self.momentum, nesterov=self.nesterov,
                             weight_decays=self.weight_decays_for(variables))

@@ -15,7 +15,7 @@ import threading
 
 import numpy as np
 
-from pynn import ops
+from pynn import kernels
 from pynn.training import validation
 from pynn.utils.py_dataset import PyDataset
 
@@ -64,7 +64,7 @@ class ArrayBatches:
             if multi:
                 yield take_rows(x, index), take_rows(y, index), take_rows(sample_weight, index)
                 continue
-            xb = ops.gather_rows(x, index, x_batch) if gather and stop - start == size else x[index]
+            xb = kernels.gather_rows(x, index, x_batch) if gather and stop - start == size else x[index]
             yield xb, (None if y is None else y[index]), (None if sample_weight is None else sample_weight[index])
 
     def close(self):

@@ -14,7 +14,7 @@ trains every weight of those layers, with no regularizer or activity regularizer
 the optimizer applies them). Anything else, and any batch with sample weights or inputs or labels the
 chain does not take, goes through the layer-by-layer step.
 """
-from pynn import ops
+from pynn import kernels
 from pynn.layers.dense import Dense
 from pynn.layers.dropout import Dropout
 from pynn.losses.probabilistic import CategoricalCrossentropy, SparseCategoricalCrossentropy
@@ -48,7 +48,7 @@ def chain_step(model):
         specs.append(("dense", layer.kernel, layer.bias if layer.use_bias else None, spec,
                       spec is not None and act.uses_output, features, layer.units))
         features = layer.units
-    chain = ops.DenseChain(specs, model.dtype, sparse)
+    chain = kernels.DenseChain(specs, model.dtype, sparse)
     dtype = model.dtype.type
 
     def step(x, y):

@@ -20,7 +20,7 @@ import numbers
 
 import numpy as np
 
-from pynn import ops
+from pynn import kernels
 
 
 # ---------------------------------------------------------------------------------------------- scalars
@@ -154,7 +154,7 @@ def all_finite(x):
         return True
     if x.dtype in (np.float32, np.float64) and x.flags.c_contiguous:
         with np.errstate(over="ignore"):
-            if np.isfinite(ops.sum(x)):
+            if np.isfinite(kernels.sum(x)):
                 return True
     return bool(np.isfinite(x).all())
 

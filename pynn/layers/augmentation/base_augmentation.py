@@ -1,7 +1,7 @@
 """The shared machinery of the random augmentation layers: training-only, seeded, NHWC through the kernels."""
 import numpy as np
 
-from pynn import ops, random_state
+from pynn import kernels, random_state
 from pynn.layers.image_utils import check_image_rank, normalize_data_format
 from pynn.layers.layer import Layer
 
@@ -59,7 +59,7 @@ class BaseAugmentation(Layer):
             return np.zeros((rows, batch))
         if not low < high:
             return np.full((rows, batch), float(low))
-        return ops.random_uniform((rows, batch), seed, offset, low, high, dtype="float64")
+        return kernels.random_uniform((rows, batch), seed, offset, low, high, dtype="float64")
 
     def to_nhwc(self, x):
         return x if self.data_format == "channels_last" else np.ascontiguousarray(np.moveaxis(x, 1, -1))
@@ -97,7 +97,7 @@ class BaseAugmentation(Layer):
 
 
 class BaseAffineAugmentation(BaseAugmentation):
-    """An augmentation that resamples each image through a random affine transform (ops.affine_transform)."""
+    """An augmentation that resamples each image through a random affine transform (kernels.affine_transform)."""
 
     def __init__(self, fill_mode="reflect", interpolation="bilinear", seed=None, fill_value=0.0, data_format=None,
                  **kwargs):
@@ -118,11 +118,11 @@ class BaseAffineAugmentation(BaseAugmentation):
     def augment(self, images):
         n, h, w, _ = images.shape
         t = self.transforms(n, h, w)
-        y = ops.affine_transform(images, t, self.interpolation, self.fill_mode, self.fill_value)
+        y = kernels.affine_transform(images, t, self.interpolation, self.fill_mode, self.fill_value)
         return y, t
 
     def augment_backward(self, transforms, dy):
-        return ops.affine_transform_backward(dy, transforms, self.interpolation, self.fill_mode, self.fill_value)
+        return kernels.affine_transform_backward(dy, transforms, self.interpolation, self.fill_mode, self.fill_value)
 
     def get_config(self):
         return {**super().get_config(), "fill_mode": self.fill_mode, "interpolation": self.interpolation,

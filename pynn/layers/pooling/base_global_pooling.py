@@ -1,7 +1,7 @@
 """The shared machinery of the global max / average pooling layers: one window covering all steps / pixels."""
 import numpy as np
 
-from pynn import ops
+from pynn import kernels
 from pynn.layers.image_utils import normalize_data_format
 from pynn.layers.layer import Layer
 
@@ -54,9 +54,9 @@ class BaseGlobalPooling(Layer):
         images = self._to_images(x)
         pool = images.shape[1:3]
         if self.mode == "max":
-            y, argmax = ops.max_pool2d(images, pool, pool, "valid", keep_argmax=keep_argmax)
+            y, argmax = kernels.max_pool2d(images, pool, pool, "valid", keep_argmax=keep_argmax)
         else:
-            y, argmax = ops.avg_pool2d(images, pool, pool, "valid"), None
+            y, argmax = kernels.avg_pool2d(images, pool, pool, "valid"), None
         out_shape = self.compute_output_shape(x.shape)
         return y.reshape(out_shape), (argmax, images.shape, x.shape)
 
@@ -65,9 +65,9 @@ class BaseGlobalPooling(Layer):
         pool = image_shape[1:3]
         dy = np.ascontiguousarray(dy).reshape(image_shape[0], 1, 1, image_shape[3])
         if self.mode == "max":
-            dx = ops.max_pool2d_backward(dy, argmax, image_shape, pool, pool, "valid")
+            dx = kernels.max_pool2d_backward(dy, argmax, image_shape, pool, pool, "valid")
         else:
-            dx = ops.avg_pool2d_backward(dy, image_shape, pool, pool, "valid")
+            dx = kernels.avg_pool2d_backward(dy, image_shape, pool, pool, "valid")
         if self.rank == 1:
             dx = dx[:, 0]
         if self.data_format == "channels_first":

@@ -1,7 +1,7 @@
 """The shared machinery of the 1-D and 2-D max / average pooling layers."""
 import numpy as np
 
-from pynn import ops
+from pynn import kernels
 from pynn.layers.image_utils import normalize_data_format, normalize_tuple
 from pynn.layers.layer import Layer
 
@@ -95,14 +95,14 @@ class BasePooling(Layer):
         images = self._to_images(x)
         pool, strides = self._pool2d()
         if self.mode == "max":
-            shape = ops.pool2d_output_shape(images.shape, pool, strides, self.padding)
+            shape = kernels.pool2d_output_shape(images.shape, pool, strides, self.padding)
             reuse = reuse and min(shape[1:3]) >= 1   # inference may run from several threads: fresh arrays
             out = self._reused_array("y", shape, images.dtype) if reuse else None
             argmax = self._reused_array("argmax", shape, np.int32) if reuse and keep_argmax else None
-            y, argmax = ops.max_pool2d(images, pool, strides, self.padding, keep_argmax=keep_argmax, out=out,
+            y, argmax = kernels.max_pool2d(images, pool, strides, self.padding, keep_argmax=keep_argmax, out=out,
                                        argmax_out=argmax)
             return self._from_images(y), (argmax, images.shape)
-        y = ops.avg_pool2d(images, pool, strides, self.padding)
+        y = kernels.avg_pool2d(images, pool, strides, self.padding)
         return self._from_images(y), (None, images.shape)
 
     def backward(self, ctx, dy):
@@ -110,10 +110,10 @@ class BasePooling(Layer):
         dy = self._to_images(dy)
         pool, strides = self._pool2d()
         if self.mode == "max":
-            dx = ops.max_pool2d_backward(dy, argmax, image_shape, pool, strides, self.padding,
+            dx = kernels.max_pool2d_backward(dy, argmax, image_shape, pool, strides, self.padding,
                                          out=self._reused_array("dx", image_shape, dy.dtype))
         else:
-            dx = ops.avg_pool2d_backward(dy, image_shape, pool, strides, self.padding)
+            dx = kernels.avg_pool2d_backward(dy, image_shape, pool, strides, self.padding)
         return self._from_images(dx)
 
     def backward_weights(self, ctx, dy):

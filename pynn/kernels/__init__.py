@@ -1,32 +1,34 @@
-"""pynn.ops: one Python function per kernel. Checks shapes and dtypes, allocates outputs, calls pynn._C."""
-from pynn.ops.activations import (
+"""pynn.kernels (internal): one Python function per C++ kernel. Checks shapes and dtypes, allocates outputs,
+calls pynn._C. Layers, losses and optimizers call these directly; user code calls pynn.ops (Keras's ops API),
+whose heavy ops run on these kernels."""
+from pynn.kernels.activations import (
     ACTIVATIONS, activation, activation_backward, activation_backward_uses_output, log_softmax,
     log_softmax_backward, softmax, softmax_backward,
 )
-from pynn.ops.clipping import clip_by_global_norm, clip_by_norm, clip_by_value
-from pynn.ops.conv import (
+from pynn.kernels.clipping import clip_by_global_norm, clip_by_norm, clip_by_value
+from pynn.kernels.conv import (
     conv2d, conv2d_backward_data, conv2d_backward_weights, conv2d_geometry, conv2d_transpose, conv_output_length,
     conv_padding, conv_transpose_output_length,
 )
-from pynn.ops.gemm import gemm, matmul
-from pynn.ops.image import affine_transform, affine_transform_backward
-from pynn.ops.losses import (
+from pynn.kernels.gemm import gemm, matmul
+from pynn.kernels.image import affine_transform, affine_transform_backward
+from pynn.kernels.losses import (
     huber, mean_absolute_error, mean_squared_error, sigmoid_binary_cross_entropy, softmax_cross_entropy,
     sparse_softmax_cross_entropy,
 )
-from pynn.ops.optimizers import (
+from pynn.kernels.optimizers import (
     adadelta_update, adagrad_update, adam_update, adam_update_many, adamax_update, adamw_update, nadam_u_product,
     nadam_update, rmsprop_update, sgd_update, sgd_update_many,
 )
-from pynn.ops.normalization import batch_norm_backward, batch_norm_inference, batch_norm_training
-from pynn.ops.pooling import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward, pool2d_output_shape
-from pynn.ops.random import (
+from pynn.kernels.normalization import batch_norm_backward, batch_norm_inference, batch_norm_training
+from pynn.kernels.pooling import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward, pool2d_output_shape
+from pynn.kernels.random import (
     dropout, dropout_backward, philox4x32_10, random_bernoulli, random_integers, random_normal, random_uniform,
     truncated_normal,
 )
-from pynn.ops.recurrent import rnn_backward, rnn_forward
-from pynn.ops.reduce import mean, sum, sum_rows, weighted_mean, weighted_sum
-from pynn.ops.training import DenseChain, gather_rows
+from pynn.kernels.recurrent import rnn_backward, rnn_forward
+from pynn.kernels.reduce import mean, sum, sum_rows, weighted_mean, weighted_sum
+from pynn.kernels.training import DenseChain, gather_rows
 
 __all__ = [
     "gemm", "matmul",
