@@ -24,12 +24,15 @@ if "GOMP_SPINCOUNT" not in _os.environ and "OMP_WAIT_POLICY" not in _os.environ:
 
 from pynn._config import get_num_threads, set_num_threads, show_config  # noqa: E402
 from pynn import kernels  # noqa: E402
+from pynn import ops, random  # noqa: E402
 from pynn import (activations, callbacks, constraints, datasets, initializers, layers, losses, metrics, models,
                   optimizers, preprocessing, regularizers, saving, utils)
 from pynn.layers import Input
 from pynn.models import Model, Sequential
+from pynn.ops import GradientTape, Tensor
+from pynn.variable import Variable
 
 __version__ = "0.1.0"
-__all__ = ["ops", "activations", "callbacks", "constraints", "datasets", "initializers", "layers", "losses",
-           "metrics", "models", "optimizers", "preprocessing", "regularizers", "saving", "utils", "Input", "Model",
+__all__ = ["ops", "random", "GradientTape", "Tensor", "Variable", "activations", "callbacks", "constraints",
+           "datasets", "initializers", "layers", "losses", "metrics", "models", "optimizers", "preprocessing", "regularizers", "saving", "utils", "Input", "Model",
            "Sequential", "get_num_threads", "set_num_threads", "show_config", "__version__"]

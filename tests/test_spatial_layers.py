@@ -82,7 +82,7 @@ def test_spatial_layers_match_pytorch(rng):
 
 
 # ------------------------------------------------------------------ affine resampling and augmentation
-from pynn import kernels as ops  # noqa: E402
+from pynn import kernels  # noqa: E402
 import pynn  # noqa: E402
 
 

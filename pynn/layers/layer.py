@@ -68,6 +68,31 @@ class Layer:
                 return super().get_config()             # add constructor arguments here
     """
 
+    # ------------------------------------------------------------------ call-style layers (Keras 3's way)
+    # A class that defines call() below its last forward() is call-style (pynn.layers.call_support): the
+    # engine runs call() while recording ops and differentiates the recorded graph. `_native_forward` is the
+    # forward of the built-in layer it extends (Layer.call runs it as one graph node: super().call(x)).
+    _call_style = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        mro = cls.__mro__
+
+        def depth(attr):
+            return next(i for i, c in enumerate(mro) if attr in c.__dict__)
+        if depth("call") < depth("forward"):
+            if not cls.__dict__.get("_call_style"):
+                native = mro[depth("forward")]
+                cls._native_base = native
+                cls._native_forward = native.forward if native is not Layer else None
+            cls._call_style = True
+            cls.forward = Layer._call_forward
+            cls.backward = Layer._call_backward
+            cls.backward_weights = Layer._call_backward_weights
+            cls.inference = Layer._call_inference
+            if depth("compute_output_shape") > depth("call"):
+                cls.compute_output_shape = Layer._call_output_shape
+
     def __init__(self, name=None, dtype=None, trainable=True, activity_regularizer=None, input_shape=None,
                  input_dim=None, batch_size=None, batch_input_shape=None, **kwargs):
         if kwargs:
@@ -88,6 +113,7 @@ class Layer:
         self.input_shape = None      # the batch input shape it was built for, e.g. (None, 784)
         self._weights = []
         self._inbound_nodes = []     # the calls on symbolic tensors (functional API): pynn.layers.node
+        self._added_losses = []      # add_loss() values of the last call
 
     # ------------------------------------------------------------------ building
     def build(self, input_shape):
@@ -109,12 +135,39 @@ class Layer:
         """The mask of this layer's output, given its input x and the input's mask (None: no mask)."""
         return mask if self.supports_masking else None
 
-    def add_weight(self, name, shape, initializer="glorot_uniform", regularizer=None, constraint=None,
-                   trainable=True, dtype=None):
-        """Create, register and return a Variable initialised by `initializer`."""
+    def add_weight(self, *args, shape=None, initializer=None, regularizer=None, constraint=None, trainable=True,
+                   dtype=None, name=None, autocast=True, aggregation=None):
+        """Create, register and return a Variable initialised by `initializer`.
+
+        Keras 3's keywords (`add_weight(shape=(n,), initializer="zeros", trainable=True, name="w")`, shape
+        first when positional, name optional) and pynn's positional (name, shape[, initializer]) both work.
+        The initializer defaults to glorot_uniform for float weights and zeros otherwise, as in Keras.
+        """
         from pynn import constraints, initializers, regularizers
+        args = list(args)
+        if args and isinstance(args[0], str):
+            name = args.pop(0)
+        given = dict(zip(("shape", "initializer", "regularizer", "constraint", "trainable", "dtype"), args))
+        if len(args) > 6:
+            raise TypeError(f"Layer '{self.name}': add_weight got {len(args)} positional arguments")
+        shape = given.get("shape", shape)
+        initializer = given.get("initializer", initializer)
+        regularizer = given.get("regularizer", regularizer)
+        constraint = given.get("constraint", constraint)
+        trainable = given.get("trainable", trainable)
+        dtype = given.get("dtype", dtype)
+        if shape is None:
+            shape = ()
         dtype = np.dtype(dtype or self.dtype)
-        value = initializers.get(initializer)(tuple(shape), dtype=dtype)
+        if initializer is None:
+            initializer = "glorot_uniform" if dtype.kind == "f" else "zeros"
+        if name is None:
+            name = f"variable_{len(self._weights)}" if self._weights else "variable"
+        try:
+            shape = tuple(int(d) for d in shape) if not isinstance(shape, (int, np.integer)) else (int(shape),)
+        except TypeError:
+            raise ValueError(f"Layer '{self.name}': add_weight shape must be a tuple of ints, got {shape!r}") from None
+        value = initializers.get(initializer)(shape, dtype=dtype)
         var = Variable(np.asarray(value, dtype=dtype), name=name, trainable=trainable,
                        regularizer=regularizers.get(regularizer), constraint=constraints.get(constraint))
         var.requires_grad = var.trainable and self._trainable
@@ -141,7 +194,7 @@ class Layer:
             self.input_shape = [free(s) for s in input_shape] if self.takes_list else free(input_shape)
             self.build(self.input_shape)
             self.built = True
-        else:
+        elif not self._call_style:
             self.check_input_shape(input_shape)
 
     def check_input_shape(self, input_shape):
@@ -174,6 +227,76 @@ class Layer:
         """
         self.backward(ctx, dy)
 
+    # ------------------------------------------------------------------ call-style machinery
+    def call(self, inputs, training=None, **kwargs):
+        """Keras's call(): a subclass that overrides it is differentiated automatically (call_support).
+        On a built-in layer, this runs its fused forward as one node of the recorded graph, so that a
+        subclass's call() may use super().call(inputs)."""
+        from pynn.layers import call_support
+        if self._call_style:
+            if getattr(type(self), "_native_forward", None) is None:
+                raise NotImplementedError(f"Layer '{self.name}' ({type(self).__name__}) must define call()")
+            return _NativeView(self)(inputs, training, **kwargs)
+        return call_support.record_builtin(self, inputs, training, **kwargs)
+
+    def _call_forward(self, x, training=False, **kwargs):
+        from pynn.layers import call_support
+        return call_support.call_forward(self, x, training, **kwargs)
+
+    def _call_output_shape(self, input_shape):
+        from pynn.layers import call_support
+        return call_support.infer_output_shape(self, input_shape)
+
+    def _call_backward(self, ctx, dy):
+        from pynn.layers import call_support
+        return call_support.call_backward(self, ctx, dy)
+
+    def _call_backward_weights(self, ctx, dy):
+        from pynn.layers import call_support
+        call_support.call_backward(self, ctx, dy, input_gradients=False)
+
+    def _call_inference(self):
+        from pynn.layers import call_support
+        from pynn.ops.tensor import value_of
+
+        def run(x):
+            out = call_support.run_call(self, x, False, {})
+            return call_support.map_structure(lambda v: np.asarray(value_of(v)), out)
+        return run
+
+    def add_loss(self, loss):
+        """Add a loss term (a scalar tensor computed in call(), e.g. a KL divergence) to the model's loss."""
+        from pynn.layers import call_support
+        call_support.add_loss(self, loss)
+
+    @property
+    def losses(self):
+        """The add_loss() terms of the last call (this layer's and its sublayers') and the weight penalties."""
+        from pynn.ops.tensor import value_of
+        out = [np.asarray(value_of(v)) for layer in self._self_and_sublayers() for v in layer._added_losses]
+        out += [np.asarray(w.regularizer(w.value)) for w in self.weights if w.regularizer is not None]
+        return out
+
+    def _self_and_sublayers(self):
+        seen, order, stack = set(), [], [self]
+        while stack:
+            layer = stack.pop()
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            order.append(layer)
+            stack.extend(reversed(layer.__dict__.get("_tracked_layers", [])))
+        return order
+
+    def __setattr__(self, name, value):
+        # Layers (and lists / tuples of them) assigned to attributes are tracked as sublayers: their weights
+        # are this layer's, as in Keras.
+        if isinstance(value, Layer) and value is not self:
+            self.__dict__.setdefault("_tracked_layers", []).append(value)
+        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Layer) for v in value):
+            self.__dict__.setdefault("_tracked_layers", []).extend(v for v in value if v is not self)
+        object.__setattr__(self, name, value)
+
     def _reused_array(self, key, shape, dtype):
         """An uninitialised array for one of this layer's per-call results (its output, an input gradient):
         the previous call's array under `key` when nothing outside the cache holds it or a view of it any more
@@ -205,6 +328,11 @@ class Layer:
         `training` then fixes the mode of this call whatever the model runs in)."""
         if is_symbolic(x):
             return symbolic_call(self, x, training=training, **kwargs)
+        if self._call_style:
+            return self._call_eager(x, training, kwargs)
+        if _has_tensor(x) or _recording():
+            from pynn.layers import call_support
+            return call_support.record_builtin(self, x, training, **kwargs)
         training = bool(training)
         if kwargs:
             raise ValueError(f"Layer '{self.name}': unknown keyword argument(s) {sorted(kwargs)}")
@@ -218,6 +346,22 @@ class Layer:
             x = np.ascontiguousarray(x, dtype=self.dtype)
             self.build_for(x.shape)
         return self.forward(x, training)[0]
+
+    def _call_eager(self, x, training, kwargs):
+        """A call-style layer called directly: on Tensors (inside another call() or a GradientTape) its ops
+        join the caller's graph; on arrays it returns arrays."""
+        from pynn.layers import call_support
+        from pynn.ops.tensor import value_of
+        arrays_in = not _has_tensor(x)
+        if not self.built:
+            leaves = call_support.flatten(x)
+            shapes = [tuple(np.shape(value_of(v))) for v in leaves]
+            self.build_for(shapes if isinstance(x, (list, tuple)) else shapes[0])
+        self._added_losses = []
+        out = call_support.run_call(self, x, training, kwargs)
+        if arrays_in and not _recording():
+            return call_support.map_structure(lambda v: np.asarray(value_of(v)), out)
+        return out
 
     # ------------------------------------------------------------------ graph
     @property
@@ -256,15 +400,23 @@ class Layer:
 
     @property
     def weights(self):
+        if self.__dict__.get("_tracked_layers") and self._call_style:
+            return _unique_variables(self._weights + [w for layer in self._tracked_layers for w in layer.weights])
         return list(self._weights)
 
     @property
     def trainable_weights(self):
-        return [w for w in self._weights if w.trainable] if self._trainable else []
+        if not self._trainable:
+            return []
+        own = [w for w in self._weights if w.trainable]
+        if self.__dict__.get("_tracked_layers") and self._call_style:
+            return _unique_variables(own + [w for layer in self._tracked_layers for w in layer.trainable_weights])
+        return own
 
     @property
     def non_trainable_weights(self):
-        return [w for w in self._weights if not (w.trainable and self._trainable)]
+        trainable = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in trainable]
 
     def get_weights(self):
         return [w.numpy() for w in self._weights]
@@ -308,6 +460,51 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+
+
+def _unique_variables(variables):
+    seen, out = set(), []
+    for v in variables:
+        if id(v) not in seen:
+            seen.add(id(v))
+            out.append(v)
+    return out
+
+
+def _has_tensor(x):
+    from pynn.ops.tensor import Tensor
+    if isinstance(x, (list, tuple)):
+        return any(isinstance(v, Tensor) for v in x)
+    return isinstance(x, Tensor)
+
+
+def _recording():
+    from pynn.ops import tensor
+    return tensor._state.recording > 0
+
+
+class _NativeView:
+    """super().call(x) of a call-style subclass of a built-in layer: the built-in forward / backward as one
+    graph node, run by a twin object of the built-in class that shares the layer's attributes (its __dict__),
+    so the built-in methods see the built-in methods of self."""
+
+    def __init__(self, layer):
+        self.layer = layer
+
+    def __call__(self, inputs, training, **kwargs):
+        from pynn.layers import call_support
+        layer = self.layer
+        twin = layer.__dict__.get("_native_twin")
+        if twin is None:
+            cls = type(layer)
+            native = cls.__dict__.get("_native_class")
+            if native is None:
+                native = type(cls._native_base.__name__, (cls._native_base,), {"__module__": cls.__module__})
+                cls._native_class = native
+            twin = object.__new__(native)
+            object.__setattr__(twin, "__dict__", layer.__dict__)
+            object.__setattr__(layer, "_native_twin", twin)
+        return call_support.record_builtin(twin, inputs, training, **kwargs)
 
 
 def serialize_argument(obj):

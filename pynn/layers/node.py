@@ -118,6 +118,8 @@ def symbolic_call(layer, inputs, training=None, initial_state=None, **kwargs):
                          "symbolic tensors")
     list_input = isinstance(inputs, (list, tuple))
     flat = list(inputs) if list_input else [inputs]
+    if list_input and getattr(layer, "_call_style", False) and not layer.built:
+        layer.takes_list = True          # a call()-style layer takes what its first call gives it
     if list_input and len(flat) == 1 and not getattr(layer, "takes_list", False):
         flat, list_input = flat, False
     for t in flat:

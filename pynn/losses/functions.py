@@ -23,8 +23,19 @@ from pynn.losses.regression import (
 
 
 def _per_sample(loss, y_true, y_pred):
-    y_true, y_pred = loss._prepare(y_true, y_pred)
-    return np.asarray(loss.call(y_true, y_pred), dtype=y_pred.dtype)
+    from pynn.ops.tensor import Tensor, recording, value_of
+    traced = isinstance(y_pred, Tensor) and y_pred._traced and recording()
+    prediction = y_pred
+    y_true, y_pred = loss._prepare(value_of(y_true), value_of(y_pred))
+    if not traced:
+        return np.asarray(loss.call(y_true, y_pred), dtype=y_pred.dtype)
+    values, grad = loss.call_and_gradient(y_true, y_pred)     # per sample, and d values / d y_pred
+    shape = prediction.shape
+
+    def vjp(g):
+        g = np.asarray(g)
+        return ((grad * g.reshape(g.shape + (1,) * (grad.ndim - g.ndim))).reshape(shape),)
+    return Tensor(np.asarray(values, y_pred.dtype), (prediction,), vjp, loss.name, traced=True)
 
 
 def mean_squared_error(y_true, y_pred):

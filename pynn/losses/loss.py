@@ -71,24 +71,27 @@ class Loss:
         raise NotImplementedError(f"{type(self).__name__} must implement call(y_true, y_pred)")
 
     def call_and_gradient(self, y_true, y_pred):
-        """Per-sample values and d values / d y_pred, by central differences of ``call`` (see the class)."""
-        values = np.asarray(self.call(y_true, y_pred))
+        """Per-sample values and d values / d y_pred, by automatic differentiation of ``call`` (pynn.ops;
+        NumPy functions on the prediction dispatch to pynn.ops, see pynn.ops.tensor). Exact, valid when each
+        sample's value depends on its own row alone (override it otherwise)."""
+        from pynn.ops.backprop import backprop
+        from pynn.ops.tensor import Tensor, record, value_of
+        leaf = Tensor(y_pred, traced=True)
+        try:
+            with record():
+                out = self.call(y_true, leaf)
+        except TypeError as e:
+            raise TypeError(f"{self.name}: call() could not be differentiated: {e}") from e
+        values = np.asarray(value_of(out))
         if values.shape != y_pred.shape[:-1]:
             raise NotImplementedError(
-                f"{self.name}: call returned shape {values.shape}; the finite-difference gradient needs one value "
+                f"{self.name}: call returned shape {values.shape}; the gradient of a custom loss needs one value "
                 f"per sample, shape {y_pred.shape[:-1]}. Override call_and_gradient.")
-        work = np.array(y_pred, dtype=np.float64)
-        grad = np.empty_like(work)
-        for j in range(work.shape[-1]):
-            column = work[..., j].copy()
-            step = np.cbrt(np.finfo(np.float64).eps) * np.maximum(1.0, np.abs(column))
-            work[..., j] = column + step
-            plus = np.asarray(self.call(y_true, work), dtype=np.float64)
-            work[..., j] = column - step
-            minus = np.asarray(self.call(y_true, work), dtype=np.float64)
-            work[..., j] = column
-            grad[..., j] = (plus - minus) / (2 * step)
-        return values, grad.astype(y_pred.dtype)
+        grad = None
+        if isinstance(out, Tensor) and out._traced:
+            grad = backprop([out], [np.ones(values.shape, y_pred.dtype)], [leaf])[0]
+        grad = np.zeros_like(y_pred) if grad is None else np.asarray(grad, y_pred.dtype)
+        return values.astype(y_pred.dtype, copy=False), grad
 
     def _prepare(self, y_true, y_pred, kernel_checks_labels=False):
         """Casts and checks the inputs; returns (y_true, y_pred). Sparse losses override it (their fused
@@ -112,6 +115,11 @@ class Loss:
 
     # ---- the public surface ------------------------------------------------------------------------------
     def __call__(self, y_true, y_pred, sample_weight=None):
+        from pynn.ops.tensor import Tensor, recording, value_of
+        if isinstance(y_pred, Tensor) and y_pred._traced and recording():
+            return differentiable_loss(self, y_true, y_pred, sample_weight)
+        y_true, y_pred = value_of(y_true), value_of(y_pred)
+        sample_weight = None if sample_weight is None else value_of(sample_weight)
         y_true, y_pred = self._prepare(y_true, y_pred)
         values = np.asarray(self.call(y_true, y_pred), dtype=y_pred.dtype)
         value, _ = self._reduce(values, None, sample_weight, self._mask(y_true, y_pred))
@@ -210,6 +218,23 @@ class Loss:
         if grad is not None:
             grad = (np.asarray(grad) * dtype.type(scale)).astype(dtype, copy=False)
         return reduced, grad
+
+
+def differentiable_loss(loss, y_true, y_pred, sample_weight=None):
+    """loss(y_true, y_pred) for a recorded y_pred: one graph node whose product is the loss's own exact
+    gradient (the fused kernels of the built-in losses)."""
+    from pynn.ops.tensor import Tensor, value_of
+    shape = y_pred.shape
+    value, grad = loss.value_and_gradient(value_of(y_true), y_pred.value,
+                                          None if sample_weight is None else value_of(sample_weight))
+    value = np.asarray(value)
+
+    def vjp(g):
+        g = np.asarray(g)
+        if g.ndim and g.ndim < len(shape):          # reduction "none": one upstream value per sample
+            g = g.reshape(g.shape + (1,) * (len(shape) - g.ndim))
+        return (np.asarray(grad).reshape(shape) * g,)
+    return Tensor(value, (y_pred,), vjp, loss.name, traced=True)
 
 
 def _snake_case(name):

@@ -69,16 +69,18 @@ def get(identifier):
     class, a config dict {"class_name": ..., "config": {...}} or a function fn(y_true, y_pred) -> per-sample
     values (wrapped in a MeanMetricWrapper named after it).
 
-    A metric made from a name is named by that name, as Keras's compile names it (metrics=["mse"] logs "mse",
-    ["RootMeanSquaredError"] logs "RootMeanSquaredError"); 'accuracy' / 'acc' pick binary, sparse or
-    categorical accuracy from the shapes at the first update. Names of metrics with required arguments
-    ('mean_io_u', 'precision_at_recall', ...) raise TypeError, as in Keras."""
+    A metric made from a name has its class's default name, as in Keras 3 (get("mse").name is
+    "mean_squared_error"); compile renames it to the string it was given, so metrics=["mse"] logs "mse" and
+    ["RootMeanSquaredError"] logs "RootMeanSquaredError" (pynn.models.compile_utils.compiled_metrics).
+    'accuracy' / 'acc' pick binary, sparse or categorical accuracy from the shapes at the first update. Names
+    of metrics with required arguments ('mean_io_u', 'precision_at_recall', ...) raise TypeError, as in
+    Keras."""
     if identifier is None or isinstance(identifier, Metric):
         return identifier
     if isinstance(identifier, str):
         if identifier not in NAMES or NAMES[identifier] is MeanMetricWrapper:
             raise ValueError(f"Unknown metric {identifier!r}. Valid names: {', '.join(sorted(NAMES))}")
-        return NAMES[identifier](name=identifier)
+        return NAMES[identifier]()
     if isinstance(identifier, dict):
         name = identifier.get("class_name")
         from pynn.saving.object_registration import get_registered_object

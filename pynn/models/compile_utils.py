@@ -1,5 +1,9 @@
 """What compile sets up per output: its loss (weighted, fused with the output's activation where it can be),
-its metrics, and the running means fit reports ("<output>_loss", "<output>_<metric>")."""
+its metrics, and the running means fit reports ("<output>_loss", "<output>_<metric>").
+
+As in Keras 3, sample weights (and class weights, which fit turns into sample weights) weight the loss and
+the `weighted_metrics`, never the `metrics`; a weighted metric whose name is already taken is logged as
+"weighted_<name>" (Keras's CompileMetrics.result)."""
 import numpy as np
 
 
@@ -58,21 +62,66 @@ class LossTracker:
         return self.total / self.count if self.count else 0.0
 
 
-class OutputMetric:
-    """A metric of one output of a multi-output model, reported as '<output>_<metric>'."""
+class CompiledMetric:
+    """A metric as compile set it up: the output it reads (index None: the model's only one), whether sample
+    weights reach it (weighted_metrics) or not (metrics), and the name it is logged under."""
 
-    def __init__(self, metric, index, output_name):
-        self.metric, self.index = metric, index
-        self.name = f"{output_name}_{metric.name}"
+    def __init__(self, metric, name, index=None, weighted=False):
+        self.metric, self.name, self.index, self.weighted = metric, name, index, weighted
 
     def reset_state(self):
         self.metric.reset_state()
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        self.metric.update_state(y_true[self.index], y_pred[self.index], output_weight(sample_weight, self.index))
+        if self.index is not None:
+            y_true, y_pred = y_true[self.index], y_pred[self.index]
+        if not self.weighted:
+            return self.metric.update_state(y_true, y_pred)   # as Keras calls an unweighted metric
+        if self.index is not None:
+            sample_weight = output_weight(sample_weight, self.index)
+        return self.metric.update_state(y_true, y_pred, sample_weight)
 
     def result(self):
         return self.metric.result()
+
+
+def compiled_metrics(per_output_metrics, per_output_weighted, output_names):
+    """[CompiledMetric] for compile's metrics, then its weighted_metrics, each given per output (lists from
+    metrics_per_output), made and named as Keras 3's compile does: a string names the metric ('mse' logs
+    "mse", though metrics.get('mse') is "mean_squared_error"), an object keeps its own name; with several
+    outputs the output's name comes first; a name taken again gets "_1", "_2", ... and a weighted metric whose
+    name is taken becomes "weighted_<name>"."""
+    from pynn import metrics as metrics_module
+    single = len(output_names) == 1
+    made = []
+    for weighted, per_output in ((False, per_output_metrics), (True, per_output_weighted)):
+        for k, identifiers in enumerate(per_output):
+            for identifier in identifiers:
+                metric = metrics_module.get(identifier)
+                if metric is None:
+                    raise ValueError(f"compile: {'weighted_metrics' if weighted else 'metrics'} for output "
+                                     f"{output_names[k]!r} holds None; leave it out instead")
+                if isinstance(identifier, str):
+                    metric.name = identifier
+                made.append((metric, None if single else k, weighted))
+    taken, out = {}, []
+    for metric, k, weighted in made:
+        prefix = "" if k is None else f"{output_names[k]}_"
+        name = prefix + metric.name
+        if name not in taken:
+            taken[name] = 1
+        elif not weighted:
+            taken[name] += 1
+            name = f"{name}_{taken[name] - 1}"
+        else:
+            name = f"{prefix}weighted_{metric.name}"
+            if name not in taken:
+                taken[name] = 1
+            else:
+                taken[name] += 1
+                name = f"{name}_{taken[name] - 1}"
+        out.append(CompiledMetric(metric, name, k, weighted))
+    return out
 
 
 def output_weight(sample_weight, k):
@@ -96,11 +145,16 @@ def per_output(value, names, what, allow_missing=False, scalar=False):
     return [value] * n
 
 
-def metrics_per_output(metrics, names):
-    if metrics is None:
+def metrics_per_output(metrics, names, what="metrics"):
+    """compile's metrics (or weighted_metrics) as one list per output: a dict by output name, a list of lists
+    in output order, or a flat list that every output gets."""
+    if not metrics:
         return [[] for _ in names]
+    if not isinstance(metrics, (list, tuple, dict)):
+        raise ValueError(f"compile: {what} must be a list, tuple or dict (as in Keras 3), received {what}="
+                         f"{metrics!r:.80} of type {type(metrics).__name__}; e.g. {what}=[{metrics!r:.40}]")
     if isinstance(metrics, dict):
-        per = per_output(metrics, names, "metrics", allow_missing=True)
+        per = per_output(metrics, names, what, allow_missing=True)
         return [[] if m is None else (list(m) if isinstance(m, (list, tuple)) else [m]) for m in per]
     metrics = list(metrics)
     if len(names) > 1 and len(metrics) == len(names) and all(isinstance(m, (list, tuple)) or m is None

@@ -206,6 +206,8 @@ class Functional(Model):
                 y, ctx = layer.forward(vals[step.inputs[0]], training)
                 vals[step.outputs[0]] = y
                 ctxs.append(ctx)
+                if layer._call_style:                 # its add_loss() terms
+                    activity += ctx["activity_loss"]
                 continue
             xin = [vals[s] for s in step.inputs] if step.list_input else vals[step.inputs[0]]
             kwargs = {}
@@ -228,6 +230,8 @@ class Functional(Model):
                 ctxs.append(ctx)
             if masks is not None and (mask is not None or layer.produces_mask):
                 masks[step.outputs[0]] = layer.compute_mask(xin, mask)
+            if layer._call_style:
+                activity += ctx["activity_loss"]
             if layer.activity_regularizer is not None:
                 out = y[0] if step.list_output else y
                 activity += layer.activity_regularizer(out)

@@ -2,7 +2,7 @@
 import numpy as np
 
 from pynn import variable
-from pynn.layers.layer import Layer
+from pynn.layers.layer import Layer, _has_tensor, _recording
 from pynn.layers.node import is_symbolic
 from pynn.models import compile_utils
 from pynn.training import data_adapters, dense_chain, validation
@@ -46,29 +46,34 @@ class Model(Layer):
         self._variables_to_train = None
         self._regularized = None     # the variables with a regularizer, found at the first step
         self._chain_step = None      # the one-call training step when the model qualifies (dense_chain)
+        if self._call_style:         # a subclassed model: layers in __init__, call() (see call_support)
+            self.output_names = ["output_1"]
 
     # ------------------------------------------------------------------ compile
-    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None):
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None):
         """Configure training. Strings and objects are both accepted for optimizer, loss and metrics.
 
-        With several outputs, `loss`, `loss_weights` and `metrics` may be lists (in output order) or dicts
-        keyed by output name (the name of the layer that makes it); one loss or a flat list of metrics
-        applies to every output. The loss minimised is the weighted sum of the outputs' losses.
+        With several outputs, `loss`, `loss_weights`, `metrics` and `weighted_metrics` may be lists (in output
+        order) or dicts keyed by output name (the name of the layer that makes it); one loss or a flat list of
+        metrics applies to every output. The loss minimised is the weighted sum of the outputs' losses.
+        As in Keras 3, sample_weight and class_weight weight the loss and `weighted_metrics`, not `metrics`.
         """
-        from pynn import losses, metrics as metrics_module, optimizers
-        if loss is None:
-            raise ValueError("compile: a loss is required, e.g. loss='sparse_categorical_crossentropy'")
+        from pynn import losses, optimizers
+        if loss is None and not self._custom_step("train"):
+            raise ValueError("compile: a loss is required, e.g. loss='sparse_categorical_crossentropy' (a model "
+                             "whose train_step computes its own loss may leave it out)")
         names = self.output_names
         per_loss = compile_utils.per_output(loss, names, "loss", allow_missing=True)
         weights = [1.0] * len(names) if loss_weights is None else [
             1.0 if w is None else float(w)
             for w in compile_utils.per_output(loss_weights, names, "loss_weights", scalar=True)]
         per_metrics = compile_utils.metrics_per_output(metrics, names)
+        per_weighted = compile_utils.metrics_per_output(weighted_metrics, names, "weighted_metrics")
         new_optimizer = optimizers.get(optimizer)
         new_losses = [losses.get(x) for x in per_loss]
-        if all(x is None for x in new_losses):
+        if all(x is None for x in new_losses) and loss is not None:
             raise ValueError("compile: every output's loss is None; give at least one")
-        new_metrics = [[metrics_module.get(m) for m in ms] for ms in per_metrics]
+        new_metrics = compile_utils.compiled_metrics(per_metrics, per_weighted, names)
         single = len(names) == 1
         outputs = []
         for k, (name, loss_k, weight) in enumerate(zip(names, new_losses, weights)):
@@ -77,9 +82,7 @@ class Model(Layer):
                             and loss_k.supports_fused(act.name)) else None
             outputs.append(compile_utils.OutputLoss(k, name, loss_k, weight, fused,
                                                     None if single else f"{name}_loss"))
-        compiled = [o.tracker for o in outputs if o.tracker is not None]
-        for k, ms in enumerate(new_metrics):
-            compiled += ms if single else [compile_utils.OutputMetric(m, k, names[k]) for m in ms]
+        compiled = [o.tracker for o in outputs if o.tracker is not None] + new_metrics
         self.optimizer, self.compiled_metrics, self._outputs = new_optimizer, compiled, outputs
         self.loss = new_losses[0] if single else new_losses
         self.loss_weight = weights[0]
@@ -90,7 +93,8 @@ class Model(Layer):
         self._regularized = None
         self._chain_step = None
         variable.release_gradient_flags()
-        self._compile_args = {"loss": loss, "loss_weights": loss_weights, "metrics": metrics}  # for saving
+        self._compile_args = {"loss": loss, "loss_weights": loss_weights, "metrics": metrics,  # for saving
+                              "weighted_metrics": weighted_metrics}
         self.compiled = True
 
     @classmethod
@@ -106,10 +110,120 @@ class Model(Layer):
     def _require_compiled(self, what):
         if self.optimizer is None or not self._outputs:
             raise RuntimeError(f"{what}: the model must be compiled first; call model.compile(optimizer, loss)")
+        step = "test" if what in ("evaluate", "test_on_batch") else "train"
+        if self.loss is None and not self._custom_step(step):
+            raise RuntimeError(f"{what}: the model was compiled without a loss and does not override "
+                               f"{step}_step; give compile a loss")
+
+    # ------------------------------------------------------------------ custom steps (Keras 3's Trainer API)
+    def _custom_step(self, kind):
+        """Whether this model's class overrides train_step / test_step."""
+        return getattr(type(self), f"{kind}_step") is not getattr(Model, f"{kind}_step")
+
+    def train_step(self, data):
+        """One optimizer step on `data` ((x, y), (x, y, sample_weight), or x when fit has no y); returns the
+        logs {name: value}. fit calls it for every batch when a subclass overrides it, e.g.:
+
+            def train_step(self, data):
+                x, y = data
+                with pynn.GradientTape() as tape:
+                    y_pred = self(x, training=True)
+                    loss = self.compute_loss(y=y, y_pred=y_pred)
+                grads = tape.gradient(loss, self.trainable_weights)
+                self.optimizer.apply(grads, self.trainable_weights)
+                for metric in self.metrics:
+                    metric.update_state(loss) if metric.name == "loss" else metric.update_state(y, y_pred)
+                return {m.name: m.result() for m in self.metrics}
+
+        The default runs the fused step fit runs when it is not overridden."""
+        x, y, sample_weight = _unpack(data)
+        value, y_pred = self._train_batch(x, y, sample_weight)
+        return self._step_logs(value, x, y, y_pred, sample_weight)
+
+    def test_step(self, data):
+        """One evaluation step on `data`, as train_step without the update; evaluate calls an override."""
+        x, y, sample_weight = _unpack(data)
+        value, y_pred = self._test_batch(x, y, sample_weight)
+        return self._step_logs(value, x, y, y_pred, sample_weight)
+
+    def _step_logs(self, value, x, y, y_pred, sample_weight):
+        self._loss_tracker.update_state(value, sample_weight=num_rows(x))
+        for m in self.compiled_metrics:
+            m.update_state(y, y_pred, sample_weight)
+        return {m.name: m.result() for m in self.metrics}
+
+    @property
+    def _loss_tracker(self):
+        tracker = self.__dict__.get("_loss_tracker_metric")
+        if tracker is None:
+            from pynn.metrics import Mean
+            tracker = self._loss_tracker_metric = Mean(name="loss")
+        return tracker
+
+    @property
+    def metrics(self):
+        """The loss tracker ("loss") and the compiled metrics; train_step overrides update these (or
+        override this property to list their own trackers, which fit resets at each epoch)."""
+        return [self._loss_tracker] + list(self.compiled_metrics)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The compiled loss of y_pred against y (each output's loss times its weight), plus the weight
+        regularizers' penalties and the add_loss() terms of the last call: a Tensor to differentiate inside
+        a GradientTape."""
+        from pynn.ops import numpy_ops as ops
+        from pynn.ops.tensor import Tensor
+        terms = []
+        single = len(self._outputs) == 1
+        for o in self._outputs:
+            if o.loss is None:
+                continue
+            yk = y if single else y[o.index]
+            pk = y_pred if single else y_pred[o.index]
+            swk = sample_weight if single else compile_utils.output_weight(sample_weight, o.index)
+            term = o.loss(yk, pk, swk)
+            terms.append(term if o.weight == 1.0 else ops.multiply(term, o.weight))
+        for w in self.weights:
+            if w.regularizer is not None:
+                terms.append(_regularizer_term(w))
+        terms += [v for layer in self._self_and_sublayers() for v in layer._added_losses]
+        if not terms:
+            return Tensor(np.zeros((), self.dtype))
+        total = terms[0]
+        for t in terms[1:]:
+            total = ops.add(total, t)
+        return total
+
+    @property
+    def trainable_variables(self):
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self):
+        return self.non_trainable_weights
+
+    @property
+    def variables(self):
+        return self.weights
+
+    def build_for(self, input_shape):
+        """A subclassed model builds at its first data (Keras builds it at its first call): its build() if
+        it has one, then a dry call() on zeros gives its output shape."""
+        built = self.built
+        Layer.build_for(self, input_shape)
+        if self._call_style and not built:
+            self.output_shape = self.compute_output_shape(self.input_shape)
+
+    @property
+    def layers(self):
+        """A subclassed model's layers: those assigned to its attributes, in assignment order."""
+        return list(self.__dict__.get("_tracked_layers", []))
 
     # ------------------------------------------------------------------ one batch
     def _trainable_variables(self):
-        return _unique(w for layer in self.layers for w in layer.trainable_weights) if self.trainable else []
+        if not self.trainable:
+            return []
+        own = [w for w in self._weights if w.trainable]
+        return _unique(own + [w for layer in self.layers for w in layer.trainable_weights])
 
     def _claim_gradients(self):
         """Make backward passes compute gradients for exactly the variables this model trains."""
@@ -287,18 +401,25 @@ class Model(Layer):
             data.close()
 
     def __call__(self, x, training=None, **kwargs):
-        if type(x) is np.ndarray and not training and not kwargs:     # model(x): the inference path
+        if self._call_style and not is_symbolic(x):
+            return self._call_eager(x, training, kwargs)
+        if type(x) is np.ndarray and not training and not kwargs and not _recording():     # the inference path
             return self._predict_batch(self._as_input(x))
         if is_symbolic(x):
             return super().__call__(x, training=training, **kwargs)
         if kwargs:
             raise ValueError(f"Model '{self.name}': unknown keyword argument(s) {sorted(kwargs)}")
+        if _recording() or _has_tensor(x):       # inside a GradientTape or another layer's call()
+            from pynn.layers import call_support
+            return call_support.record_builtin(self, x, training, **kwargs)
         if training:
             return self.forward(self._as_input(x), training=True)[0]
         return self._predict_batch(self._as_input(x))
 
     def _predict_batch(self, x):
         """The outputs for one batch, training=False, no context kept (subclasses run a leaner plan)."""
+        if self._call_style:
+            return self.inference()(x)
         return self.forward(x, training=False)[0]
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
@@ -338,6 +459,11 @@ class Model(Layer):
         input name)."""
         if type(x) is np.ndarray and x.dtype == self.dtype and x.flags.c_contiguous:
             return x
+        if self._call_style:
+            from pynn.layers import call_support
+            return call_support.map_structure(
+                lambda v: np.ascontiguousarray(v if np.asarray(v).dtype.kind in "iub" else
+                                               np.asarray(v, self.dtype)), x)
         if isinstance(x, (list, tuple, dict)):
             if not self.takes_list:
                 raise ValueError(f"Model '{self.name}' takes one input array, got a {type(x).__name__} of "
@@ -367,7 +493,7 @@ class Model(Layer):
     @property
     def weights(self):
         """Every layer's variables, each once (a shared layer's or nested model's too), in layer order."""
-        return _unique(w for layer in self.layers for w in layer.weights)
+        return _unique(list(self._weights) + [w for layer in self.layers for w in layer.weights])
 
     @property
     def trainable_weights(self):
@@ -452,6 +578,24 @@ def _unique(variables):
             seen.add(id(w))
             out.append(w)
     return out
+
+
+def _unpack(data):
+    """(x, y, sample_weight) from what a step gets."""
+    if isinstance(data, tuple) and 1 <= len(data) <= 3:
+        return tuple(data) + (None,) * (3 - len(data))
+    return data, None, None
+
+
+def _regularizer_term(w):
+    """A weight's penalty as a graph node whose product is the regularizer's gradient."""
+    from pynn.ops import tensor as tensor_module
+    from pynn.ops.tensor import Tensor
+    value = np.asarray(w.regularizer(w.value), w.dtype)
+    leaf = tensor_module.variable_leaf(w)
+    if not isinstance(leaf, Tensor):
+        return Tensor(value)
+    return Tensor(value, (leaf,), lambda g: (w.regularizer.gradient(w.value) * g,), "regularizer", traced=True)
 
 
 def ctx_activity_loss(ctx):

@@ -197,9 +197,14 @@ class Optimizer:
             return None
         return [self.weight_decay_for(v) for v in variables]
 
-    def apply(self, variables):
-        """One step over the trainable Variables of the list, each with its own `.grad`."""
-        variables = [variable for variable in variables if variable.trainable]
+    def apply(self, grads, trainable_variables=None):
+        """One step. Keras 3's form, `apply(grads, trainable_variables)`, takes the gradients (from
+        GradientTape.gradient; None entries are skipped); `apply(variables)` steps each Variable of the list
+        with its own `.grad` (what fit does)."""
+        if trainable_variables is not None:
+            self.apply_gradients(list(zip(grads, trainable_variables)))
+            return
+        variables = [variable for variable in grads if variable.trainable]
         if self.clipnorm is None and self.clipvalue is None and self.global_clipnorm is None:
             # A model's own gradients: the right shape and dtype by construction, and nothing to clip.
             if variables:

@@ -23,9 +23,17 @@ class EpochLoop:
         self.verbose = verbose
         self.callbacks = CallbackList(callbacks, model=model, add_history=add_history)
 
-    def _reset_metrics(self):
-        for m in self.model.compiled_metrics:
+    def _reset_metrics(self, custom=False):
+        for m in (self.model.metrics if custom else self.model.compiled_metrics):
             m.reset_state()
+
+    @staticmethod
+    def _custom_logs(logs, what):
+        """A train_step / test_step override's logs as numbers (or per-class arrays)."""
+        if not isinstance(logs, dict):
+            raise TypeError(f"{what} must return a dict of logs {{name: value}}, got {type(logs).__name__}")
+        from pynn.ops.tensor import value_of
+        return {k: log_value(np.asarray(value_of(v))) for k, v in logs.items()}
 
     def _logs(self, loss_sum, seen, prefix=""):
         logs = {prefix + "loss": float(loss_sum / max(seen, 1))}
@@ -43,21 +51,32 @@ class EpochLoop:
         model._initial_epoch = None     # BackupAndRestore sets it at on_train_begin to resume from a backup
         rng = model._shuffle_rng = np.random.default_rng(random_state.next_seed())   # and restores its state
         batch_hooks = cb.has_train_batch_hooks
+        custom = model._custom_step("train")
         logs = {}
         with StepGuard() as guard:
             cb.on_train_begin()
             if model._initial_epoch is not None:
                 initial_epoch = model._initial_epoch
             for epoch in range(initial_epoch, self.epochs):
-                self._reset_metrics()
+                self._reset_metrics(custom)
                 cb.on_epoch_begin(epoch)
                 if self.verbose == 1:
                     print(f"Epoch {epoch + 1}/{self.epochs}")
                 bar = Progbar(steps) if self.verbose == 1 else None
                 loss_sum, seen, step = 0.0, 0, 0
+                step_logs = {}
                 for step, (xb, yb, swb) in enumerate(data.epoch(rng)):
                     if batch_hooks:
                         cb.on_train_batch_begin(step)
+                    if custom:
+                        with guard.step:
+                            step_logs = self._custom_logs(model.train_step(_step_data(xb, yb, swb)), "train_step")
+                        seen += num_rows(xb)
+                        if batch_hooks:
+                            cb.on_train_batch_end(step, step_logs)
+                        if bar is not None:
+                            bar.update(step + 1, list(step_logs.items()), finalize=False)
+                        continue
                     try:
                         with guard.step:
                             value, y_pred = model._train_batch(xb, yb, swb)
@@ -78,7 +97,7 @@ class EpochLoop:
                     warnings.warn(f"fit: the training data ran out at epoch {epoch + 1}; training stops. Give "
                                   "steps_per_epoch (batches per epoch) or a PyDataset for several epochs.")
                     break
-                logs = self._logs(loss_sum, seen)
+                logs = step_logs if custom else self._logs(loss_sum, seen)
                 if validation_data is not None and (epoch + 1) % validation_freq == 0:
                     val_logs = self.evaluate(validation_data, verbose=0, what="fit (validation_data)")
                     logs.update({"val_" + k: v for k, v in val_logs.items()})
@@ -99,12 +118,22 @@ class EpochLoop:
         verbose = self.verbose if verbose is None else verbose
         bar = Progbar(data.steps) if verbose == 1 else None
         batch_hooks = cb.has_batch_hooks("test")
-        self._reset_metrics()
+        custom = model._custom_step("test")
+        self._reset_metrics(custom)
         cb.on_test_begin()
         loss_sum, seen, step = 0.0, 0, 0
+        step_logs = {}
         for step, (xb, yb, swb) in enumerate(data.epoch()):
             if batch_hooks:
                 cb.on_test_batch_begin(step)
+            if custom:
+                step_logs = self._custom_logs(model.test_step(_step_data(xb, yb, swb)), "test_step")
+                seen += num_rows(xb)
+                if batch_hooks:
+                    cb.on_test_batch_end(step, step_logs)
+                if bar is not None:
+                    bar.update(step + 1, list(step_logs.items()), finalize=False)
+                continue
             value, y_pred = model._test_batch(xb, yb, swb)
             rows = num_rows(xb)
             loss_sum += value * rows
@@ -120,7 +149,7 @@ class EpochLoop:
         if seen == 0:
             raise ValueError(f"{what}: the data gave no batch (a generator that has run out?); give steps / "
                              "validation_steps, or a PyDataset")
-        logs = self._logs(loss_sum, seen)
+        logs = step_logs if custom else self._logs(loss_sum, seen)
         if bar is not None:
             bar.update(step + 1, list(logs.items()), finalize=True)
         cb.on_test_end(logs)
@@ -147,3 +176,10 @@ class EpochLoop:
         if isinstance(outputs[0], list):
             return [np.concatenate(parts) for parts in zip(*outputs)]
         return np.concatenate(outputs)
+
+
+def _step_data(x, y, sample_weight):
+    """What train_step / test_step get, as Keras passes it: x alone, (x, y) or (x, y, sample_weight)."""
+    if y is None and sample_weight is None:
+        return x
+    return (x, y) if sample_weight is None else (x, y, sample_weight)

@@ -73,6 +73,11 @@ def validate_arrays(model, x, y, sample_weight, what, class_weight=None):
 
     For a model with several inputs (outputs) x (y) becomes a list of arrays in input (output) order; it may be
     given as a list or a dict by name. class_weight, when given, is folded into the sample weights."""
+    if y is None and x is not None and model._custom_step("test" if what.startswith(("evaluate", "test")) else "train"):
+        x = model_inputs(model, x, what)       # a train_step / test_step override takes x alone
+        if sample_weight is not None:
+            raise ValueError(f"{what}: sample_weight needs y")
+        return x, None, None
     if x is None or y is None:
         raise ValueError(f"{what}: x and y are both required")
     x = model_inputs(model, x, what)
@@ -108,6 +113,8 @@ def model_inputs(model, x, what, training=True):
     same number of samples in every input, shapes that fit the model (which is built for them if it was not),
     and for training and evaluation at least one sample and no NaN or infinity (predict maps them to NaN
     outputs, as NumPy would). Index inputs keep their integers; the others become the model's dtype."""
+    if model._call_style and not model.built:       # a subclassed model takes what its first data is
+        model.takes_list = isinstance(x, (list, tuple))
     arrays = model._input_list(x, what) if model.takes_list else [x]
     arrays = [np.asarray(v) for v in arrays]
     names = getattr(model, "input_names", None) or ["x"]

@@ -1,0 +1,211 @@
+"""Layers written as Keras 3 writes them: `call()` with pynn.ops, differentiated automatically.
+
+A layer class that defines `call` (and not a `forward` of its own below it) is *call-style*: the engine's
+forward runs `call()` while recording, on leaf Tensors standing for the inputs, and keeps the recorded graph
+as the context; backward replays the graph's vector-Jacobian products (pynn.ops.backprop), adding weight
+gradients into each Variable's `.grad` like built-in layers do. So a custom layer, a subclassed Model and a
+built-in layer train through one engine, and a built-in layer called inside `call()` is one node of the
+graph whose product is its own fused backward.
+"""
+import inspect
+import threading
+
+import numpy as np
+
+from pynn.ops import backprop
+from pynn.ops import tensor as tensor_module
+from pynn.ops.tensor import Tensor
+from pynn.variable import Variable
+
+
+class _Collector(threading.local):
+    def __init__(self):
+        self.stack = []         # lists that add_loss appends to, innermost last
+
+
+_losses = _Collector()
+
+
+# ---------------------------------------------------------------- structures of arrays
+def flatten(structure):
+    if isinstance(structure, (list, tuple)):
+        return [leaf for item in structure for leaf in flatten(item)]
+    if isinstance(structure, dict):
+        return [leaf for key in structure for leaf in flatten(structure[key])]
+    return [structure]
+
+
+def pack_like(structure, flat):
+    """`flat`'s items in the shape of `structure` (the inverse of flatten)."""
+    it = iter(flat)
+
+    def build(s):
+        if isinstance(s, (list, tuple)):
+            return type(s)(build(i) for i in s)
+        if isinstance(s, dict):
+            return {k: build(v) for k, v in s.items()}
+        return next(it)
+    return build(structure)
+
+
+def map_structure(fn, structure):
+    return pack_like(structure, [fn(v) for v in flatten(structure)])
+
+
+# ---------------------------------------------------------------- calling call()
+def call_arguments(cls):
+    """Which of training / mask the class's call() accepts (cached on the class)."""
+    cached = cls.__dict__.get("_call_arguments")
+    if cached is None:
+        params = inspect.signature(cls.call).parameters
+        var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        cached = frozenset(n for n in ("training", "mask") if n in params or var_kw)
+        cls._call_arguments = cached
+    return cached
+
+
+def run_call(layer, inputs, training, kwargs):
+    """layer.call(inputs, ...) with Keras's optional arguments, errors naming the layer."""
+    accepted = call_arguments(type(layer))
+    kwargs = dict(kwargs)
+    if "training" in accepted:
+        kwargs["training"] = training
+    if "mask" not in accepted:
+        kwargs.pop("mask", None)
+    try:
+        out = layer.call(inputs, **kwargs)
+    except (ValueError, TypeError, NotImplementedError, IndexError) as e:
+        message = str(e)
+        if message.startswith("Layer '"):
+            raise
+        raise type(e)(f"Layer '{layer.name}' ({type(layer).__name__}), in call(): {message}") from e
+    for leaf in flatten(out):
+        if not isinstance(leaf, (Tensor, np.ndarray, Variable, float, int, np.generic)):
+            raise TypeError(f"Layer '{layer.name}' ({type(layer).__name__}): call() must return arrays or "
+                            f"tensors (or lists / tuples / dicts of them), got {type(leaf).__name__}")
+    return out
+
+
+def call_forward(layer, x, training=False, logits=(), mask=None, **kwargs):
+    """The engine's forward for a call-style layer: (outputs as arrays, context)."""
+    leaves = map_structure(lambda v: Tensor(_float_or_index(v), traced=v.dtype.kind == "f"), x)
+    if mask is not None:
+        kwargs["mask"] = mask
+    added = []
+    layer._added_losses = []
+    _losses.stack.append(added)
+    try:
+        with tensor_module.record():
+            out = run_call(layer, leaves, training, kwargs)
+    finally:
+        _losses.stack.pop()
+    values = map_structure(lambda t: np.asarray(tensor_module.value_of(t)), out)
+    activity = float(sum(float(np.sum(tensor_module.value_of(a))) for a in added))
+    return values, {"leaves": leaves, "out": out, "added": added, "activity_loss": activity}
+
+
+def _float_or_index(v):
+    v = np.asarray(v)
+    return v
+
+
+def call_backward(layer, ctx, dy, input_gradients=True):
+    """The engine's backward for a call-style layer: gradients for the inputs (same structure as x)."""
+    outs = flatten(ctx["out"])
+    grads = flatten(dy) if isinstance(ctx["out"], (list, tuple, dict)) else [dy]
+    added = ctx["added"]
+    targets = [o for o in outs] + [a for a in added if isinstance(a, Tensor)]
+    seeds = list(grads) + [np.ones_like(a.value) for a in added if isinstance(a, Tensor)]
+    leaves = flatten(ctx["leaves"])
+    found = backprop.backprop([t if isinstance(t, Tensor) else None for t in targets], seeds,
+                              leaves if input_gradients else [])
+    if not input_gradients:
+        return None
+    result = [g if g is not None else np.zeros_like(leaf.value) for g, leaf in zip(found, leaves)]
+    return pack_like(ctx["leaves"], result)
+
+
+def add_loss(layer, value):
+    """Record a loss term from inside call(): it joins the model's loss (and its gradient) in training."""
+    layer._added_losses.append(value)
+    if _losses.stack:
+        _losses.stack[-1].append(value)
+
+
+def infer_output_shape(layer, input_shape):
+    """compute_output_shape for a call-style layer that does not define it: call() on zeros, batch 1."""
+    def zeros(shape):
+        return np.zeros(tuple(1 if d is None else d for d in shape), layer.dtype)
+    if isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], (tuple, list)):
+        x = [zeros(s) for s in input_shape]
+    else:
+        x = zeros(input_shape)
+    out = run_call(layer, x, False, {})
+
+    def shape_of(v):
+        s = np.shape(tensor_module.value_of(v))
+        return (None,) + tuple(s[1:])
+    if isinstance(out, (list, tuple)):
+        return [shape_of(v) for v in out]
+    return shape_of(out)
+
+
+# ---------------------------------------------------------------- built-in layers as graph nodes
+def record_builtin(layer, x, training, **kwargs):
+    """A built-in (forward / backward) layer called on Tensors or while recording: one graph node whose
+    vector-Jacobian product is the layer's own backward."""
+    list_input = isinstance(x, (list, tuple))
+    flat = list(x) if list_input else [x]
+    traced = [v if isinstance(v, Tensor) and v._traced else None for v in flat]
+    values = [np.ascontiguousarray(tensor_module.value_of(v)) for v in flat]
+    values = [v if v.dtype.kind in "iu" and getattr(layer, "takes_indices", False) else v.astype(layer.dtype, copy=False)
+              for v in values]
+    if layer.takes_list:
+        layer.build_for([v.shape for v in values])
+        xin = values
+    else:
+        if list_input:
+            raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}) takes one input, got a list of "
+                             f"{len(flat)}")
+        layer.build_for(values[0].shape)
+        xin = values[0]
+    watched = tensor_module.recording() and tensor_module._state.watch_variables and any(
+        w.trainable for w in layer.trainable_weights)
+    if not tensor_module.recording() or (not any(t is not None for t in traced) and not watched):
+        y = layer.forward(xin, bool(training), **kwargs)[0]
+        return Tensor(y) if not isinstance(y, list) else [Tensor(v) for v in y]
+    y, ctx = layer.forward(xin, bool(training), **kwargs)
+    need_input = any(t is not None for t in traced)
+
+    def vjp(g):
+        if not need_input:
+            layer.backward_weights(ctx, g)
+            return tuple(None for _ in traced)
+        dx = layer.backward(ctx, g)
+        return tuple(dx) if layer.takes_list else (dx,)
+    vjp.layer = layer
+    if isinstance(y, list):
+        return _multi_output(y, traced, vjp, layer)
+    return Tensor(y, tuple(traced), vjp, f"{type(layer).__name__} '{layer.name}'", traced=True)
+
+
+def _multi_output(ys, traced, vjp, layer):
+    """Several outputs of one layer call: a joint node holding them flattened end to end, so that the
+    engine sums what reaches each output before the layer's backward runs once."""
+    name = f"{type(layer).__name__} '{layer.name}'"
+    sizes = [v.size for v in ys]
+    bounds = np.cumsum([0] + sizes)
+    dtype = np.result_type(*[v.dtype for v in ys])
+
+    def joint_vjp(g):
+        return vjp([g[bounds[k]:bounds[k + 1]].reshape(v.shape) for k, v in enumerate(ys)])
+    joint_vjp.layer = layer
+    joint = Tensor(np.zeros(int(bounds[-1]), dtype), tuple(traced), joint_vjp, name, traced=True)
+
+    def part_vjp(k):
+        def f(g):
+            full = np.zeros(int(bounds[-1]), dtype)
+            full[bounds[k]:bounds[k + 1]] = np.ravel(g)
+            return (full,)
+        return f
+    return [Tensor(v, (joint,), part_vjp(k), name, traced=True) for k, v in enumerate(ys)]

@@ -1,0 +1,209 @@
+"""Reverse-mode differentiation over recorded Tensors, and GradientTape, the user's way to ask for gradients.
+
+`backprop(outputs, grads)` walks the graph that the ops recorded back from `outputs` in reverse topological
+order, calling each op's vector-Jacobian product once with the sum of the gradients that reached it. A
+Variable's leaf adds its gradient into `variable.grad` (when `requires_grad`); built-in layers called on
+Tensors record one node whose product is the layer's own fused `backward`, which does the same. Gradients of
+other leaves (inputs given to `tape.watch`, or a custom layer's inputs) are returned.
+"""
+import numpy as np
+
+from pynn import variable as variable_module
+from pynn.ops import tensor as tensor_module
+from pynn.ops.tensor import Tensor
+from pynn.variable import Variable
+
+
+def _topological(outputs):
+    """The traced tensors that `outputs` depend on, each after all its inputs."""
+    order, seen = [], set()
+    stack = [(t, False) for t in outputs if t is not None and t._traced]
+    while stack:
+        t, expanded = stack.pop()
+        if expanded:
+            order.append(t)
+            continue
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        stack.append((t, True))
+        if t._inputs is not None:
+            stack.extend((i, False) for i in t._inputs if i is not None and id(i) not in seen)
+    return order
+
+
+def backprop(outputs, grads, leaves=()):
+    """Propagate `grads` (one per output) back through the recorded graph. Returns the gradients of the
+    tensors in `leaves` (None for one nothing reached); Variables' gradients go into their `.grad`."""
+    order = _topological(outputs)
+    pending = {}
+    for t, g in zip(outputs, grads):
+        if t is not None and t._traced and g is not None:
+            _accumulate(pending, t, g)
+    wanted = {id(t) for t in leaves}
+    found = {}
+    for t in reversed(order):
+        g = pending.pop(id(t), None)
+        if g is None:
+            continue
+        if t._vjp is None:                      # a leaf
+            var = t._variable
+            if var is not None:
+                if var.requires_grad:
+                    var.grad += unbroadcast_to(g, var.shape)
+            elif id(t) in wanted:
+                found[id(t)] = g
+            continue
+        try:
+            in_grads = t._vjp(g)
+        except Exception as e:
+            raise type(e)(f"gradient of ops.{t._op}: {e}") from e
+        for inp, gi in zip(t._inputs, in_grads):
+            if inp is not None and gi is not None:
+                _accumulate(pending, inp, gi)
+    return [found.get(id(t)) for t in leaves]
+
+
+def unbroadcast_to(g, shape):
+    return tensor_module.unbroadcast(np.asarray(g), shape)
+
+
+def _accumulate(pending, t, g):
+    g = np.asarray(g)
+    if g.shape != t.value.shape:
+        g = tensor_module.unbroadcast(g, t.value.shape) if g.ndim >= t.value.ndim else np.broadcast_to(
+            g, t.value.shape)
+    if g.dtype != t.value.dtype and t.value.dtype.kind == "f":
+        g = g.astype(t.value.dtype)
+    prev = pending.get(id(t))
+    pending[id(t)] = g if prev is None else prev + g
+
+
+class GradientTape:
+    """Records the ops run inside it so that `gradient(target, sources)` can differentiate `target`.
+
+        with pynn.GradientTape() as tape:
+            y_pred = model(x, training=True)
+            loss = loss_fn(y, y_pred)
+        grads = tape.gradient(loss, model.trainable_weights)
+        optimizer.apply(grads, model.trainable_weights)
+
+    Trainable Variables read inside the tape are watched automatically; `tape.watch(x)` makes an input
+    array or Tensor differentiable (and returns the Tensor to compute with). `sources` is a Variable or
+    Tensor, or a list / tuple / dict of them; the result has the same structure, with None for a source that
+    `target` does not depend on. `persistent=True` allows several `gradient` calls (otherwise one).
+    """
+
+    def __init__(self, persistent=False, watch_accessed_variables=True):
+        self.persistent = persistent
+        self.watch_accessed_variables = watch_accessed_variables
+        self._record = None
+        self._used = False
+        self._watched = {}
+
+    def __enter__(self):
+        self._record = tensor_module.record()
+        self._record.__enter__()
+        self._saved_watch = tensor_module._state.watch_variables
+        tensor_module._state.watch_variables = self.watch_accessed_variables
+        return self
+
+    def __exit__(self, *exc):
+        tensor_module._state.watch_variables = self._saved_watch
+        self._record.__exit__(*exc)
+        return False
+
+    def watch(self, x):
+        """Make `x` (an array or Tensor) a source; returns the Tensor to compute with. Variables need no watch
+        (unless watch_accessed_variables=False, when watched ones are the only ones recorded)."""
+        if isinstance(x, (list, tuple)):
+            return type(x)(self.watch(i) for i in x)
+        if isinstance(x, Variable):
+            self._watched[id(x)] = x
+            return x
+        if isinstance(x, Tensor):
+            x._traced = True
+            return x
+        value = np.asarray(x)
+        if value.dtype.kind != "f":
+            value = value.astype(np.float32)
+        return Tensor(value, traced=True)
+
+    def gradient(self, target, sources, output_gradients=None):
+        if self._used and not self.persistent:
+            raise RuntimeError("GradientTape.gradient can only be called once on a non-persistent tape; use "
+                               "GradientTape(persistent=True) for several")
+        self._used = True
+        flat, rebuild = _flatten_sources(sources)
+        if not isinstance(target, Tensor) or not target._traced:
+            return rebuild([None] * len(flat))
+        g = np.ones_like(target.value) if output_gradients is None else np.asarray(
+            tensor_module.value_of(output_gradients), target.value.dtype)
+        variables = [s for s in flat if isinstance(s, Variable)]
+        # Built-in layers' backward adds into .grad of variables whose requires_grad is set: claim the flags
+        # for exactly the variables asked for, and start their gradients from zero.
+        saved = [(v, v._grad, v._grad_stale, v.requires_grad) for v in variables]
+        in_graph = _graph_variables(target)
+        try:
+            for v in variables:
+                v._grad = np.zeros_like(v.value)
+                v._grad_stale = False
+                v.requires_grad = True
+            _mute_other_variables(in_graph, {id(v) for v in variables})
+            variable_module.release_gradient_flags()     # models re-claim their flags at their next step
+            leaf_grads = backprop([target], [g], [s for s in flat if isinstance(s, Tensor)])
+            by_leaf = iter(leaf_grads)
+            out = []
+            for s in flat:
+                if isinstance(s, Variable):
+                    out.append(s._grad if id(s) in in_graph else None)
+                elif isinstance(s, Tensor):
+                    out.append(next(by_leaf))
+                else:
+                    raise TypeError(f"GradientTape.gradient: sources must be Variables or Tensors, got "
+                                    f"{type(s).__name__}")
+        finally:
+            for v, grad, stale, flag in saved:
+                v._grad, v._grad_stale, v.requires_grad = grad, stale, flag
+            _restore_muted()
+            variable_module.release_gradient_flags()
+        return rebuild(out)
+
+
+_muted = []
+
+
+def _graph_variables(target):
+    found = {}
+    for t in _topological([target]):
+        if t._variable is not None:
+            found[id(t._variable)] = t._variable
+        layer = getattr(t._vjp, "layer", None)
+        if layer is not None:
+            for v in layer.weights:
+                found[id(v)] = v
+    return found
+
+
+def _mute_other_variables(in_graph, wanted):
+    """Variables in the graph that were not asked for get requires_grad False during the backward pass, so
+    their gradient buffers (a model's, mid-training perhaps) are left as they were."""
+    for v in in_graph.values():
+        if id(v) not in wanted and v.requires_grad:
+            _muted.append(v)
+            v.requires_grad = False
+
+
+def _restore_muted():
+    while _muted:
+        _muted.pop().requires_grad = True
+
+
+def _flatten_sources(sources):
+    if isinstance(sources, dict):
+        keys = list(sources)
+        return [sources[k] for k in keys], lambda out: dict(zip(keys, out))
+    if isinstance(sources, (list, tuple)):
+        kind = type(sources)
+        return list(sources), lambda out: kind(out) if kind is tuple else list(out)
+    return [sources], lambda out: out[0]
