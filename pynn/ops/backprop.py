@@ -42,6 +42,31 @@ def backprop(outputs, grads, leaves=()):
             _accumulate(pending, t, g)
     wanted = {id(t) for t in leaves}
     found = {}
+    saved, tensor_module._state.needed = tensor_module._state.needed, _needed(order, wanted)
+    try:
+        _run(order, pending, wanted, found)
+    finally:
+        tensor_module._state.needed = saved
+    return [found.get(id(t)) for t in leaves]
+
+
+def _needed(order, wanted):
+    """The ids of the tensors through which a wanted gradient flows: wanted leaves, Variables' leaves that
+    take a gradient, layer nodes (their weights), and everything that leads to one. `order` lists inputs
+    before the tensors that use them."""
+    needed = set()
+    for t in order:
+        if t._vjp is None:
+            var = t._variable
+            if (var is not None and var.requires_grad) or id(t) in wanted:
+                needed.add(id(t))
+        elif getattr(t._vjp, "layer", None) is not None or any(
+                i is not None and id(i) in needed for i in t._inputs):
+            needed.add(id(t))
+    return needed
+
+
+def _run(order, pending, wanted, found):
     for t in reversed(order):
         g = pending.pop(id(t), None)
         if g is None:
@@ -61,7 +86,6 @@ def backprop(outputs, grads, leaves=()):
         for inp, gi in zip(t._inputs, in_grads):
             if inp is not None and gi is not None:
                 _accumulate(pending, inp, gi)
-    return [found.get(id(t)) for t in leaves]
 
 
 def unbroadcast_to(g, shape):

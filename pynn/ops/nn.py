@@ -9,7 +9,7 @@ import numpy as np
 from pynn import kernels
 from pynn.ops import numpy_ops as n
 from pynn.ops.registry import op
-from pynn.ops.tensor import operand, result, value_of
+from pynn.ops.tensor import needs_gradient, operand, result, value_of
 
 
 def _activation(name, f, df):
@@ -235,10 +235,10 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
     def vjp(g):
         g4 = np.ascontiguousarray(g[:, None] if one_d else g)
         gx = gw = None
-        if tx is not None:
+        if needs_gradient(tx):
             gx = kernels.conv2d_backward_data(g4, w4, x4.shape, s, padding, d, groups)
             gx = gx[:, 0] if one_d else gx
-        if tw is not None:
+        if needs_gradient(tw):
             gw = kernels.conv2d_backward_weights(x4, g4, w4.shape, s, padding, d, groups, bias=False)
             gw = gw[0] if isinstance(gw, tuple) else gw
             gw = gw[0] if one_d else gw

@@ -9,7 +9,7 @@ import numpy as np
 
 from pynn import kernels
 from pynn.ops.registry import op
-from pynn.ops.tensor import Tensor, operand, result, unbroadcast, value_of
+from pynn.ops.tensor import Tensor, needs_gradient, operand, result, unbroadcast, value_of
 from pynn.variable import Variable
 
 FLOATX = np.float32
@@ -242,7 +242,7 @@ def where(condition, x1=None, x2=None):
 def _matmul_values(a, b):
     if (a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype and a.dtype in (np.float32, np.float64)
             and a.shape[0] and a.shape[1] and b.shape[1]):
-        return kernels.matmul(np.ascontiguousarray(a), np.ascontiguousarray(b))
+        return kernels.matmul(a, b)       # reads transposed views in place
     return np.matmul(a, b)
 
 
@@ -262,10 +262,10 @@ def matmul(x1, x2):
         if b.ndim == 1:
             g2 = np.expand_dims(g2, -1)
         ga = gb = None
-        if ta is not None:
+        if needs_gradient(ta):
             ga = _matmul_values(g2, np.swapaxes(b2, -1, -2)) if g2.ndim == 2 else np.matmul(g2, np.swapaxes(b2, -1, -2))
             ga = unbroadcast(ga, a2.shape).reshape(a.shape)
-        if tb is not None:
+        if needs_gradient(tb):
             gb = _matmul_values(np.swapaxes(a2, -1, -2), g2) if g2.ndim == 2 else np.matmul(np.swapaxes(a2, -1, -2), g2)
             gb = unbroadcast(gb, b2.shape).reshape(b.shape)
         return ga, gb

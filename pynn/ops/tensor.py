@@ -22,6 +22,17 @@ class _State(threading.local):
     def __init__(self):
         self.recording = 0          # > 0: ops record their graph
         self.watch_variables = True
+        self.needed = None          # during backprop: ids of the tensors whose gradient is wanted
+
+
+def needs_gradient(t):
+    """Whether a vector-Jacobian product should compute the gradient of input `t` (a traced input or
+    None): the backward pass marks the tensors that lead to a wanted gradient, so an expensive product
+    (a GEMM, a convolution) skips the others, e.g. a first layer's input gradient."""
+    if t is None:
+        return False
+    needed = _state.needed
+    return needed is None or id(t) in needed
 
 
 _state = _State()
