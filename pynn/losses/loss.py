@@ -20,8 +20,8 @@ class Loss:
             classes, the others average). This is what a custom loss overrides.
         call_and_gradient(y_true, y_pred) -> (values, grad): ``call``'s values and grad[..., j] =
             d values[...] / d y_pred[..., j] (shape of y_pred). The built-in losses implement it
-            analytically; the default takes central differences of ``call`` (2 * y_pred.shape[-1] calls,
-            exact to about 1e-10 in float64), valid when each sample's value depends on its own row alone.
+            analytically; the default differentiates ``call`` automatically (pynn.ops; NumPy functions on
+            the prediction dispatch to pynn.ops), valid when each sample's value depends on its own row.
         __call__(y_true, y_pred, sample_weight=None) -> scalar of y_pred's dtype (float32 / float64):
             values * sample_weight, then reduced by ``reduction``:
             "sum_over_batch_size" / "mean": sum / values.size; "sum": sum; "mean_with_sample_weight":
@@ -45,7 +45,7 @@ class Loss:
             "mean_with_sample_weight".
         name: the loss's name; defaults to the snake_case class name.
 
-    Example (a custom loss; only ``call`` is needed, the gradient comes from central differences):
+    Example (a custom loss; only ``call`` is needed, its gradient is exact, by automatic differentiation):
 
         >>> class MeanFourthPower(pynn.losses.Loss):
         ...     def call(self, y_true, y_pred):
@@ -55,8 +55,7 @@ class Loss:
         >>> float(value), grad[0, 0]        # grad = 4 e^3 / 3 / batch
         (1.0, 0.666...)
 
-    Add ``call_and_gradient`` returning (values, 4 * (y_pred - y_true) ** 3 / d) for an exact, faster
-    gradient.
+    Add ``call_and_gradient`` returning (values, 4 * (y_pred - y_true) ** 3 / d) for a faster gradient.
     """
 
     def __init__(self, reduction="sum_over_batch_size", name=None):
