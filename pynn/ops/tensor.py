@@ -80,7 +80,7 @@ class Tensor:
         return numpy_dispatch(func.__name__, func, args, kwargs, True)
 
     def __init__(self, value, inputs=None, vjp=None, op=None, variable=None, traced=False):
-        self.value = value
+        self.value = value if type(value) is np.ndarray else np.asarray(value)
         self._inputs = inputs       # the traced inputs (None where an input is not traced), or None
         self._vjp = vjp             # g -> tuple of gradients, one per entry of _inputs
         self._variable = variable   # for the leaf of a Variable: where its gradient goes
