@@ -308,3 +308,26 @@ def test_ops_match_keras_ops_values(rng):
         for a, b in zip(ours, theirs):
             np.testing.assert_allclose(ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), rtol=1e-5, atol=1e-6,
                                        err_msg=name)
+
+
+def test_ops_on_symbolic_tensors_build_trainable_saveable_graph_nodes(rng, tmp_path):
+    inputs = layers.Input((8,))
+    h = ops.relu(layers.Dense(6)(inputs)) * 2 + 1
+    merged = ops.concatenate([h, inputs[:, :2]], axis=-1)
+    model = pynn.Model(inputs, layers.Dense(1)(merged))
+    assert model.output_shape == (None, 1)
+    assert [n.layer.op_name for n in model._nodes if isinstance(n.layer, layers.OpLayer)] == [
+        "relu", "multiply", "add", "getitem", "concatenate"]
+    x = rng.normal(size=(64, 8)).astype("float32")
+    y = x[:, :1] * 2
+    dense = model.layers[1]
+    expected = np.concatenate([np.maximum(x @ dense.kernel.value + dense.bias.value, 0) * 2 + 1, x[:, :2]], -1)
+    last = model.layers[-1]
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected @ last.kernel.value + last.bias.value,
+                               rtol=1e-5, atol=1e-5)
+    model.compile(pynn.optimizers.Adam(0.01), "mse")
+    history = model.fit(x, y, epochs=20, verbose=0)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+    model.save(tmp_path / "ops.keras")
+    again = pynn.models.load_model(tmp_path / "ops.keras")
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import pynn
+from pynn.layers.node import KerasTensor
 from pynn import layers, saving
 from pynn.saving import deserialize_keras_object, serialize_keras_object
 
@@ -34,6 +35,7 @@ def _float_input(shape, rng):
 # name -> (make the layer, input shapes (one per input), input maker). Non-default arguments on purpose, so that
 # an argument get_config forgets shows up as a different config or output.
 LAYER_CASES = {
+    "OpLayer": (lambda: layers.OpLayer("multiply", (KerasTensor((None, 5)), 2.0)), [(2, 5)], _float_input),
     "Activation": (lambda: layers.Activation("tanh"), [(2, 5)], _float_input),
     "ActivityRegularization": (lambda: layers.ActivityRegularization(l1=0.01, l2=0.02), [(2, 5)], _float_input),
     "AveragePooling1D": (lambda: layers.AveragePooling1D(pool_size=2, strides=1, padding="same"), [(2, 6, 3)],
@@ -75,6 +77,21 @@ LAYER_CASES = {
                        _float_input),
     "RandomTranslation": (lambda: layers.RandomTranslation(0.1, 0.2, seed=1), [(2, 6, 6, 3)], _float_input),
     "RandomZoom": (lambda: layers.RandomZoom(0.1, seed=1), [(2, 6, 6, 3)], _float_input),
+    "RandomCrop": (lambda: layers.RandomCrop(4, 5, seed=1), [(2, 6, 6, 3)], _float_input),
+    "RandomContrast": (lambda: layers.RandomContrast((0.1, 0.3), value_range=(0, 1), seed=1), [(2, 6, 6, 3)],
+                       _float_input),
+    "RandomBrightness": (lambda: layers.RandomBrightness(0.2, value_range=(-1, 1), seed=1), [(2, 6, 6, 3)],
+                         _float_input),
+    "Rescaling": (lambda: layers.Rescaling(np.array([0.5, 2.0, 1.0]), offset=-1.0), [(2, 4, 3)], _float_input),
+    "Resizing": (lambda: layers.Resizing(3, 5, interpolation="nearest", crop_to_aspect_ratio=True),
+                 [(2, 6, 6, 3)], _float_input),
+    "CenterCrop": (lambda: layers.CenterCrop(3, 2, data_format="channels_first"), [(2, 3, 6, 6)], _float_input),
+    "Normalization": (lambda: layers.Normalization(axis=(1, 2), invert=True), [(2, 4, 3)], _float_input),
+    "GaussianNoise": (lambda: layers.GaussianNoise(0.2, seed=1), [(2, 5)], _float_input),
+    "GaussianDropout": (lambda: layers.GaussianDropout(0.2, seed=1), [(2, 5)], _float_input),
+    "SpatialDropout1D": (lambda: layers.SpatialDropout1D(0.2, seed=1), [(2, 4, 3)], _float_input),
+    "SpatialDropout2D": (lambda: layers.SpatialDropout2D(0.2, data_format="channels_first", seed=1),
+                         [(2, 3, 4, 4)], _float_input),
     "ReLU": (lambda: layers.ReLU(max_value=6.0), [(2, 5)], _float_input),
     "RepeatVector": (lambda: layers.RepeatVector(3), [(2, 5)], _float_input),
     "Reshape": (lambda: layers.Reshape((5, 1)), [(2, 5)], _float_input),

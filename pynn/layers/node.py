@@ -41,31 +41,31 @@ class KerasTensor:
     def __bool__(self):
         raise TypeError("A KerasTensor has no truth value (it is symbolic)")
 
-    # Arithmetic between symbolic tensors makes the matching merge layer, as in Keras.
-    def _merge(self, other, cls, swap=False):
-        from pynn.layers import merge
-        if not isinstance(other, KerasTensor):
-            raise TypeError(f"unsupported operand: a KerasTensor and {type(other).__name__}; use a Lambda layer")
-        pair = [other, self] if swap else [self, other]
-        return getattr(merge, cls)()(pair)
+    # Arithmetic on symbolic tensors records the pynn.ops function as a layer (pynn.layers.op_layer), as
+    # Keras records its ops: inputs * 2, a + b, -x, x[:, 0], x @ w.
+    def _op(name, swap=False):
+        def method(self, other=None):
+            from pynn import ops
+            fn = getattr(ops, name)
+            if other is None and name in ("negative", "absolute"):
+                return fn(self)
+            return fn(other, self) if swap else fn(self, other)
+        return method
 
-    def __add__(self, other):
-        return self._merge(other, "Add")
+    __add__, __radd__ = _op("add"), _op("add", swap=True)
+    __sub__, __rsub__ = _op("subtract"), _op("subtract", swap=True)
+    __mul__, __rmul__ = _op("multiply"), _op("multiply", swap=True)
+    __truediv__, __rtruediv__ = _op("divide"), _op("divide", swap=True)
+    __pow__, __rpow__ = _op("power"), _op("power", swap=True)
+    __matmul__, __rmatmul__ = _op("matmul"), _op("matmul", swap=True)
+    __neg__ = _op("negative")
+    __abs__ = _op("absolute")
 
-    def __sub__(self, other):
-        return self._merge(other, "Subtract")
+    def __getitem__(self, key):
+        from pynn import ops
+        return ops.getitem(self, key)
 
-    def __mul__(self, other):
-        return self._merge(other, "Multiply")
-
-    def __radd__(self, other):
-        return self._merge(other, "Add", swap=True)
-
-    def __rsub__(self, other):
-        return self._merge(other, "Subtract", swap=True)
-
-    def __rmul__(self, other):
-        return self._merge(other, "Multiply", swap=True)
+    __array_ufunc__ = None      # NumPy's operators defer to these
 
 
 class Node:

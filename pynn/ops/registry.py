@@ -14,6 +14,13 @@ import functools
 OPS = {}
 
 
+def _symbolic(values):
+    for v in values:
+        if type(v).__name__ == "KerasTensor" or (type(v) in (list, tuple) and _symbolic(v)):
+            return True
+    return False
+
+
 def op(kind="vjp", name=None):
     """Register a pynn.ops function; errors it raises name the op and the shapes it was given."""
     def register(fn):
@@ -21,6 +28,9 @@ def op(kind="vjp", name=None):
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
+            if _symbolic(args) or (kwargs and _symbolic(kwargs.values())):
+                from pynn.layers.op_layer import symbolic_op      # a functional model's graph
+                return symbolic_op(op_name, args, kwargs)
             try:
                 return fn(*args, **kwargs)
             except (ValueError, TypeError, IndexError) as e:
