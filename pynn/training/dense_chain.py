@@ -7,12 +7,12 @@ backward pass and the weight gradients in one call (csrc/training/dense_chain.h)
 in the same order, so that losses, gradients and weights are bit-identical to the layer-by-layer step. The
 optimizer, metrics and callbacks run as for any model.
 
-A model qualifies when it is a straight graph of Dense and Dropout layers on 2-D float32 / float64 inputs;
-its last layer is a Dense layer with a softmax fused into SparseCategoricalCrossentropy (no ignore_class)
-or CategoricalCrossentropy (no label smoothing), reduced as the mean over the batch with weight 1; and it
-trains every weight of those layers, with no regularizer or activity regularizer (constraints are fine:
-the optimizer applies them). Anything else, and any batch with sample weights or inputs or labels the
-chain does not take, goes through the layer-by-layer step.
+A model qualifies when it is a straight graph of Dense and Dropout layers (Dropout without noise_shape) on
+2-D float32 / float64 inputs; its last layer is a Dense layer with a softmax fused into
+SparseCategoricalCrossentropy (no ignore_class) or CategoricalCrossentropy (no label smoothing), reduced as
+the mean over the batch with weight 1; and it trains every weight of those layers, with no regularizer or
+activity regularizer (constraints are fine: the optimizer applies them). Anything else, and any batch with
+sample weights or inputs or labels the chain does not take, goes through the layer-by-layer step.
 """
 from pynn import kernels
 from pynn.layers.dense import Dense
@@ -93,7 +93,8 @@ def _chain_layers(model):
     for i, step in enumerate(steps):
         layer = step.layer
         if type(layer) not in (Dense, Dropout) or i not in model._plain_steps or step.inputs != [slot] \
-                or len(step.outputs) != 1 or layer.activity_regularizer is not None or layer in layers:
+                or len(step.outputs) != 1 or layer.activity_regularizer is not None or layer in layers \
+                or getattr(layer, "noise_shape", None) is not None:  # the chain draws a mask per element
             return None
         slot = step.outputs[0]
         layers.append(layer)

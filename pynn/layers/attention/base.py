@@ -1,0 +1,231 @@
+"""What the attention layers share: a call with several inputs and masks, the boolean masks, and the softmax
+over the key axis computed in place on the score buffer.
+
+A call is made canonical before it runs: its inputs become one list [query, value, key, *masks] (key is value
+when not given; only the masks given are listed) and its options a CallOptions (which masks, in the layer's
+order, and the flags). On arrays the layer builds and runs forward(list, training, options=...); on pynn Tensors
+(inside a recorded call()) it is one graph node; on symbolic tensors the list is recorded as the node's inputs,
+so that a functional model reads query, value, key and the masks from its graph and gets their gradients.
+
+A functional model calls forward(list, training) without options: the layer keeps the options of its symbolic
+call (`_graph_options`; every symbolic call of one layer must use the same) and saves them in its config when
+they are not the defaults, so that a model rebuilt from its config calls it the same way.
+"""
+from typing import NamedTuple
+
+import numpy as np
+
+from pynn import kernels
+from pynn.layers.layer import Layer, _has_tensor, _recording
+from pynn.layers.node import KerasTensor, is_symbolic, symbolic_call
+
+DATA_ROLES = ("query", "value", "key")
+
+
+class CallOptions(NamedTuple):
+    masks: tuple = ()                    # the roles of the mask inputs after [query, value, key], in order
+    use_causal_mask: bool = False
+    return_attention_scores: bool = False
+
+
+def as_bool(mask):
+    """A mask as booleans: True (or nonzero) keeps a position."""
+    mask = np.asarray(mask)
+    return mask if mask.dtype == np.bool_ else mask != 0
+
+
+def dims_match(got, want, broadcast=False):
+    """Whether shape `got` fits `want` (None: any size; broadcast: a size of 1 fits too)."""
+    return len(got) == len(want) and all(
+        g is None or w is None or g == w or (broadcast and g == 1) for g, w in zip(got, want))
+
+
+def causal_keep(t, s):
+    """(t, s) booleans, True where query step i may see key step j: j <= i (Keras's causal mask)."""
+    return np.tri(t, s, dtype=np.bool_)
+
+
+def softmax_in_place(scores, dropped=None, fill=None, subtract=None):
+    """Softmax over the last axis, written over `scores` (nothing else of its size is kept).
+
+    dropped: None, or booleans broadcastable to scores, True where a score is masked. A masked score becomes
+    `fill` (MultiHeadAttention: -1e9, and its probability 0 afterwards, so a row with nothing to attend to is
+    all zeros) or score - `subtract` (Attention: score - 1e9, as Keras does it).
+    """
+    if dropped is not None:
+        if fill is not None:
+            np.copyto(scores, scores.dtype.type(fill), where=dropped)
+        else:
+            np.subtract(scores, scores.dtype.type(subtract), out=scores, where=dropped)
+    kernels.softmax(scores, out=scores)
+    if dropped is not None and fill is not None:
+        np.copyto(scores, scores.dtype.type(0), where=dropped)
+    return scores
+
+
+def batched_gemm(a, b, c, alpha=1.0, beta=0.0, trans_a=False, trans_b=False):
+    """c[i] = alpha * op(a[i]) @ op(b[i]) + beta * c[i] for every index i of the leading axes, on the GEMM kernel.
+
+    The matrices may be views with strided rows (a head's columns of a projection), so no operand is copied;
+    NumPy's matmul falls back to a slow loop on such views."""
+    for i in np.ndindex(*a.shape[:-2]):
+        kernels.gemm(a[i], b[i], c[i], alpha, beta, trans_a, trans_b)
+    return c
+
+
+def add_matmul_grad(var, a, b):
+    """var.grad += a^T @ b (a, b 2-D, same rows), on the GEMM kernel; nothing when var takes no gradient."""
+    if var is None or not var.requires_grad:
+        return
+    grad, beta = var.grad_for_update()
+    kernels.gemm(a, b, grad.reshape(a.shape[1], b.shape[1]), 1.0, beta, trans_a=True)
+
+
+def add_sum_grad(var, rows):
+    """var.grad += the sum of `rows` (2-D) over its first axis."""
+    if var is None or not var.requires_grad:
+        return
+    var.grad += kernels.sum_rows(np.ascontiguousarray(rows)).reshape(var.shape)
+
+
+class AttentionLayer(Layer):
+    """Base of the attention layers: the canonical call (see the module docstring), the data-input checks at
+    build and at each call, and the saved call options. Subclasses define `mask_roles`, check_data_shapes,
+    check_mask_shapes, build, forward(xs, training, options=None) and backward(ctx, dy)."""
+
+    takes_list = True
+    mask_roles = ()
+    fixed_features = DATA_ROLES      # the inputs whose last dimension the weights fix at build
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._graph_options = None
+
+    @property
+    def _who(self):
+        return f"{type(self).__name__} '{self.name}'"
+
+    # ------------------------------------------------------------------ calls
+    def _call(self, query, value, key, masks, use_causal_mask, return_attention_scores, training):
+        unknown = set(masks) - set(self.mask_roles)
+        if unknown:
+            raise ValueError(f"{self._who}: unknown mask(s) {sorted(unknown)}")
+        roles = tuple(r for r in self.mask_roles if masks.get(r) is not None)
+        xs = [query, value, value if key is None else key] + [masks[r] for r in roles]
+        if any(x is None for x in xs[:2]):
+            raise ValueError(f"{self._who}: a call needs both query and value")
+        options = CallOptions(roles, bool(use_causal_mask), bool(return_attention_scores))
+        if is_symbolic(xs):
+            out = self._symbolic_call(xs, options, training)
+        elif _has_tensor(xs) or _recording():
+            from pynn.layers import call_support
+            from pynn.ops.tensor import value_of
+            self._check_shapes([np.shape(value_of(x)) for x in xs], options)
+            out = call_support.record_builtin(self, xs, training, options=options)
+        else:
+            arrays = [np.ascontiguousarray(x, dtype=self.dtype) for x in xs[:3]] + [np.asarray(m) for m in xs[3:]]
+            self._check_shapes([a.shape for a in arrays], options)      # before the layer builds
+            self.build_for([a.shape for a in arrays])
+            out = self.forward(arrays, bool(training), options=options)[0]
+        return tuple(out) if isinstance(out, list) else out
+
+    def _replayed(self, inputs):
+        """A call on one list [query, value(, key)], or a functional config's replay of a recorded call
+        [query, value, key, *masks] (the masks and flags are then the saved options): (query, value, key,
+        masks, options)."""
+        inputs = list(inputs)
+        recorded = self._graph_options or CallOptions()
+        if len(inputs) in (2, 3) and not recorded.masks:
+            return inputs[0], inputs[1], (inputs[2] if len(inputs) == 3 else None), {}, recorded
+        if len(inputs) == 3 + len(recorded.masks) and recorded.masks:
+            return inputs[0], inputs[1], inputs[2], dict(zip(recorded.masks, inputs[3:])), recorded
+        raise ValueError(f"{self._who}: expected a list [query, value] or [query, value, key], got a list of "
+                         f"{len(inputs)}")
+
+    def _symbolic_call(self, xs, options, training):
+        for role, t in zip(DATA_ROLES + options.masks, xs):
+            if not isinstance(t, KerasTensor):
+                raise ValueError(f"{self._who}: in a functional model every input, masks included, must be a "
+                                 f"symbolic tensor (from Input or another layer); {role} is a {type(t).__name__}")
+        if self._graph_options is not None and self._graph_options != options:
+            raise NotImplementedError(
+                f"{self._who}: every call of one layer in functional models must use the same masks and options; "
+                f"it was called with {self._graph_options._asdict()}, now with {options._asdict()}")
+        self._check_shapes([t.shape for t in xs], options)
+        previous, self._graph_options = self._graph_options, options
+        try:
+            return symbolic_call(self, xs, training=training)
+        except Exception:
+            self._graph_options = previous
+            raise
+
+    def _options(self, xs, options):
+        """The options of a forward call: given, else those of the symbolic call, else the defaults."""
+        if options is None:
+            options = self._graph_options or CallOptions()
+        if not isinstance(xs, (list, tuple)) or len(xs) not in (2, 3 + len(options.masks)):
+            got = f"a list of {len(xs)}" if isinstance(xs, (list, tuple)) else f"one {type(xs).__name__}"
+            raise ValueError(f"{self._who}: expected the inputs [query, value, key] followed by the masks "
+                             f"{list(options.masks)}, got {got}")
+        return options
+
+    # ------------------------------------------------------------------ shapes
+    def build_for(self, input_shape):
+        shapes = [tuple(s) for s in input_shape]
+        if len(shapes) < 2:
+            raise ValueError(f"{self._who}: expected inputs [query, value] or [query, value, key], got "
+                             f"{len(shapes)} input(s)")
+        data = shapes[:3] if len(shapes) >= 3 else [shapes[0], shapes[1], shapes[1]]
+        self.check_data_shapes(data)
+        if not self.built:
+            # Only the feature axis is fixed: batch and sequence lengths may change from call to call.
+            self.input_shape = [(None,) * (len(s) - 1) + (s[-1],) for s in data]
+            self.build(self.input_shape)
+            self.built = True
+            return
+        for role, want, got in zip(DATA_ROLES, self.input_shape, data):
+            if role in self.fixed_features and (len(got) != len(want) or got[-1] != want[-1]):
+                raise ValueError(f"{self._who}: {role} expected shape {want} (the layer was built for it), got "
+                                 f"{got}")
+
+    def _check_shapes(self, shapes, options):
+        self.check_data_shapes([tuple(s) for s in shapes[:3]])
+        self.check_mask_shapes(shapes, options)
+
+    def check_data_shapes(self, shapes):
+        """Raise ValueError naming the layer when [query, value, key] shapes cannot go together."""
+
+    def check_mask_shapes(self, shapes, options):
+        """Raise ValueError naming the layer when a mask's shape does not fit (shapes: every input's)."""
+
+    def _check_batch(self, shapes):
+        batches = {s[0] for s in shapes if s[0] is not None}
+        if len(batches) > 1:
+            raise ValueError(f"{self._who}: query, value and key have different batch sizes: "
+                             f"{[s[0] for s in shapes]}")
+
+    def _mask_error(self, role, got, want):
+        raise ValueError(f"{self._who}: {role} must have shape {want}, got {tuple(got)}")
+
+    # ------------------------------------------------------------------ config
+    def get_config(self):
+        config = super().get_config()
+        options = self._graph_options
+        if options is not None and options != CallOptions():
+            config["call_options"] = {"masks": list(options.masks), "use_causal_mask": options.use_causal_mask,
+                                      "return_attention_scores": options.return_attention_scores}
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        saved = config.pop("call_options", None)
+        layer = cls(**config)
+        if saved is not None:
+            masks = tuple(saved.get("masks", ()))
+            if any(m not in cls.mask_roles for m in masks):
+                raise ValueError(f"{cls.__name__}.from_config: call_options masks must be among {cls.mask_roles}, "
+                                 f"got {list(masks)}")
+            layer._graph_options = CallOptions(masks, bool(saved.get("use_causal_mask", False)),
+                                               bool(saved.get("return_attention_scores", False)))
+        return layer
