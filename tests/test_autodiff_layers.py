@@ -331,3 +331,32 @@ def test_ops_on_symbolic_tensors_build_trainable_saveable_graph_nodes(rng, tmp_p
     model.save(tmp_path / "ops.keras")
     again = pynn.models.load_model(tmp_path / "ops.keras")
     np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_builtin_layers_with_their_own_call_train_inside_call(rng):
+    """Embedding, LSTM and Bidirectional have their own __call__: inside call() they are graph nodes too."""
+    class Wrapped(pynn.Model):
+        def __init__(self):
+            super().__init__()
+            self.emb = layers.Embedding(50, 6)
+            self.rnn = layers.Bidirectional(layers.LSTM(5))
+            self.out = layers.Dense(2)
+
+        def call(self, x):
+            return self.out(self.rnn(self.emb(x)))
+
+    x = rng.integers(1, 50, (32, 7)).astype("int32")
+    y = rng.integers(0, 2, 32).astype("int32")
+    plain = pynn.Sequential([layers.Input((7,), dtype="int32"), layers.Embedding(50, 6),
+                             layers.Bidirectional(layers.LSTM(5)), layers.Dense(2)])
+    wrapped = Wrapped()
+    for m in (plain, wrapped):
+        m.compile(pynn.optimizers.SGD(0.5), pynn.losses.SparseCategoricalCrossentropy(from_logits=True))
+    wrapped.predict(x[:1], verbose=0)
+    wrapped.set_weights(plain.get_weights())
+    before = [w.copy() for w in plain.get_weights()]
+    plain.train_on_batch(x, y)
+    wrapped.train_on_batch(x, y)
+    for a, b, w0 in zip(wrapped.get_weights(), plain.get_weights(), before):
+        assert not np.array_equal(b, w0)                   # every weight moved ...
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)      # ... the same way in both

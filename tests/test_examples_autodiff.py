@@ -48,3 +48,12 @@ def test_dcgan_hand_written_loop_trains_both_models():
     real = x_train[:1000].reshape(-1, 784) / 255.0
     assert dcgan.pixel_statistics(after, real)["mean_image_distance"] < \
         dcgan.pixel_statistics(before, real)["mean_image_distance"]
+
+
+def test_text_transformer_learns_the_fabricated_reviews():
+    from pynn.examples import text_transformer
+    model, history = text_transformer.main(["--fabricated", "--samples", "1500", "--maxlen", "60", "--vocab",
+                                            "2000", "--epochs", "2"])
+    assert history["val_accuracy"][-1] > 0.9
+    blocks = [l for l in model.layers if isinstance(l, text_transformer.TransformerBlock)]
+    assert len(blocks) == 1 and len(blocks[0].trainable_weights) == 16

@@ -158,8 +158,11 @@ def record_builtin(layer, x, training, **kwargs):
     flat = list(x) if list_input else [x]
     traced = [v if isinstance(v, Tensor) and v._traced else None for v in flat]
     values = [np.ascontiguousarray(tensor_module.value_of(v)) for v in flat]
-    values = [v if v.dtype.kind in "iu" and getattr(layer, "takes_indices", False) else v.astype(layer.dtype, copy=False)
-              for v in values]
+    keeps_indices = getattr(layer, "takes_indices", False)
+    index_inputs = layer.index_inputs() if hasattr(layer, "index_inputs") else [keeps_indices] * len(values)
+    values = [v if v.dtype.kind in "iub" and index_inputs[k] else v.astype(layer.dtype, copy=False)
+              for k, v in enumerate(values)]
+    kwargs = {k: _unwrapped(v) for k, v in kwargs.items()}
     if layer.takes_list:
         layer.build_for([v.shape for v in values])
         xin = values
@@ -187,6 +190,15 @@ def record_builtin(layer, x, training, **kwargs):
     if isinstance(y, list):
         return _multi_output(y, traced, vjp, layer)
     return Tensor(y, tuple(traced), vjp, f"{type(layer).__name__} '{layer.name}'", traced=True)
+
+
+def _unwrapped(value):
+    """A keyword argument's Tensors (a mask, initial states) as arrays; anything else as it is."""
+    if isinstance(value, (Tensor, Variable)):
+        return tensor_module.value_of(value)
+    if type(value) in (list, tuple) and any(isinstance(v, (Tensor, Variable)) for v in value):
+        return type(value)(_unwrapped(v) for v in value)
+    return value
 
 
 def _multi_output(ys, traced, vjp, layer):

@@ -2,7 +2,7 @@
 import numpy as np
 
 from pynn.layers.node import is_symbolic, symbolic_call
-from pynn.layers.layer import Layer, serialize_argument as _serialize
+from pynn.layers.layer import Layer, serialize_argument as _serialize, _has_tensor, _recording
 
 
 class Embedding(Layer):
@@ -84,6 +84,9 @@ class Embedding(Layer):
     def __call__(self, x, training=None, **kwargs):
         if is_symbolic(x):
             return symbolic_call(self, x, training=training, **kwargs)
+        if _has_tensor(x) or _recording():      # inside call() or a GradientTape: one graph node
+            from pynn.layers import call_support
+            return call_support.record_builtin(self, x, training)
         training = bool(training)
         x = np.asarray(x)
         self.build_for(x.shape)

@@ -7,7 +7,7 @@ import numpy as np
 
 from pynn import activations, kernels, random_state
 from pynn.layers.node import is_symbolic, symbolic_call
-from pynn.layers.layer import Layer, serialize_argument as _serialize
+from pynn.layers.layer import Layer, serialize_argument as _serialize, _has_tensor, _recording
 
 
 class RNNBase(Layer):
@@ -237,6 +237,9 @@ class RNNBase(Layer):
     def __call__(self, x, training=None, mask=None, initial_state=None, **kwargs):
         if is_symbolic(x):
             return symbolic_call(self, x, training=training, initial_state=initial_state, **kwargs)
+        if _has_tensor(x) or _recording():      # inside call() or a GradientTape: one graph node
+            from pynn.layers import call_support
+            return call_support.record_builtin(self, x, training, mask=mask, initial_state=initial_state)
         training = bool(training)
         x = np.ascontiguousarray(x, dtype=self.dtype)
         self.build_for(x.shape)
