@@ -170,7 +170,7 @@ def test_load_without_compile(tmp_path):
 
 def test_save_requires_the_keras_suffix(tmp_path):
     with pytest.raises(ValueError, match=r"\.keras"):
-        mlp().save(tmp_path / "model.h5")
+        mlp().save(tmp_path / "model.bin")  # (.h5 / .hdf5: Keras's legacy layout, tests/test_saving_h5.py)
     mlp().save(tmp_path / "m.keras")
     with pytest.raises(FileExistsError):
         mlp().save(tmp_path / "m.keras", overwrite=False)

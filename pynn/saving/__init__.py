@@ -4,6 +4,8 @@
 - serialization_lib.py: serialize_keras_object / deserialize_keras_object (resolves only pynn's own classes and
   registered ones; never imports, evaluates or unpickles anything named in a file).
 - saving_lib.py: model.save(path) / load_model(path), the `.keras` zip format (see its docstring).
+- legacy_h5.py: the same for `.h5` / `.hdf5`, in Keras's legacy HDF5 layout (optional h5py); keras_compat.py:
+  Keras's configs to pynn's and back, and Keras's order of a model's layers and weights.
 - weights_io.py: save_weights / load_weights in `.weights.h5` (Keras 3's layout, optional h5py) and
   `.weights.npz`; reading a Keras `.keras` file's weights.
 - layer_matching.py: which weights of a pynn file go to which layer (by name, else by position and class),

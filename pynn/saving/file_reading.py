@@ -2,7 +2,8 @@
 ValueError that names the file and the problem (the original exception is kept as its __cause__).
 
 - open_zip / read_member: a zip archive and its members (`.keras` files, `.weights.npz`).
-- read_json: a JSON member, refused when nested deeper than MAX_JSON_DEPTH (a deeper config is no model).
+- read_json / parse_json: a JSON member (or attribute), refused when nested deeper than MAX_JSON_DEPTH (a deeper
+  config is no model).
 - read_npy / parse_npy: a `.npy` member, whose header is checked against the bytes that follow before any
   array is made (a header declaring an enormous shape cannot make loading allocate it), with no pickles and
   only real numbers (bool, integer, float).
@@ -57,13 +58,17 @@ def read_member(archive, filepath, name):
 
 def read_json(archive, filepath, name):
     """The JSON document in a member of the archive."""
-    data = read_member(archive, filepath, name)
+    return parse_json(read_member(archive, filepath, name), f"{filepath}: {name}")
+
+
+def parse_json(data, label):
+    """The JSON document in `data` (UTF-8 bytes or str); errors start with `label` ("<file>: <part>")."""
     try:
-        document = json.loads(data.decode("utf-8"))
+        document = json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
     except (ValueError, RecursionError) as error:  # bad UTF-8 or JSON, an integer of over 4300 digits, deep nesting
-        raise ValueError(f"{filepath}: {name} is not valid JSON: {error}") from error
+        raise ValueError(f"{label} is not valid JSON: {error}") from error
     if _depth(document) > MAX_JSON_DEPTH:
-        raise ValueError(f"{filepath}: {name} is nested more than {MAX_JSON_DEPTH} levels deep; no pynn model "
+        raise ValueError(f"{label} is nested more than {MAX_JSON_DEPTH} levels deep; no pynn model "
                          "is, so the file was edited or damaged")
     return document
 

@@ -44,11 +44,16 @@ FORMAT_VERSION = 1
 
 # ---------------------------------------------------------------------------------------------- saving
 def save_model(model, filepath, overwrite=True):
-    """Write model (architecture, weights, compile state, optimizer state, random streams) to a .keras file."""
+    """Write model (architecture, weights, compile state, optimizer state, random streams) to a .keras file
+    (to Keras's legacy HDF5 layout for a name ending in .h5 or .hdf5: legacy_h5)."""
     filepath = os.fspath(filepath)
+    if filepath.endswith((".h5", ".hdf5")):
+        from pynn.saving import legacy_h5
+        return legacy_h5.save_model(model, filepath, overwrite=overwrite)
     if not filepath.endswith(".keras"):
         raise ValueError(f"Invalid filepath extension for saving: {filepath!r}. A model is saved to a file "
-                         "ending in '.keras' (weights only: model.save_weights('....weights.h5' or '.weights.npz'))")
+                         "ending in '.keras' (or '.h5' for Keras's legacy HDF5 layout; weights only: "
+                         "model.save_weights('....weights.h5' or '.weights.npz'))")
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"{filepath} exists and overwrite=False")
     from pynn import __version__, random_state
@@ -109,7 +114,8 @@ def compile_config(model):
         return {"optimizer": serialize_keras_object(model.optimizer),
                 "loss": serialize_keras_object(args.get("loss")),
                 "loss_weights": serialize_keras_object(args.get("loss_weights")),
-                "metrics": serialize_keras_object(args.get("metrics"))}
+                "metrics": serialize_keras_object(args.get("metrics")),
+                "weighted_metrics": serialize_keras_object(args.get("weighted_metrics"))}
     except ValueError as error:
         raise ValueError(f"Model '{model.name}': cannot save its compile arguments: {error}") from None
 
@@ -127,15 +133,19 @@ CONFIG_ERRORS = (ValueError, TypeError, KeyError, MemoryError)
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
-    """The model saved in a .keras file by model.save, compiled and with its optimizer state when it was
-    compiled (compile=False skips that). custom_objects: {name: class or function} for objects that were
-    not registered. safe_mode is accepted for Keras compatibility: loading is always safe (no code runs).
+    """The model saved in a .keras file by model.save (or in an .h5 / .hdf5 file: legacy_h5), compiled and with
+    its optimizer state when it was compiled (compile=False skips that). custom_objects: {name: class or
+    function} for objects that were not registered. safe_mode is accepted for Keras compatibility: loading is
+    always safe (no code runs).
 
     Raises ValueError naming the file and the problem for a truncated, corrupt or hand-edited file, a file
     written by a newer pynn, or a class that is neither pynn's nor registered.
     """
     from pynn import random_state
     filepath = os.fspath(filepath)
+    if filepath.endswith((".h5", ".hdf5")):
+        from pynn.saving import legacy_h5
+        return legacy_h5.load_model(filepath, custom_objects, compile, safe_mode)
     with file_reading.open_zip(filepath) as archive:
         check_metadata(file_reading.read_json(archive, filepath, "metadata.json"), filepath)
         config = file_reading.read_json(archive, filepath, "config.json")
@@ -243,7 +253,9 @@ def _compile_from_config(model, config, custom_objects, filepath):
         optimizer = deserialize_keras_object(config["optimizer"], custom_objects)
         loss = _deserialize_nested(config.get("loss"), custom_objects, vars(losses))
         metric_list = _deserialize_nested(config.get("metrics"), custom_objects, vars(metrics))
-        model.compile(optimizer=optimizer, loss=loss, loss_weights=config.get("loss_weights"), metrics=metric_list)
+        weighted = _deserialize_nested(config.get("weighted_metrics"), custom_objects, vars(metrics))
+        model.compile(optimizer=optimizer, loss=loss, loss_weights=config.get("loss_weights"), metrics=metric_list,
+                      weighted_metrics=weighted)
     except CONFIG_ERRORS as error:
         raise ValueError(f"{filepath}: compile_config: {error}") from error
 

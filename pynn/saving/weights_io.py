@@ -37,13 +37,13 @@ import numpy as np
 from pynn.saving import file_reading, file_utils, layer_matching
 
 
-def _h5py():
+def _h5py(files=".weights.h5 files", instead="a .weights.npz file"):
     try:
         import h5py
     except ImportError:
-        raise ImportError("Reading or writing .weights.h5 files needs the h5py package, which is not installed. "
-                          "Install it with `pip install h5py` (or `pip install \"pynn[h5]\"`), or use a "
-                          ".weights.npz file instead") from None
+        raise ImportError(f"Reading or writing {files} needs the h5py package, which is not installed. "
+                          "Install it with `pip install h5py` (or `pip install \"pynn[h5]\"`), or use "
+                          f"{instead} instead") from None
     return h5py
 
 
@@ -90,16 +90,16 @@ H5_ERRORS = (OSError, KeyError, RuntimeError, ValueError, TypeError, OverflowErr
 
 
 def load_weights(model, filepath, skip_mismatch=False):
-    """Read weights saved by save_weights, model.save, or Keras (`.weights.h5`, `.keras`) into the model,
-    which must be built and have the same layers in the same order (pynn's files match layers by name
-    first, see layer_matching). skip_mismatch=True leaves layers whose weights are missing or of another
-    shape as they are, with a warning, instead of raising ValueError.
+    """Read weights saved by save_weights, model.save, or Keras (`.weights.h5`, `.keras`, legacy `.h5` /
+    `.hdf5`: legacy_h5) into the model, which must be built and have the same layers in the same order (pynn's
+    files match layers by name first, see layer_matching). skip_mismatch=True leaves layers whose weights are
+    missing or of another shape as they are, with a warning, instead of raising ValueError.
 
     All or nothing: every array is read and checked before any weight is assigned, so a ValueError (a
     truncated, corrupt or edited file, another structure) leaves all of the model's weights as they were.
     """
     filepath = os.fspath(filepath)
-    kind = _kind(filepath)
+    kind = "h5" if filepath.endswith(".hdf5") else _kind(filepath)
     if kind is None:
         raise ValueError(f"load_weights: expected a '.weights.h5', '.weights.npz' or '.keras' file, got {filepath!r}")
     if not os.path.exists(filepath):
@@ -108,7 +108,11 @@ def load_weights(model, filepath, skip_mismatch=False):
         raise ValueError(f"load_weights: model '{model.name}' is not built; build it (model.build(input_shape) or "
                          "an Input layer) before loading weights")
     if kind == "h5":
-        plan = _keras_h5_plan(model, filepath, filepath, skip_mismatch)
+        from pynn.saving import legacy_h5
+        if legacy_h5.is_legacy_file(filepath):  # model.save("x.h5"), Keras 2's save_weights("x.h5")
+            plan = legacy_h5.load_weights(model, filepath, skip_mismatch)
+        else:
+            plan = _keras_h5_plan(model, filepath, filepath, skip_mismatch)
     elif kind == "npz":
         with file_reading.open_zip(filepath, ".weights.npz") as archive:
             plan = layer_matching.plan_by_layer(model, filepath, archive.namelist(), "", ".npy",
