@@ -35,6 +35,19 @@ def _float_input(shape, rng):
 # name -> (make the layer, input shapes (one per input), input maker). Non-default arguments on purpose, so that
 # an argument get_config forgets shows up as a different config or output.
 LAYER_CASES = {
+    "MultiHeadAttention": (lambda: layers.MultiHeadAttention(2, 3, value_dim=4, output_shape=5, use_bias=False,
+                                                             seed=1), [(2, 4, 3), (2, 5, 3)], _float_input),
+    "Attention": (lambda: layers.Attention(use_scale=True, score_mode="concat"), [(2, 4, 3), (2, 5, 3)],
+                  _float_input),
+    "AdditiveAttention": (lambda: layers.AdditiveAttention(use_scale=False), [(2, 4, 3), (2, 5, 3)], _float_input),
+    "Conv1DTranspose": (lambda: layers.Conv1DTranspose(2, 3, strides=2, padding="same"), [(2, 6, 3)], _float_input),
+    "LayerNormalization": (lambda: layers.LayerNormalization(epsilon=1e-2, center=False), [(2, 4, 5)], _float_input),
+    "GroupNormalization": (lambda: layers.GroupNormalization(groups=2, epsilon=1e-2), [(2, 4, 6)], _float_input),
+    "UnitNormalization": (lambda: layers.UnitNormalization(axis=1), [(2, 4, 5)], _float_input),
+    "Identity": (lambda: layers.Identity(), [(2, 5)], _float_input),
+    "UpSampling1D": (lambda: layers.UpSampling1D(3), [(2, 4, 3)], _float_input),
+    "ZeroPadding1D": (lambda: layers.ZeroPadding1D((1, 2)), [(2, 4, 3)], _float_input),
+    "Cropping1D": (lambda: layers.Cropping1D((1, 2)), [(2, 6, 3)], _float_input),
     "OpLayer": (lambda: layers.OpLayer("multiply", (KerasTensor((None, 5)), 2.0)), [(2, 5)], _float_input),
     "Activation": (lambda: layers.Activation("tanh"), [(2, 5)], _float_input),
     "ActivityRegularization": (lambda: layers.ActivityRegularization(l1=0.01, l2=0.02), [(2, 5)], _float_input),
