@@ -7,7 +7,7 @@ import pytest
 
 import pynn
 from pynn import layers, ops
-from tests.gradcheck import check_layer_gradients
+from gradcheck import check_layer_gradients
 
 
 class CallDense(layers.Layer):
