@@ -466,7 +466,33 @@ void gemm_reference_impl(const GemmParams& p, const T* a, const T* b, T* c, cons
   }
 }
 
+// Many independent products of one shape (attention's per-head products): one product per thread when
+// there are at least two per thread, each on a nested one-thread team; otherwise one after another, each
+// with the whole team. A product's result is the same either way (kernels never depend on the thread count).
+template <class T>
+void gemm_batched_impl(const GemmParams& p, int64_t count, const T* a, const int64_t* a_off, const T* b,
+                       const int64_t* b_off, T* c, const int64_t* c_off) {
+  GemmParams q = p;
+  q.split_k = false;
+  if (count < 2 * static_cast<int64_t>(get_num_threads())) {
+    for (int64_t i = 0; i < count; ++i) gemm_impl(q, a + a_off[i], b + b_off[i], c + c_off[i], GemmEpilogue<T>{});
+    return;
+  }
+  parallel_for(count, 1, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) gemm_impl(q, a + a_off[i], b + b_off[i], c + c_off[i], GemmEpilogue<T>{});
+  });
+}
+
 }  // namespace
+
+void gemm_batched(const GemmParams& p, int64_t count, const float* a, const int64_t* a_off, const float* b,
+                  const int64_t* b_off, float* c, const int64_t* c_off) {
+  gemm_batched_impl(p, count, a, a_off, b, b_off, c, c_off);
+}
+void gemm_batched(const GemmParams& p, int64_t count, const double* a, const int64_t* a_off, const double* b,
+                  const int64_t* b_off, double* c, const int64_t* c_off) {
+  gemm_batched_impl(p, count, a, a_off, b, b_off, c, c_off);
+}
 
 void gemm(const GemmParams& p, const float* a, const float* b, float* c, const GemmEpilogue<float>& e) {
   gemm_impl(p, a, b, c, e);

@@ -37,6 +37,13 @@ struct GemmEpilogue {
 void gemm(const GemmParams& p, const float* a, const float* b, float* c, const GemmEpilogue<float>& e = {});
 void gemm(const GemmParams& p, const double* a, const double* b, double* c, const GemmEpilogue<double>& e = {});
 
+// count products c[i] = alpha * op(a[i]) * op(b[i]) + beta * c[i] of the shape p describes, matrix i at
+// a + a_off[i] (b, c likewise, offsets in elements). The caller guarantees the c[i] do not overlap.
+void gemm_batched(const GemmParams& p, int64_t count, const float* a, const int64_t* a_off, const float* b,
+                  const int64_t* b_off, float* c, const int64_t* c_off);
+void gemm_batched(const GemmParams& p, int64_t count, const double* a, const int64_t* a_off, const double* b,
+                  const int64_t* b_off, double* c, const int64_t* c_off);
+
 void gemm_reference(const GemmParams& p, const float* a, const float* b, float* c,
                     const GemmEpilogue<float>& e = {});
 void gemm_reference(const GemmParams& p, const double* a, const double* b, double* c,

@@ -88,3 +88,100 @@ def gemm(a, b, c, double alpha=1.0, double beta=0.0, bint trans_a=False, bint tr
                 c_gemm_reference(p, <const double*>pa, <const double*>pb, <double*>pc, e64)
             else:
                 c_gemm(p, <const double*>pa, <const double*>pb, <double*>pc, e64)
+
+
+cdef extern from "gemm/gemm.h" namespace "pynn" nogil:
+    void c_gemm_batched "pynn::gemm_batched"(const GemmParams&, int64_t, const float*, const int64_t*,
+                                             const float*, const int64_t*, float*, const int64_t*) except +
+    void c_gemm_batched "pynn::gemm_batched"(const GemmParams&, int64_t, const double*, const int64_t*,
+                                             const double*, const int64_t*, double*, const int64_t*) except +
+
+
+cdef _batch_offsets(cnp.ndarray x, int nlead, str name):
+    """Element offsets of the matrices x[i] (i over the leading axes, C order), as an int64 array."""
+    cdef int64_t item = cnp.PyArray_ITEMSIZE(x)
+    shape = (<object>x).shape[:nlead]
+    strides = (<object>x).strides[:nlead]
+    for s in strides:
+        if s < 0 or s % item:
+            raise ValueError(f"{name}: the batch axes need non-negative strides that are whole elements, got "
+                             f"strides {(<object>x).strides}")
+    offsets = np.zeros(shape, np.int64)
+    for axis, (n, s) in enumerate(zip(shape, strides)):
+        view = [1] * nlead
+        view[axis] = n
+        offsets = offsets + (np.arange(n, dtype=np.int64) * (s // item)).reshape(view)
+    return np.ascontiguousarray(offsets.reshape(-1))
+
+
+cdef bint _nested_strides(cnp.ndarray x):
+    """Whether every element of x has its own address: sorted by stride, each axis steps past everything
+    the smaller-stride axes span (a sufficient test; true of C-ordered arrays and of heads interleaved in
+    rows)."""
+    cdef int64_t span = 1
+    dims = sorted((s // x.itemsize, n) for n, s in zip((<object>x).shape, (<object>x).strides) if n > 1)
+    for stride, n in dims:
+        if stride < span:
+            return False
+        span = stride * (n - 1) + span
+    return True
+
+
+def gemm_batched(a, b, c, double alpha=1.0, double beta=0.0, bint trans_a=False, bint trans_b=False):
+    """c[i] = alpha * op(a[i]) @ op(b[i]) + beta * c[i] for every index i of the leading axes (the same for a,
+    b and c). Each matrix has contiguous rows; the batch axes any non-negative strides (views of heads in
+    a projection work uncopied). c's matrices must not overlap each other, a or b. Products run one per
+    thread when there are enough of them."""
+    cdef cnp.ndarray A = _array(a, "a"), B = _array(b, "b"), C = _array(c, "c")
+    cdef int kind = _float_kind(A, "a")
+    _same_dtype(B, A, "b", "a")
+    _same_dtype(C, A, "c", "a")
+    cdef int nd = cnp.PyArray_NDIM(A)
+    if nd < 3 or cnp.PyArray_NDIM(B) != nd or cnp.PyArray_NDIM(C) != nd:
+        raise ValueError(f"gemm_batched: a, b and c need one rank of at least 3, got shapes {(<object>A).shape}, "
+                         f"{(<object>B).shape}, {(<object>C).shape}")
+    lead = (<object>A).shape[:nd - 2]
+    if (<object>B).shape[:nd - 2] != lead or (<object>C).shape[:nd - 2] != lead:
+        raise ValueError(f"gemm_batched: a, b and c need the same batch axes, got shapes {(<object>A).shape}, "
+                         f"{(<object>B).shape}, {(<object>C).shape}")
+    _writeable(C, "c")
+    cdef int64_t count = 1
+    for n in lead:
+        count *= n
+    cdef GemmParams p
+    p.trans_a = trans_a
+    p.trans_b = trans_b
+    p.m = A.shape[nd - 1] if trans_a else A.shape[nd - 2]
+    p.k = A.shape[nd - 2] if trans_a else A.shape[nd - 1]
+    cdef int64_t kb = B.shape[nd - 1] if trans_b else B.shape[nd - 2]
+    p.n = B.shape[nd - 2] if trans_b else B.shape[nd - 1]
+    if kb != p.k:
+        raise ValueError(f"b: op(a) is {p.m}x{p.k}, so op(b) must have {p.k} rows; got op(b) of {kb}x{p.n}")
+    if C.shape[nd - 2] != p.m or C.shape[nd - 1] != p.n:
+        raise ValueError(f"c: expected matrices of shape ({p.m}, {p.n}), got {(<object>C).shape}")
+    if count == 0 or p.m == 0 or p.n == 0:
+        return
+    first = (0,) * (nd - 2)
+    p.lda = _row_stride((<object>A)[first], "a")
+    p.ldb = _row_stride((<object>B)[first], "b")
+    p.ldc = _row_stride((<object>C)[first], "c")
+    if _overlap(C, A) or _overlap(C, B):
+        raise ValueError("c: the output must not share memory with a or b")
+    if not _nested_strides(C):
+        raise ValueError(f"c: its matrices must not overlap one another (strides {(<object>C).strides})")
+    p.alpha = alpha
+    p.beta = beta
+    p.split_k = False
+    cdef cnp.ndarray ao = _batch_offsets(A, nd - 2, "a"), bo = _batch_offsets(B, nd - 2, "b")
+    cdef cnp.ndarray co = _batch_offsets(C, nd - 2, "c")
+    cdef void* pa = cnp.PyArray_DATA(A)
+    cdef void* pb = cnp.PyArray_DATA(B)
+    cdef void* pc = cnp.PyArray_DATA(C)
+    cdef const int64_t* pao = <const int64_t*>cnp.PyArray_DATA(ao)
+    cdef const int64_t* pbo = <const int64_t*>cnp.PyArray_DATA(bo)
+    cdef const int64_t* pco = <const int64_t*>cnp.PyArray_DATA(co)
+    with nogil:
+        if kind == 0:
+            c_gemm_batched(p, count, <const float*>pa, pao, <const float*>pb, pbo, <float*>pc, pco)
+        else:
+            c_gemm_batched(p, count, <const double*>pa, pao, <const double*>pb, pbo, <double*>pc, pco)

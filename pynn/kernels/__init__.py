@@ -10,7 +10,7 @@ from pynn.kernels.conv import (
     conv2d, conv2d_backward_data, conv2d_backward_weights, conv2d_geometry, conv2d_transpose, conv_output_length,
     conv_padding, conv_transpose_output_length,
 )
-from pynn.kernels.gemm import gemm, matmul
+from pynn.kernels.gemm import gemm, gemm_batched, matmul
 from pynn.kernels.image import affine_transform, affine_transform_backward
 from pynn.kernels.losses import (
     huber, mean_absolute_error, mean_squared_error, sigmoid_binary_cross_entropy, softmax_cross_entropy,
@@ -31,7 +31,7 @@ from pynn.kernels.reduce import mean, sum, sum_rows, weighted_mean, weighted_sum
 from pynn.kernels.training import DenseChain, gather_rows
 
 __all__ = [
-    "gemm", "matmul",
+    "gemm", "gemm_batched", "matmul",
     "conv2d", "conv2d_backward_data", "conv2d_backward_weights", "conv2d_transpose", "conv2d_geometry",
     "conv_output_length", "conv_padding", "conv_transpose_output_length",
     "ACTIVATIONS", "activation", "activation_backward", "activation_backward_uses_output", "softmax",

@@ -47,3 +47,19 @@ def gemm(a, b, c=None, alpha=1.0, beta=0.0, trans_a=False, trans_b=False):
         beta = 0.0
     _C.gemm(a, b, c, float(alpha), float(beta), bool(trans_a), bool(trans_b))
     return c
+
+
+def gemm_batched(a, b, c=None, alpha=1.0, beta=0.0, trans_a=False, trans_b=False):
+    """c[i] = alpha * op(a[i]) @ op(b[i]) + beta * c[i] over the leading axes of a, b and c (the same for
+    all three), one C++ call: the products run one per thread when there are enough of them. Matrices need
+    contiguous rows; the batch axes may have any non-negative strides (views are read in place). Without c,
+    a new C-contiguous array is returned."""
+    if c is None:
+        if not isinstance(a, np.ndarray) or not isinstance(b, np.ndarray) or a.ndim < 3 or b.ndim != a.ndim:
+            _C.gemm_batched(a, b, a, alpha, 0.0, trans_a, trans_b)      # raises the precise error
+        m = a.shape[-1] if trans_a else a.shape[-2]
+        n = b.shape[-2] if trans_b else b.shape[-1]
+        c = np.empty(a.shape[:-2] + (m, n), dtype=a.dtype)
+        beta = 0.0
+    _C.gemm_batched(a, b, c, float(alpha), float(beta), bool(trans_a), bool(trans_b))
+    return c

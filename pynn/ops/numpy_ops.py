@@ -240,9 +240,15 @@ def where(condition, x1=None, x2=None):
 
 # ---------------------------------------------------------------- linear algebra
 def _matmul_values(a, b):
-    if (a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype and a.dtype in (np.float32, np.float64)
-            and a.shape[0] and a.shape[1] and b.shape[1]):
-        return kernels.matmul(a, b)       # reads transposed views in place
+    if a.dtype == b.dtype and a.dtype in (np.float32, np.float64) and a.ndim >= 2 and b.ndim >= 2 \
+            and a.size and b.size and a.shape[-1] == b.shape[-2]:
+        if a.ndim == 2 and b.ndim == 2:
+            return kernels.matmul(a, b)   # reads transposed views in place
+        lead = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        a_rows = a if a.strides[-1] == a.itemsize else np.ascontiguousarray(a)
+        b_rows = b if b.strides[-1] == b.itemsize else np.ascontiguousarray(b)
+        return kernels.gemm_batched(np.broadcast_to(a_rows, lead + a.shape[-2:]),
+                                    np.broadcast_to(b_rows, lead + b.shape[-2:]))
     return np.matmul(a, b)
 
 
@@ -263,10 +269,10 @@ def matmul(x1, x2):
             g2 = np.expand_dims(g2, -1)
         ga = gb = None
         if needs_gradient(ta):
-            ga = _matmul_values(g2, np.swapaxes(b2, -1, -2)) if g2.ndim == 2 else np.matmul(g2, np.swapaxes(b2, -1, -2))
+            ga = _matmul_values(g2, np.swapaxes(b2, -1, -2))
             ga = unbroadcast(ga, a2.shape).reshape(a.shape)
         if needs_gradient(tb):
-            gb = _matmul_values(np.swapaxes(a2, -1, -2), g2) if g2.ndim == 2 else np.matmul(np.swapaxes(a2, -1, -2), g2)
+            gb = _matmul_values(np.swapaxes(a2, -1, -2), g2)
             gb = unbroadcast(gb, b2.shape).reshape(b.shape)
         return ga, gb
     return result(y, (x1, x2), (ta, tb), vjp, "matmul")

@@ -67,10 +67,11 @@ def batched_gemm(a, b, c, alpha=1.0, beta=0.0, trans_a=False, trans_b=False):
     """c[i] = alpha * op(a[i]) @ op(b[i]) + beta * c[i] for every index i of the leading axes, on the GEMM kernel.
 
     The matrices may be views with strided rows (a head's columns of a projection), so no operand is copied;
-    NumPy's matmul falls back to a slow loop on such views."""
-    for i in np.ndindex(*a.shape[:-2]):
-        kernels.gemm(a[i], b[i], c[i], alpha, beta, trans_a, trans_b)
-    return c
+    NumPy's matmul falls back to a slow loop on such views. One kernel call: the products run one per
+    thread."""
+    if a.ndim == 2:
+        return kernels.gemm(a, b, c, alpha, beta, trans_a, trans_b)
+    return kernels.gemm_batched(a, b, c, alpha, beta, trans_a, trans_b)
 
 
 def add_matmul_grad(var, a, b):
