@@ -233,6 +233,14 @@ def test_super_call_of_a_builtin_layer_and_nested_tracking(rng):
     x = rng.normal(size=(3, 5))
     block(x)
     assert len(block.weights) == 6 and len(block.trainable_weights) == 6
+    block.inner[1].trainable = False
+    assert len(block.weights) == 6 and len(block.trainable_weights) == 3
+    block.inner[1].trainable = True
+    replaced = Block()
+    replaced(x)
+    replaced.inner = replaced.inner[:1] + [ScaledDense(2, dtype="float64")]   # the dropped layer's weights go
+    replaced(x)
+    assert len(replaced.weights) == 6
     check_layer_gradients(block, x)
 
 

@@ -285,17 +285,23 @@ class Layer:
                 continue
             seen.add(id(layer))
             order.append(layer)
-            stack.extend(reversed(layer.__dict__.get("_tracked_layers", [])))
+            stack.extend(reversed(layer._sublayers()))
         return order
 
-    def __setattr__(self, name, value):
-        # Layers (and lists / tuples of them) assigned to attributes are tracked as sublayers: their weights
-        # are this layer's, as in Keras.
-        if isinstance(value, Layer) and value is not self:
-            self.__dict__.setdefault("_tracked_layers", []).append(value)
-        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Layer) for v in value):
-            self.__dict__.setdefault("_tracked_layers", []).extend(v for v in value if v is not self)
-        object.__setattr__(self, name, value)
+    def _sublayers(self):
+        """The layers held in this layer's attributes (alone or in lists / tuples), in assignment order: a
+        call-style layer's weights include theirs, as in Keras. Derived on each call, so reassigning an
+        attribute drops the layer it held."""
+        found, seen = [], {id(self)}
+        for name, value in self.__dict__.items():
+            if name == "_native_twin":
+                continue
+            items = value if isinstance(value, (list, tuple)) else (value,)
+            for v in items:
+                if isinstance(v, Layer) and id(v) not in seen:
+                    seen.add(id(v))
+                    found.append(v)
+        return found
 
     def _reused_array(self, key, shape, dtype):
         """An uninitialised array for one of this layer's per-call results (its output, an input gradient):
@@ -400,8 +406,8 @@ class Layer:
 
     @property
     def weights(self):
-        if self.__dict__.get("_tracked_layers") and self._call_style:
-            return _unique_variables(self._weights + [w for layer in self._tracked_layers for w in layer.weights])
+        if self._call_style:
+            return _unique_variables(self._weights + [w for layer in self._sublayers() for w in layer.weights])
         return list(self._weights)
 
     @property
@@ -409,8 +415,8 @@ class Layer:
         if not self._trainable:
             return []
         own = [w for w in self._weights if w.trainable]
-        if self.__dict__.get("_tracked_layers") and self._call_style:
-            return _unique_variables(own + [w for layer in self._tracked_layers for w in layer.trainable_weights])
+        if self._call_style:
+            return _unique_variables(own + [w for layer in self._sublayers() for w in layer.trainable_weights])
         return own
 
     @property
@@ -502,8 +508,8 @@ class _NativeView:
                 native = type(cls._native_base.__name__, (cls._native_base,), {"__module__": cls.__module__})
                 cls._native_class = native
             twin = object.__new__(native)
-            object.__setattr__(twin, "__dict__", layer.__dict__)
-            object.__setattr__(layer, "_native_twin", twin)
+            twin.__dict__ = layer.__dict__
+            layer._native_twin = twin
         return call_support.record_builtin(twin, inputs, training, **kwargs)
 
 

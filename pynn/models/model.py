@@ -216,7 +216,7 @@ class Model(Layer):
     @property
     def layers(self):
         """A subclassed model's layers: those assigned to its attributes, in assignment order."""
-        return list(self.__dict__.get("_tracked_layers", []))
+        return self._sublayers()
 
     # ------------------------------------------------------------------ one batch
     def _trainable_variables(self):
