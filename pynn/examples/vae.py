@@ -11,10 +11,11 @@ image. train_step minimises the summed per-pixel binary cross-entropy (batch mea
 which holds the add_loss term, and reports the three losses through Mean trackers, as the guide does.
 
 It prints per epoch the total, reconstruction and KL losses, then the same on the test digits (evaluate
-runs the model's test_step) and the reconstruction loss of a blank image, for scale. With the defaults
-(5 epochs of 20,000 training digits, latent 2, batch 128), measured on a 2-core AMD EPYC (AVX2), the
-reconstruction loss falls from about 200 in the first epoch to about 160, with a KL term near 5, and the
-test figures are within a few points of the training ones.
+runs the model's test_step) and the reconstruction loss of a grey image, for scale. With the defaults
+(5 epochs of 20,000 training digits, latent 2, batch 128), measured on a 2-core AMD EPYC (AVX2, 2 threads)
+shared with other jobs (411 s): the reconstruction loss falls from 260.8 in the first epoch to 182.3 in the
+fifth, the KL term rises from 1.2 to 2.5, and on 2,000 test digits the losses are 175.3 and 2.8 (a grey
+image: 543.4).
 """
 import argparse
 import time
