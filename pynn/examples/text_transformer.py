@@ -12,9 +12,10 @@ Dropout and a 2-way softmax, Adam and sparse categorical cross-entropy, batch 32
 Data: the IMDB reviews (pynn.datasets.imdb, vocabulary 20,000, cut to 200 words) when they are in
 $PYNN_DATA or the cache or can be downloaded; otherwise (or with --fabricated) an IMDB-like task made up
 here: sequences of random words in which a positive review carries more of 50 "positive" words and a
-negative one more of 50 "negative" words, with the rest of the vocabulary as noise. The guide reaches about
-85% on IMDB after 2 epochs; on the fabricated task the model reaches more than 95% test accuracy in one
-epoch of 4,000 reviews.
+negative one more of 50 "negative" words, with the rest of the vocabulary as noise. Keras's guide reports
+about 85% on IMDB after 2 epochs (not run here: no copy of IMDB on this machine). On the fabricated task,
+`--fabricated --samples 4000 --epochs 1` reached 98.4% validation accuracy on 1,000 reviews in 69 s (2-core
+AMD EPYC, AVX2, 2 threads, shared with other jobs).
 """
 import argparse
 import time
