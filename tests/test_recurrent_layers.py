@@ -347,3 +347,10 @@ def test_training_is_bit_identical_on_one_and_two_threads(threads, rng):
         results.append(model.get_weights())
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+
+
+def test_activation_without_a_recurrent_kernel_is_refused_by_name():
+    import pynn
+    for name in ("mish", "hard_silu", "softmax"):
+        with pytest.raises(ValueError, match=rf"lstm.*compute elementwise in C\+\+ \(.*tanh\); got '{name}'"):
+            pynn.layers.LSTM(3, activation=name)

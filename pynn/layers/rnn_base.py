@@ -44,7 +44,9 @@ class RNNBase(Layer):
         self.recurrent_activation = activations.get(recurrent_activation)
         for act in (self.activation, self.recurrent_activation):
             if not act.elementwise:
-                raise ValueError(f"{kind} '{self.name}': activations must be elementwise, got {act.name!r}")
+                raise ValueError(f"{kind} '{self.name}': the recurrent kernels take the activations they compute "
+                                 f"elementwise in C++ ({', '.join(sorted(k for k in kernels.ACTIVATIONS))}); "
+                                 f"got {act.get_config()!r}")
         self.use_bias = bool(use_bias)
         self.kernel_initializer, self.recurrent_initializer = kernel_initializer, recurrent_initializer
         self.bias_initializer = bias_initializer
