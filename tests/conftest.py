@@ -54,3 +54,10 @@ def real_mnist():
             os.environ["PYNN_DATA"] = old
     assert x_train.shape == (60000, 28, 28) and x_test.shape == (10000, 28, 28)
     return x_train, y_train, x_test, y_test
+
+
+@pytest.fixture(scope="module")
+def keras():
+    """Keras 3 on its torch backend, the reference for Keras's behaviour (skips when not installed)."""
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    return pytest.importorskip("keras")

@@ -1,7 +1,6 @@
 """Noise layers (GaussianNoise, GaussianDropout, SpatialDropout1D / 2D) and Dropout(noise_shape=): training only,
 Keras 3's distributions (mean and variance within tolerance), reproducible per seed and for any thread count,
 finite-difference gradients through a fixed draw (float64), configs as Keras's, saving, errors."""
-import os
 
 import numpy as np
 import pytest
@@ -9,24 +8,7 @@ import pytest
 import pynn
 from pynn import layers
 from pynn.training import dense_chain
-from gradcheck import check_layer_gradients
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    return pytest.importorskip("keras")
-
-
-def replay(layer):
-    """Make every forward draw the same numbers (for finite differences of a fixed draw)."""
-    forward = layer.forward
-
-    def replayed(x, training=False):
-        layer._offset = 0
-        return forward(x, training)
-    layer.forward = replayed
-    return layer
+from gradcheck import check_layer_gradients, replay
 
 
 LAYERS = [

@@ -1,7 +1,6 @@
 """Preprocessing layers (Rescaling, Resizing, CenterCrop, Normalization) and the random crop / colour augmentations
 (RandomCrop, RandomContrast, RandomBrightness): finite-difference gradients (float64), Keras 3 forward parity
 (KERAS_BACKEND=torch) and configs, seeded thread-independent draws with Keras's distributions, saving, errors."""
-import os
 
 import numpy as np
 import pytest
@@ -9,24 +8,7 @@ import pytest
 import pynn
 from pynn import layers
 from pynn.layers.preprocessing.resampling import resample, resample_backward
-from gradcheck import check_layer_gradients
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    return pytest.importorskip("keras")
-
-
-def replay(layer):
-    """Make every forward of a seeded layer draw the same numbers (for finite differences of a fixed draw)."""
-    forward = layer.forward
-
-    def replayed(x, training=False):
-        layer._offset = 0
-        return forward(x, training)
-    layer.forward = replayed
-    return layer
+from gradcheck import check_layer_gradients, replay
 
 
 # ---------------------------------------------------------------------------------------------- gradients

@@ -88,7 +88,7 @@ def run_call(layer, inputs, training, kwargs):
 
 def call_forward(layer, x, training=False, logits=(), mask=None, **kwargs):
     """The engine's forward for a call-style layer: (outputs as arrays, context)."""
-    leaves = map_structure(lambda v: Tensor(_float_or_index(v), traced=v.dtype.kind == "f"), x)
+    leaves = map_structure(lambda v: Tensor(np.asarray(v), traced=v.dtype.kind == "f"), x)
     if mask is not None:
         kwargs["mask"] = mask
     added = []
@@ -102,11 +102,6 @@ def call_forward(layer, x, training=False, logits=(), mask=None, **kwargs):
     values = map_structure(lambda t: np.asarray(tensor_module.value_of(t)), out)
     activity = float(sum(float(np.sum(tensor_module.value_of(a))) for a in added))
     return values, {"leaves": leaves, "out": out, "added": added, "activity_loss": activity}
-
-
-def _float_or_index(v):
-    v = np.asarray(v)
-    return v
 
 
 def call_backward(layer, ctx, dy, input_gradients=True):
