@@ -268,8 +268,10 @@ def test_few_row_panels_read_b_in_place(isa, dtype, rng, threads):
 def test_short_deep_products_split_over_k(isa, dtype, rng, threads):
     """A short, deep product with a large B (a Dense layer's batch on 784+ inputs) is summed over k in 2 or 4
     fixed chunks, one thread each, then added in order: against NumPy with alpha, beta, a strided C, A
-    transposed, bias + activation, and bit-identical on 1, 2 and 3 threads (3 threads over 4 chunks)."""
-    for m, k, n in [(5, 768, 128), (32, 784, 128), (64, 1600, 128), (96, 1536, 70), (33, 3001, 97)]:
+    transposed, bias + activation, and bit-identical on 1, 2 and 3 threads (3 threads over 4 chunks). Also
+    deep products with a small C (a weight gradient over 4096+ tokens: k >= 4 max(m, n), 2 or 4 chunks)."""
+    for m, k, n in [(5, 768, 128), (32, 784, 128), (64, 1600, 128), (96, 1536, 70), (33, 3001, 97),
+                    (64, 2048, 100), (130, 4099, 70), (70, 8200, 33)]:
         for ta in (False, True):
             a, b = _operands(rng, m, k, n, ta, False, dtype)
             c0 = rng.standard_normal((m, n + 5)).astype(dtype)

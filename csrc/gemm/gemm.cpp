@@ -233,16 +233,24 @@ void transpose_columns(const T* src, int64_t lds, T* dst, int64_t ldd, int64_t r
 }
 
 // How many k chunks split_k_gemm cuts a product into (1: it does not apply). A function of the shape only.
-// It applies to short, deep products whose B is read in place and is larger than a core's share of L2
-// would like (a Dense layer's 784 x 128 weights under a batch of 32): split over rows, every thread reads
-// all of B; split over k, each reads and keeps its own rows of B, which are also the rows of the weight
-// gradient (X^T dY, split over its rows) and of the optimizer's update (split by element) that thread
-// handles, so a training step's weights stay in the caches of the cores that use them.
+// Two kinds of product are split over k, each chunk summed by one thread into its own C:
+// - short, deep products whose B is read in place and is larger than a core's share of L2 would like (a
+//   Dense layer's 784 x 128 weights under a batch of 32): split over rows, every thread reads all of B;
+//   split over k, each reads and keeps its own rows of B, which are also the rows of the weight gradient
+//   (X^T dY, split over its rows) and of the optimizer's update (split by element) that thread handles, so
+//   a training step's weights stay in the caches of the cores that use them;
+// - deep products with a small C, k at least 4x both m and n (a weight gradient X^T dY over 4096 tokens):
+//   split over rows, the team packs each k block of B together and meets at two barriers per block (32
+//   for k = 4096); split over k, every chunk packs its own and nothing waits until the final sum.
 template <class T>
 int64_t split_k_chunks(const GemmParams& p, int mr) {
-  if (!p.split_k || p.trans_b || p.m <= kGemmSmallRows || p.m > 8 * mr || p.k < 768) return 1;
-  if (p.k * p.n * static_cast<int64_t>(sizeof(T)) < (256 << 10)) return 1;
-  return p.k >= 1536 ? 4 : 2;
+  if (!p.split_k || p.trans_b || p.m <= kGemmSmallRows || p.k < 768) return 1;
+  if (p.m <= 8 * mr) {
+    if (p.k * p.n * static_cast<int64_t>(sizeof(T)) < (256 << 10)) return 1;
+    return p.k >= 1536 ? 4 : 2;
+  }
+  if (p.k >= 2048 && p.k >= 4 * std::max(p.m, p.n) && p.m * p.n <= (1 << 20)) return p.k >= 8192 ? 4 : 2;
+  return 1;
 }
 
 // C = act(beta C + sum over chunks q of alpha A_q B_q + bias): chunk 0 is summed into C, the others into
