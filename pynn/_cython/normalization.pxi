@@ -1,4 +1,5 @@
-# Batch normalization over x viewed as (outer, channels, inner). csrc/normalization/batch_norm.h.
+# Batch normalization over x viewed as (outer, channels, inner) (csrc/normalization/batch_norm.h) and layer
+# normalization of the rows of a 2-D array (csrc/normalization/layer_norm.h).
 
 cdef extern from "normalization/batch_norm.h" namespace "pynn" nogil:
     cdef cppclass BatchNormParams:
@@ -194,3 +195,109 @@ def batch_norm_backward(x, dy, mean, inv_std, gamma, dx, dgamma, dbeta, bint bat
         else:
             c_batch_norm_backward(p, batch_statistics, <const double*>px, <const double*>pdy, <const double*>pm,
                                   <const double*>pi, <const double*>pg, <double*>pdx, <double*>pdg, <double*>pdb)
+
+
+cdef extern from "normalization/layer_norm.h" namespace "pynn" nogil:
+    cdef cppclass LayerNormParams:
+        int64_t rows, features
+        double epsilon
+        bint centered
+    void c_layer_norm_forward "pynn::layer_norm_forward"(
+        const LayerNormParams&, const float*, const float*, const float*, float*, float*, float*)
+    void c_layer_norm_forward "pynn::layer_norm_forward"(
+        const LayerNormParams&, const double*, const double*, const double*, double*, double*, double*)
+    void c_layer_norm_backward "pynn::layer_norm_backward"(
+        const LayerNormParams&, const float*, const float*, const float*, const float*, const float*, float*,
+        float*, float*)
+    void c_layer_norm_backward "pynn::layer_norm_backward"(
+        const LayerNormParams&, const double*, const double*, const double*, const double*, const double*,
+        double*, double*, double*)
+
+
+cdef LayerNormParams _layer_norm_params(cnp.ndarray x, double epsilon, bint centered) except *:
+    cdef LayerNormParams p
+    if cnp.PyArray_NDIM(x) != 2:
+        raise ValueError(f"x: expected a 2-D (rows, features) array, got shape {(<object>x).shape}")
+    _contiguous(x, "x")
+    if not epsilon >= 0 or epsilon == float("inf"):
+        raise ValueError(f"epsilon: expected a finite number >= 0, got {epsilon}")
+    p.rows, p.features = x.shape[0], x.shape[1]
+    p.epsilon, p.centered = epsilon, centered
+    return p
+
+
+def layer_norm_forward(x, gamma, beta, y, mean, inv, double epsilon, bint centered=True):
+    """y = (x - mean) * inv * gamma + beta per row of x (2-D, (rows, features)), mean and inv (length rows)
+    written with each row's mean (0 when not centered) and 1 / sqrt(variance + epsilon). gamma / beta
+    (length features) may be None. y must not share memory with x."""
+    cdef cnp.ndarray X = _array(x, "x"), Y = _array(y, "y")
+    cdef int kind = _float_kind(X, "x")
+    cdef LayerNormParams p = _layer_norm_params(X, epsilon, centered)
+    _output(Y, X, "y", "x")
+    inputs = [(X, "x"), (Y, "y")]
+    if _overlap(Y, X):
+        raise ValueError("y: must not share memory with x")
+    cdef void* pg = _channel_vector(gamma, X, p.features, "gamma", False, [])
+    cdef void* pb = _channel_vector(beta, X, p.features, "beta", False, [])
+    for v, v_name in ((gamma, "gamma"), (beta, "beta")):
+        if v is not None:
+            if _overlap(Y, v):
+                raise ValueError(f"y: must not share memory with {v_name}")
+            inputs.append((v, v_name))
+    cdef void* pm = _channel_vector(mean, X, p.rows, "mean", True, inputs)
+    if pm == NULL:
+        raise ValueError("mean: expected an array, got None")
+    inputs.append((mean, "mean"))
+    cdef void* pi = _channel_vector(inv, X, p.rows, "inv", True, inputs)
+    if pi == NULL:
+        raise ValueError("inv: expected an array, got None")
+    cdef void* px = cnp.PyArray_DATA(X)
+    cdef void* py = cnp.PyArray_DATA(Y)
+    with nogil:
+        if kind == 0:
+            c_layer_norm_forward(p, <const float*>px, <const float*>pg, <const float*>pb, <float*>py, <float*>pm,
+                                 <float*>pi)
+        else:
+            c_layer_norm_forward(p, <const double*>px, <const double*>pg, <const double*>pb, <double*>py,
+                                 <double*>pm, <double*>pi)
+
+
+def layer_norm_backward(x, dy, mean, inv, gamma, dx, dgamma, dbeta, bint centered=True):
+    """dx (or None) = the input gradient of layer_norm_forward; dgamma / dbeta (or None) += the weight
+    gradients. x, dy, dx: 2-D (rows, features); mean, inv: what the forward wrote; gamma may be None. dx may
+    be dy itself (in place) but share no other memory with the inputs."""
+    cdef cnp.ndarray X = _array(x, "x"), DY = _array(dy, "dy"), DX
+    cdef int kind = _float_kind(X, "x")
+    cdef LayerNormParams p = _layer_norm_params(X, 1.0, centered)
+    _float_input(DY, X, "dy", "x")
+    _contiguous(DY, "dy")
+    cdef void* pm = _channel_vector(mean, X, p.rows, "mean", False, [])
+    cdef void* pi = _channel_vector(inv, X, p.rows, "inv", False, [])
+    if pm == NULL or pi == NULL:
+        raise ValueError("mean, inv: expected arrays, got None")
+    cdef void* pg = _channel_vector(gamma, X, p.features, "gamma", False, [])
+    inputs = [(X, "x"), (mean, "mean"), (inv, "inv")] + ([(gamma, "gamma")] if gamma is not None else [])
+    cdef void* pdx = NULL
+    if dx is not None:
+        DX = _array(dx, "dx")
+        _output(DX, X, "dx", "x")
+        _no_partial_overlap(DX, DY, "dx", "dy")
+        for other, other_name in inputs:
+            if _overlap(DX, other):
+                raise ValueError(f"dx: must not share memory with {other_name}")
+        pdx = cnp.PyArray_DATA(DX)
+        inputs.append((DX, "dx"))
+    inputs.append((DY, "dy"))
+    cdef void* pdg = _channel_vector(dgamma, X, p.features, "dgamma", True, inputs)
+    if dgamma is not None:
+        inputs.append((dgamma, "dgamma"))
+    cdef void* pdb = _channel_vector(dbeta, X, p.features, "dbeta", True, inputs)
+    cdef void* px = cnp.PyArray_DATA(X)
+    cdef void* pdy = cnp.PyArray_DATA(DY)
+    with nogil:
+        if kind == 0:
+            c_layer_norm_backward(p, <const float*>px, <const float*>pdy, <const float*>pm, <const float*>pi,
+                                  <const float*>pg, <float*>pdx, <float*>pdg, <float*>pdb)
+        else:
+            c_layer_norm_backward(p, <const double*>px, <const double*>pdy, <const double*>pm, <const double*>pi,
+                                  <const double*>pg, <double*>pdx, <double*>pdg, <double*>pdb)

@@ -20,7 +20,8 @@ from pynn.kernels.optimizers import (
     adadelta_update, adagrad_update, adam_update, adam_update_many, adamax_update, adamw_update, nadam_u_product,
     nadam_update, rmsprop_update, sgd_update, sgd_update_many,
 )
-from pynn.kernels.normalization import batch_norm_backward, batch_norm_inference, batch_norm_training
+from pynn.kernels.normalization import (batch_norm_backward, batch_norm_inference, batch_norm_training, layer_norm,
+                                       layer_norm_backward)
 from pynn.kernels.pooling import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward, pool2d_output_shape
 from pynn.kernels.random import (
     dropout, dropout_backward, philox4x32_10, random_bernoulli, random_integers, random_normal, random_uniform,
@@ -44,7 +45,7 @@ __all__ = [
     "random_integers", "dropout", "dropout_backward",
     "sum_rows", "sum", "mean", "weighted_sum", "weighted_mean",
     "pool2d_output_shape", "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
-    "batch_norm_training", "batch_norm_inference", "batch_norm_backward",
+    "batch_norm_training", "batch_norm_inference", "batch_norm_backward", "layer_norm", "layer_norm_backward",
     "affine_transform", "affine_transform_backward",
     "rnn_forward", "rnn_backward",
     "DenseChain", "gather_rows",

@@ -1,4 +1,5 @@
-"""Batch normalization over one feature axis, forward (training / inference) and backward (csrc/normalization/).
+"""Batch normalization over one feature axis, forward (training / inference) and backward, and layer
+normalization of the rows of a 2-D array, forward and backward (csrc/normalization/).
 
 Statistics are per feature (the entries along `axis`), over every other axis; the variance is the biased one
 (Keras). Training updates the moving statistics in place the Keras way: moving = moving * momentum + batch *
@@ -9,6 +10,8 @@ Example:
     >>> y, mean, inv_std = batch_norm_training(x, gamma=g, beta=b, moving_mean=mm, moving_variance=mv)
     >>> dx, dgamma, dbeta = batch_norm_backward(x, dy, mean, inv_std, gamma=g)
     >>> y = batch_norm_inference(x, mm, mv, gamma=g, beta=b)
+    >>> y, mean, inv = layer_norm(x2, gamma=g, beta=b, epsilon=1e-5)     # x2: (rows, features)
+    >>> dx = layer_norm_backward(x2, dy2, mean, inv, gamma=g, dgamma=g_grad, dbeta=b_grad)
 """
 import math
 
@@ -16,7 +19,7 @@ import numpy as np
 
 from pynn import _C
 
-__all__ = ["batch_norm_training", "batch_norm_inference", "batch_norm_backward"]
+__all__ = ["batch_norm_training", "batch_norm_inference", "batch_norm_backward", "layer_norm", "layer_norm_backward"]
 
 
 def _as_3d(x, axis, name="x"):
@@ -70,3 +73,25 @@ def batch_norm_backward(x, dy, mean, inv_std, axis=-1, gamma=None, batch_statist
     dx = np.empty(x3.shape, x3.dtype) if input_gradient else None
     _C.batch_norm_backward(x3, dy3, mean, inv_std, gamma, dx, dgamma, dbeta, batch_statistics, reference)
     return (dx.reshape(x.shape) if dx is not None else None), dgamma, dbeta
+
+
+def layer_norm(x, gamma=None, beta=None, epsilon=1e-3, centered=True):
+    """Each row of x (2-D, (rows, features)) standardized over its features, times gamma plus beta (each of
+    length features, or None). Returns (y, mean, inv): mean is each row's mean (0 when not centered, Keras's
+    rms_scaling) and inv = 1 / sqrt(biased variance + epsilon), what layer_norm_backward needs."""
+    x = np.ascontiguousarray(x)
+    rows = x.shape[0] if x.ndim == 2 else 0
+    y = np.empty_like(x)
+    mean, inv = np.empty(rows, x.dtype), np.empty(rows, x.dtype)
+    _C.layer_norm_forward(x, gamma, beta, y, mean, inv, float(epsilon), bool(centered))
+    return y, mean, inv
+
+
+def layer_norm_backward(x, dy, mean, inv, gamma=None, dgamma=None, dbeta=None, centered=True, input_gradient=True):
+    """The input gradient of layer_norm (None when not input_gradient); dgamma / dbeta (arrays of length
+    features, or None) get the weight gradients added. x, mean, inv: as layer_norm saw and returned them."""
+    x = np.ascontiguousarray(x)
+    dy = np.ascontiguousarray(dy, dtype=x.dtype)
+    dx = np.empty_like(x) if input_gradient else None
+    _C.layer_norm_backward(x, dy, mean, inv, gamma, dx, dgamma, dbeta, bool(centered))
+    return dx

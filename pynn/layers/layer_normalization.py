@@ -151,24 +151,22 @@ class LayerNormalization(Layer):
 
     def forward(self, x, training=False):
         x2, order = self._rows(x)
-        n, c, inv = standardize(x2, 1, self.epsilon, centered=not self.rms_scaling)
-        y = n * self.gamma.value.reshape(-1) if self.gamma is not None else n.copy()
-        if self.beta is not None:
-            y += self.beta.value.reshape(-1)
-        return self._restore(y, x.shape, order), (n, c, inv, x.shape, order)
+        gamma = self.gamma.value.reshape(-1) if self.gamma is not None else None
+        beta = self.beta.value.reshape(-1) if self.beta is not None else None
+        y, mean, inv = kernels.layer_norm(x2, gamma, beta, self.epsilon, centered=not self.rms_scaling)
+        return self._restore(y, x.shape, order), (x2, mean, inv, x.shape, order)
 
     def _backward(self, ctx, dy, input_gradient):
-        n, c, inv, shape, order = ctx
-        dy2, _ = self._rows(dy)
-        if self.gamma is not None and self.gamma.requires_grad:
-            self.gamma.grad += kernels.sum_rows(np.ascontiguousarray(dy2 * n)).reshape(self.gamma.shape)
-        if self.beta is not None and self.beta.requires_grad:
-            self.beta.grad += kernels.sum_rows(np.ascontiguousarray(dy2)).reshape(self.beta.shape)
-        if not input_gradient:
-            return None
-        u = dy2 * self.gamma.value.reshape(-1) if self.gamma is not None else dy2
-        dx = standardize_backward(u, n, c, inv, 1, centered=not self.rms_scaling)
-        return self._restore(dx, shape, order)
+        x2, mean, inv, shape, order = ctx
+        dy2, _ = self._rows(np.asarray(dy, dtype=x2.dtype))
+
+        def grad_of(var):
+            return var.grad.reshape(-1) if var is not None and var.requires_grad else None
+        dx = kernels.layer_norm_backward(
+            x2, dy2, mean, inv, gamma=None if self.gamma is None else self.gamma.value.reshape(-1),
+            dgamma=grad_of(self.gamma), dbeta=grad_of(self.beta), centered=not self.rms_scaling,
+            input_gradient=input_gradient)
+        return None if dx is None else self._restore(dx, shape, order)
 
     def backward(self, ctx, dy):
         return self._backward(ctx, dy, True)

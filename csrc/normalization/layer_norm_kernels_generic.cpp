@@ -1,0 +1,9 @@
+// The layer-normalization row loops (layer_norm_kernels.inc) compiled for the generic instruction set.
+#include "normalization/layer_norm_kernels.inc"
+
+namespace pynn {
+
+const LayerNormKernels<float> layer_norm_kernels_generic_f32 = make_layer_norm_kernels<float>();
+const LayerNormKernels<double> layer_norm_kernels_generic_f64 = make_layer_norm_kernels<double>();
+
+}  // namespace pynn
