@@ -5,7 +5,7 @@ Only pynn.kernels imports this module. Each function checks its arguments (shape
 releases the GIL and makes one call into C++. One include per kernel family, in _cython/.
 """
 cimport numpy as cnp
-from libc.stdint cimport int64_t, uintptr_t
+from libc.stdint cimport int64_t, uint8_t, uintptr_t
 
 cnp.import_array()
 
@@ -20,6 +20,7 @@ include "_cython/reduce.pxi"
 include "_cython/losses.pxi"
 include "_cython/pooling.pxi"
 include "_cython/normalization.pxi"
+include "_cython/attention.pxi"
 include "_cython/image.pxi"
 include "_cython/recurrent.pxi"
 include "_cython/training.pxi"

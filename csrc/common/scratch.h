@@ -9,8 +9,9 @@ namespace pynn {
 // A pointer to at least `bytes` bytes of this thread's scratch slot `slot` (0 .. kScratchSlots-1). The
 // memory stays valid until the same thread asks for the same slot again. Throws std::bad_alloc.
 // Slots 0-3 and 7: the GEMM driver; 4-6: the convolution drivers (which call the GEMM from their tiles);
-// 8: the recurrent driver's batch chunks (which call only the tile kernels).
-constexpr int kScratchSlots = 9;
+// 8: the recurrent driver's batch chunks (which call only the tile kernels); 9: the attention driver (which
+// calls the GEMM from its per-head tasks).
+constexpr int kScratchSlots = 10;
 void* thread_scratch(int slot, std::size_t bytes);
 
 }  // namespace pynn

@@ -5,6 +5,7 @@ from pynn.kernels.activations import (
     ACTIVATIONS, activation, activation_backward, activation_backward_uses_output, log_softmax,
     log_softmax_backward, softmax, softmax_backward,
 )
+from pynn.kernels.attention import attention, attention_backward
 from pynn.kernels.clipping import clip_by_global_norm, clip_by_norm, clip_by_value
 from pynn.kernels.conv import (
     conv2d, conv2d_backward_data, conv2d_backward_weights, conv2d_geometry, conv2d_transpose, conv_output_length,
@@ -46,6 +47,7 @@ __all__ = [
     "sum_rows", "sum", "mean", "weighted_sum", "weighted_mean",
     "pool2d_output_shape", "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
     "batch_norm_training", "batch_norm_inference", "batch_norm_backward", "layer_norm", "layer_norm_backward",
+    "attention", "attention_backward",
     "affine_transform", "affine_transform_backward",
     "rnn_forward", "rnn_backward",
     "DenseChain", "gather_rows",
