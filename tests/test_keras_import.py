@@ -97,3 +97,55 @@ def test_live_pynn_reads_keras_conv_model(keras, tmp_path, rng):
     model.load_weights(tmp_path / "theirs.keras")
     x = rng.standard_normal((2, 6, 6, 3)).astype(np.float32)
     np.testing.assert_allclose(model.predict(x), np.asarray(theirs.predict(x, verbose=0)), rtol=1e-4, atol=1e-5)
+
+
+def _attention_model(lib, embedding):
+    """Input (or Embedding with padding) -> MultiHeadAttention -> LayerNormalization -> Dense, in pynn or Keras."""
+    L = lib.layers
+    if embedding:
+        x = lib.Input((6,), dtype="int32")
+        h = L.Embedding(12, 8, mask_zero=True)(x)
+    else:
+        x = h = lib.Input((6, 8))
+    h = L.MultiHeadAttention(2, 3, value_dim=4)(h, h)
+    return lib.Model(x, L.Dense(3)(L.LayerNormalization()(h)))
+
+
+def _attention_data(rng, embedding):
+    """The input and the steps to compare: with padding, Keras's fused attention kernel gives a query step that
+    may attend to nothing (a padded one) the mean of the values, pynn zeros; the valid steps are compared."""
+    if not embedding:
+        return rng.standard_normal((3, 6, 8)).astype(np.float32), np.ones((3, 6), bool)
+    x = rng.integers(1, 12, (3, 6)).astype(np.int32)
+    x[1, 4:] = x[2, :2] = 0
+    return x, x != 0
+
+
+@pytest.mark.parametrize("embedding", [False, True])
+def test_live_pynn_reads_keras_multi_head_attention(keras, tmp_path, rng, embedding):
+    """Keras stores MultiHeadAttention's weights in one group per projection (query_dense/vars/0, ...)."""
+    theirs = _attention_model(keras, embedding)
+    theirs.set_weights([rng.standard_normal(w.shape).astype(np.float32) * 0.5 for w in theirs.get_weights()])
+    x, valid = _attention_data(rng, embedding)
+    want = np.asarray(theirs.predict(x, verbose=0))
+    theirs.save_weights(tmp_path / "theirs.weights.h5")
+    theirs.save(tmp_path / "theirs.keras")
+    theirs.save(tmp_path / "theirs.h5")                       # legacy HDF5: one flat list per layer
+    for name in ("theirs.weights.h5", "theirs.keras", "theirs.h5"):
+        model = _attention_model(pynn, embedding)
+        assert not np.allclose(model.predict(x, verbose=0)[valid], want[valid], atol=1e-3)
+        model.load_weights(tmp_path / name)
+        np.testing.assert_allclose(model.predict(x, verbose=0)[valid], want[valid], rtol=1e-4, atol=1e-5,
+                                   err_msg=name)
+
+
+@pytest.mark.parametrize("embedding", [False, True])
+def test_live_keras_reads_pynn_multi_head_attention(keras, tmp_path, rng, embedding):
+    model = _attention_model(pynn, embedding)
+    model.set_weights([rng.standard_normal(w.shape).astype(np.float32) * 0.5 for w in model.get_weights()])
+    x, valid = _attention_data(rng, embedding)
+    model.save_weights(tmp_path / "ours.weights.h5")
+    theirs = _attention_model(keras, embedding)
+    theirs.load_weights(tmp_path / "ours.weights.h5")
+    np.testing.assert_allclose(np.asarray(theirs.predict(x, verbose=0))[valid], model.predict(x, verbose=0)[valid],
+                               rtol=1e-4, atol=1e-5)

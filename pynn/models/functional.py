@@ -214,8 +214,12 @@ class Functional(Model):
             if step.states:
                 kwargs["initial_state"] = [vals[s] for s in step.states]
             mask = None
-            if masks is not None and not step.list_input:
-                mask = masks[step.inputs[0]]
+            if masks is not None:
+                if step.list_input:    # one mask per input (None where it has none), as Keras hands them over
+                    mask = [masks[s] for s in step.inputs]
+                    mask = mask if any(m is not None for m in mask) else None
+                else:
+                    mask = masks[step.inputs[0]]
                 if mask is not None and layer.uses_mask:
                     kwargs["mask"] = mask
             if i in logit_steps:

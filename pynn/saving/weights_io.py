@@ -8,6 +8,8 @@ Keras reads pynn's files and pynn reads Keras's:
     layers/<key>/cell/vars/0, 1, 2         SimpleRNN / LSTM / GRU: kernel, recurrent_kernel, bias
     layers/<key>/forward_layer/cell/vars/  Bidirectional (and backward_layer/...)
     layers/<key>/layer/vars/               TimeDistributed
+    layers/<key>/query_dense/vars/0, 1     MultiHeadAttention (and key_dense, value_dense, output_dense):
+                                           kernel, bias of each projection (MultiHeadAttention.keras_weight_groups)
     layers/<key>/layers/<key>/vars/        a model used as a layer
 
 where <key> is the snake-case class name, numbered by order of appearance among the layers of the same class
@@ -18,8 +20,9 @@ are the same for every layer (keras-parity.md), so no array is converted.
 
 Layers covered when reading Keras files: every pynn layer with weights, i.e. Dense, Conv1D, Conv2D,
 DepthwiseConv2D, SeparableConv2D, Conv2DTranspose, BatchNormalization, Embedding, PReLU, SimpleRNN, LSTM, GRU
-(reset_after True or False), Bidirectional and TimeDistributed around them, and Sequential / functional models
-nested as layers; weightless layers (pooling, reshaping, activations, dropout, ...) need no data.
+(reset_after True or False), Bidirectional and TimeDistributed around them, MultiHeadAttention, Attention,
+AdditiveAttention, LayerNormalization, and Sequential / functional models nested as layers; weightless layers
+(pooling, reshaping, activations, dropout, ...) need no data.
 A Keras `.keras` file is a zip whose `model.weights.h5` member has this layout; load_weights reads it too.
 
 `.weights.npz` (NumPy only): one array per weight, named "<layer path>/<i>" (e.g. "dense/0" for Dense's
@@ -235,5 +238,9 @@ def _layer_entries(layer, path):
     elif isinstance(layer, RNNBase):
         yield path, [], layer.name
         yield path + "/cell", layer.weights, keras_snake_case(type(layer).__name__) + "_cell"
+    elif hasattr(layer, "keras_weight_groups"):   # MultiHeadAttention: one group per projection sublayer
+        yield path, [], layer.name
+        for group, variables in layer.keras_weight_groups():
+            yield f"{path}/{group}", variables, variables[0].name.split("/")[0] if variables else group
     else:
         yield path, layer.weights, layer.name

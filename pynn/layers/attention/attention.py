@@ -14,7 +14,7 @@ import numpy as np
 
 from pynn import kernels
 from pynn.layers.attention.base import (
-    AttentionLayer, as_bool, batched_gemm, causal_keep, dims_match, softmax_in_place,
+    AttentionLayer, CallOptions, as_bool, batched_gemm, causal_keep, dims_match, softmax_in_place,
 )
 from pynn.layers.random_stream import SeededStream, check_seed
 
@@ -43,10 +43,15 @@ class Attention(SeededStream, AttentionLayer):
     True (or nonzero) where valid: masked values get no weight, masked query steps give zeros. Returns the
     output, or (output, weights) where weights are those after dropout, as in Keras.
 
+    In a functional model, masks carried by query and value (from Embedding(mask_zero=True) or Masking) stand in
+    for the query_mask and value_mask not given, as in Keras (which fills them only when no `mask` list is
+    given), and the output carries the query mask on.
+
     Weights: scale () with use_scale, concat_score_weight () with score_mode="concat".
     """
 
     mask_roles = ("query_mask", "value_mask")
+    implicit_roles = ("query_mask", "value_mask")
     fixed_features = ()              # no weight depends on a feature size
 
     def __init__(self, use_scale=False, score_mode="dot", dropout=0.0, seed=None, **kwargs):
@@ -118,6 +123,20 @@ class Attention(SeededStream, AttentionLayer):
             return [y, q[:-1] + (v[1],)]
         return y
 
+    # ------------------------------------------------------------------ masks
+    @property
+    def produces_mask(self):
+        """Whether a functional model must track this layer's output mask: an explicit query_mask makes one, as
+        in Keras (the output then carries that mask)."""
+        return "query_mask" in (self._graph_options or CallOptions()).masks
+
+    def compute_mask(self, x, mask):
+        """The output's mask: the query mask, the explicit one when given, else the one the query carries."""
+        options = self._graph_options or CallOptions()
+        if "query_mask" in options.masks and isinstance(x, (list, tuple)):
+            return as_bool(x[3 + options.masks.index("query_mask")])
+        return super().compute_mask(x, mask)
+
     # ------------------------------------------------------------------ scores
     def _concat_factor(self):
         return self.scale.value if self.use_scale else 1.0
@@ -169,12 +188,13 @@ class Attention(SeededStream, AttentionLayer):
         return dq, dk
 
     # ------------------------------------------------------------------ computing
-    def forward(self, xs, training=False, options=None):
+    def forward(self, xs, training=False, options=None, mask=None):
         options = self._options(xs, options)
         q, v = (np.ascontiguousarray(x, dtype=self.dtype) for x in xs[:2])
         k = np.ascontiguousarray(xs[2], dtype=self.dtype) if len(xs) > 2 else v
-        self._check_shapes([q.shape, v.shape, k.shape] + [np.shape(m) for m in xs[3:]], options)
-        masks = {role: as_bool(m) for role, m in zip(options.masks, xs[3:])}
+        shapes = [q.shape, v.shape, k.shape]
+        self._check_shapes(shapes + [np.shape(m) for m in xs[3:]], options)
+        masks = self._masks(xs, options, mask, shapes)
         scores = self._scores(q, k)
         dropped = None
         if "value_mask" in masks:

@@ -10,6 +10,12 @@ so that a functional model reads query, value, key and the masks from its graph 
 A functional model calls forward(list, training) without options: the layer keeps the options of its symbolic
 call (`_graph_options`; every symbolic call of one layer must use the same) and saves them in its config when
 they are not the defaults, so that a model rebuilt from its config calls it the same way.
+
+Implicit masks, as in Keras: when query, value or key carry a mask in a functional model (they come from
+Embedding(mask_zero=True), Masking, or a layer passing such a mask on), the model hands the inputs' masks to
+forward(list, training, mask=[...]), and each fills the mask role the layer reads it as (`implicit_roles`: the
+query's is query_mask, the value's value_mask, the key's key_mask when the key is another tensor than the
+value) unless that mask is given explicitly. The output carries the query's mask on (compute_mask).
 """
 from typing import NamedTuple
 
@@ -95,7 +101,9 @@ class AttentionLayer(Layer):
     check_mask_shapes, build, forward(xs, training, options=None) and backward(ctx, dy)."""
 
     takes_list = True
+    uses_mask = True                 # a functional model hands over the masks its inputs carry
     mask_roles = ()
+    implicit_roles = ()              # the mask role filled by the mask of query, value, key (in that order)
     fixed_features = DATA_ROLES      # the inputs whose last dimension the weights fix at build
 
     def __init__(self, **kwargs):
@@ -169,6 +177,33 @@ class AttentionLayer(Layer):
             raise ValueError(f"{self._who}: expected the inputs [query, value, key] followed by the masks "
                              f"{list(options.masks)}, got {got}")
         return options
+
+    # ------------------------------------------------------------------ masks
+    def _masks(self, xs, options, mask, shapes):
+        """{role: booleans}: the explicit masks (the inputs after [query, value, key]) and, for the roles they
+        leave empty, the masks the data inputs carry (`mask`, one entry per input, from a functional model),
+        each checked against `shapes` ([query, value, key] shapes)."""
+        masks = dict(zip(options.masks, xs[3:]))
+        implicit = {}
+        for i, (role, m) in enumerate(zip(self.implicit_roles, mask or ())):
+            if i == 2 and len(xs) > 2 and xs[2] is xs[1]:
+                continue             # no key given (it is the value): as in Keras, no key_mask
+            if m is not None and role not in masks:
+                implicit[role] = m
+        if implicit:
+            try:
+                self.check_mask_shapes(list(shapes) + [np.shape(m) for m in implicit.values()],
+                                       options._replace(masks=tuple(implicit)))
+            except ValueError as e:
+                raise ValueError(f"{e} (a mask carried by the input, e.g. from Embedding(mask_zero=True))") from None
+            masks.update(implicit)
+        return {role: as_bool(m) for role, m in masks.items()}
+
+    def compute_mask(self, x, mask):
+        """The output's mask: the mask the query carries (Keras's), or None."""
+        if not isinstance(mask, (list, tuple)) or not mask or mask[0] is None:
+            return None
+        return as_bool(mask[0])
 
     # ------------------------------------------------------------------ shapes
     def build_for(self, input_shape):

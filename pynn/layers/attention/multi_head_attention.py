@@ -17,7 +17,7 @@ import numpy as np
 
 from pynn import kernels
 from pynn.layers.attention.base import (
-    AttentionLayer, add_matmul_grad, add_sum_grad, as_bool, batched_gemm, causal_keep, dims_match, softmax_in_place,
+    AttentionLayer, add_matmul_grad, add_sum_grad, batched_gemm, causal_keep, dims_match, softmax_in_place,
 )
 from pynn.layers.layer import serialize_argument as _serialize
 from pynn.layers.random_stream import SeededStream, check_seed
@@ -61,8 +61,11 @@ class MultiHeadAttention(SeededStream, AttentionLayer):
     return_attention_scores=False, training=None, use_causal_mask=False)`. query (B, T, query_dim), value
     (B, S, value_dim), key (B, S, key_dim; default value). Masks: True (or nonzero) where attention is
     allowed: query_mask (B, T), value_mask and key_mask (B, S), attention_mask (B, T, S) (also (T, S) or
-    (B, N, T, S)). Returns y, or (y, scores) with scores (B, N, T, S). Unlike Keras, masks carried by the
-    inputs (Embedding(mask_zero=True)) are not picked up: pass them as query_mask / value_mask.
+    (B, N, T, S)). Returns y, or (y, scores) with scores (B, N, T, S).
+
+    In a functional model, masks carried by the inputs (from Embedding(mask_zero=True) or Masking) are used as
+    Keras uses them: the query's as query_mask, the value's as value_mask, the key's as key_mask (a mask given
+    explicitly wins; Keras ignores an explicit query_mask), and y carries the query's mask on.
 
     Weights, in Keras's order and layout: query/kernel, query/bias, key/kernel, key/bias, value/kernel,
     value/bias, attention_output/kernel, attention_output/bias (no biases when use_bias=False).
@@ -73,6 +76,7 @@ class MultiHeadAttention(SeededStream, AttentionLayer):
     """
 
     mask_roles = ("query_mask", "value_mask", "key_mask", "attention_mask")
+    implicit_roles = ("query_mask", "value_mask", "key_mask")
 
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True, output_shape=None,
                  attention_axes=None, sliding_window=None, flash_attention=None, kernel_initializer="glorot_uniform",
@@ -233,12 +237,13 @@ class MultiHeadAttention(SeededStream, AttentionLayer):
             y += bias.value.reshape(-1)
         return y
 
-    def forward(self, xs, training=False, options=None):
+    def forward(self, xs, training=False, options=None, mask=None):
         options = self._options(xs, options)
         q, v = xs[0], xs[1]
         k = xs[2] if len(xs) > 2 else v
-        self._check_shapes([q.shape, v.shape, k.shape] + [np.shape(m) for m in xs[3:]], options)
-        masks = {role: as_bool(m) for role, m in zip(options.masks, xs[3:])}
+        shapes = [q.shape, v.shape, k.shape]
+        self._check_shapes(shapes + [np.shape(m) for m in xs[3:]], options)
+        masks = self._masks(xs, options, mask, shapes)
         b, tq, tv = q.shape[0], q.shape[1:-1], v.shape[1:-1]
         t, s = math.prod(tq), math.prod(tv)
         n, dv = self.num_heads, self.value_dim
@@ -247,18 +252,19 @@ class MultiHeadAttention(SeededStream, AttentionLayer):
         qp *= qp.dtype.type(self._scale)                                  # Keras scales the projected query
         kp = self._project(k2, self.key_kernel, self.key_bias)
         vp = self._project(v2, self.value_kernel, self.value_bias)
-        scores = np.empty((b, n, t, s), self.dtype)
-        batched_gemm(_heads(qp, b, n), _heads(kp, b, n), scores, trans_b=True)
         keep = self._keep(masks, options, b, tq, tv)
-        probs = softmax_in_place(scores, None if keep is None else ~keep, fill=-1e9)
         stream = None
-        used = probs
         if training and self.dropout > 0.0:
+            scores = np.empty((b, n, t, s), self.dtype)
+            batched_gemm(_heads(qp, b, n), _heads(kp, b, n), scores, trans_b=True)
+            probs = softmax_in_place(scores, None if keep is None else ~keep, fill=-1e9)
             stream = self._key(probs.size)
             used = kernels.dropout(probs, self.dropout, *stream)[0]
-        heads = np.empty((b * t, n * dv), self.dtype)                     # the heads side by side, as Wo reads them
-        batched_gemm(used, _heads(vp, b, n), _heads(heads, b, n))
-        del used
+            heads = np.empty((b * t, n * dv), self.dtype)                 # the heads side by side, as Wo reads them
+            batched_gemm(used, _heads(vp, b, n), _heads(heads, b, n))
+            del used
+        else:                 # scores, mask, softmax and the product with V fused per head, in cache
+            probs, heads = kernels.attention(qp, kp, vp, b, n, keep)
         y = self._project(heads, self.output_kernel, self.output_bias)
         y = y.reshape((b,) + tq + tuple(self.output_kernel.shape[2:]))
         ctx = (q2, k2, v2, qp, kp, vp, probs, heads, stream, len(xs), (q.shape, k.shape, v.shape))
@@ -275,7 +281,17 @@ class MultiHeadAttention(SeededStream, AttentionLayer):
         dy2 = np.ascontiguousarray(dy, dtype=self.dtype).reshape(b * t, -1)
         add_matmul_grad(self.output_kernel, heads, dy2)
         add_sum_grad(self.output_bias, dy2)
-        d_heads = _heads(kernels.matmul(dy2, self.output_kernel.value.reshape(heads.shape[1], -1).T), b, n)
+        d_heads2 = kernels.matmul(dy2, self.output_kernel.value.reshape(heads.shape[1], -1).T)
+        if stream is None and d_scores is None:
+            dqp, dkp, dvp = kernels.attention_backward(qp, kp, vp, probs, d_heads2, b, n, alpha=self._scale)
+        else:
+            dqp, dkp, dvp = self._unfused_backward(qp, kp, vp, probs, _heads(d_heads2, b, n), stream, d_scores)
+        return self._project_back(ctx, dqp, dkp, dvp)
+
+    def _unfused_backward(self, qp, kp, vp, probs, d_heads, stream, d_scores):
+        """The attention's backward head by head on batched GEMMs: with attention dropout, or a gradient for the
+        returned scores."""
+        b, n = probs.shape[:2]
         d_probs = np.empty_like(probs)
         batched_gemm(d_heads, _heads(vp, b, n), d_probs, trans_b=True)
         dvp = np.empty_like(vp)
@@ -293,7 +309,10 @@ class MultiHeadAttention(SeededStream, AttentionLayer):
         dqp, dkp = np.empty_like(qp), np.empty_like(kp)
         batched_gemm(d_logits, _heads(kp, b, n), _heads(dqp, b, n), alpha=self._scale)
         batched_gemm(d_logits, _heads(qp, b, n), _heads(dkp, b, n), trans_a=True)
-        del d_logits, d_probs
+        return dqp, dkp, dvp
+
+    def _project_back(self, ctx, dqp, dkp, dvp):
+        q2, k2, v2, *_, n_inputs, (q_shape, k_shape, v_shape) = ctx
 
         def project_back(x2, d2, kernel, bias, shape):
             add_matmul_grad(kernel, x2, d2)
