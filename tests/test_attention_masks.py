@@ -85,6 +85,21 @@ def test_multi_head_attention_uses_the_masks_of_its_inputs_like_keras(keras, rng
     assert not np.allclose(unmasked.predict(x, verbose=0)[1:], want[1:], atol=1e-3)
 
 
+def test_merge_layers_combine_their_inputs_masks_like_keras(keras, rng):
+    """A Transformer block's residual x + attention(x, x), concatenated with x, still masks the padded steps
+    of its pooling: Add keeps where every input's mask keeps, Concatenate joins them as Keras does."""
+    t = 6
+    x = _padded(rng, 6, t)
+
+    def build(lib, layers_):
+        i = lib.Input((t,), dtype="int32")
+        e = layers_.Embedding(V, E, mask_zero=True)(i)
+        h = layers_.Add()([e, layers_.MultiHeadAttention(2, 3)(e, e)])
+        h = layers_.Concatenate()([h, layers_.Multiply()([e, e])])
+        return lib.Model(i, layers_.Dense(2)(layers_.GlobalAveragePooling1D()(h)))
+    _compare_with_keras(keras, build(pynn, layers), build(keras, keras.layers), x, rng)
+
+
 def test_cross_attention_reads_the_query_value_and_key_masks_like_keras(keras, rng):
     t, s = 5, 6
     xq, xv, xk = _padded(rng, 4, t), _padded(rng, 4, s), _padded(rng, 4, s)

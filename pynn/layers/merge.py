@@ -41,6 +41,18 @@ class _Merge(Layer):
             out = _broadcast_shapes(out, tuple(shape), self)
         return out
 
+    def compute_mask(self, x, mask):
+        """Keras's rule for the elementwise merges: the positions that every input's mask keeps (an input
+        without a mask keeps all); None when no input has one."""
+        given = [np.asarray(m, dtype=np.bool_) for m in (mask if isinstance(mask, (list, tuple)) else [mask])
+                 if m is not None]
+        if not given:
+            return None
+        out = given[0]
+        for m in given[1:]:
+            out = out & m
+        return out
+
     def _check(self, xs):
         if not isinstance(xs, (list, tuple)) or len(xs) != len(self.input_shape):
             raise ValueError(f"{type(self).__name__} '{self.name}' expects a list of {len(self.input_shape)} "
@@ -195,6 +207,21 @@ class Concatenate(_Merge):
 
     def backward(self, sizes, dy):
         return [np.ascontiguousarray(g) for g in np.split(dy, np.cumsum(sizes)[:-1], axis=self.axis)]
+
+    def compute_mask(self, x, mask):
+        """Keras's rule: each input's mask (all True where it has none) spread over the input's shape, joined
+        along `axis`, then a position is kept where any of its features is."""
+        masks = mask if isinstance(mask, (list, tuple)) else [mask]
+        if all(m is None for m in masks):
+            return None
+        full = []
+        for xi, m in zip(x, masks):
+            if m is None:
+                full.append(np.ones(xi.shape, np.bool_))
+            else:
+                m = np.asarray(m, dtype=np.bool_)
+                full.append(np.broadcast_to(m[..., None] if m.ndim < xi.ndim else m, xi.shape))
+        return np.concatenate(full, axis=self.axis).any(axis=-1)
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
