@@ -34,6 +34,10 @@ class Callback:
         model.fit(x, y, epochs=100, callbacks=[StopBelow(0.05)])
     """
 
+    # Run on rank 0 only when fit trains over several ranks (pynn.distributed): callbacks that print or write
+    # files, so that one copy of each is written.
+    rank_0_only = False
+
     def __init__(self):
         self.params = None
         self.model = None

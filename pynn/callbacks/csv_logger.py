@@ -23,6 +23,8 @@ class CSVLogger(Callback):
         >>> model.fit(x, y, epochs=5, callbacks=[CSVLogger("training.log")])
     """
 
+    rank_0_only = True     # with several ranks (pynn.distributed), only rank 0 writes
+
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
         self.sep = self.separator = separator

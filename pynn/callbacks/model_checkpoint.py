@@ -32,6 +32,8 @@ class ModelCheckpoint(SavesEveryNBatches, Callback):
         ...                 save_best_only=True)
     """
 
+    rank_0_only = True     # with several ranks (pynn.distributed), only rank 0 writes
+
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,
                  mode="auto", save_freq="epoch", initial_value_threshold=None):
         super().__init__()

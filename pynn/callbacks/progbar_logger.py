@@ -10,6 +10,8 @@ class ProgbarLogger(Callback):
         32/32 - loss: 0.6931 - accuracy: 0.5000 - val_loss: 0.6900
     """
 
+    rank_0_only = True     # with several ranks (pynn.distributed), only rank 0 prints
+
     def _verbose(self):
         return (self.params or {}).get("verbose", 1)
 

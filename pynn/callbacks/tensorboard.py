@@ -58,6 +58,8 @@ class TensorBoard(Callback):
         ...           callbacks=[pynn.callbacks.TensorBoard("logs", histogram_freq=1)])
     """
 
+    rank_0_only = True     # with several ranks (pynn.distributed), only rank 0 writes
+
     def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, write_images=False,
                  write_steps_per_second=False, update_freq="epoch", profile_batch=0, embeddings_freq=0,
                  embeddings_metadata=None):

@@ -46,6 +46,7 @@ class Model(Layer):
         self._variables_to_train = None
         self._regularized = None     # the variables with a regularizer, found at the first step
         self._chain_step = None      # the one-call training step when the model qualifies (dense_chain)
+        self._replicas_synced = False  # see _sync_replicas
         if self._call_style:         # a subclassed model: layers in __init__, call() (see call_support)
             self.output_names = ["output_1"]
 
@@ -92,6 +93,7 @@ class Model(Layer):
         self._variables_to_train = self._trainable_variables() if self.built else None
         self._regularized = None
         self._chain_step = None
+        self._replicas_synced = False
         variable.release_gradient_flags()
         self._compile_args = {"loss": loss, "loss_weights": loss_weights, "metrics": metrics,  # for saving
                               "weighted_metrics": weighted_metrics}
@@ -233,6 +235,8 @@ class Model(Layer):
         """One optimizer step; returns (loss including regularization, predictions)."""
         if self._variables_to_train is None:
             self._variables_to_train = self._trainable_variables()
+        if not self._replicas_synced:
+            self._sync_replicas()
         if variable.gradient_flags_owner is not self:
             self._claim_gradients()
         variables = self._variables_to_train
@@ -263,6 +267,14 @@ class Model(Layer):
         _require_finite_loss(value)
         self.optimizer.apply(variables)
         return value, y_pred
+
+    def _sync_replicas(self):
+        """With a DistributedOptimizer (pynn.distributed), every rank takes rank 0's weights and optimizer state:
+        at the start of each fit and at the first step after compile (train_on_batch loops)."""
+        synchronize = getattr(self.optimizer, "synchronize_model", None)
+        if synchronize is not None and self.built:
+            synchronize(self)
+        self._replicas_synced = self.built
 
     def _regularization(self, add_gradients=False):
         """The weight regularizers' penalty (each variable once, shared or nested ones included); with

@@ -18,6 +18,12 @@ class EpochLoop:
 
     def __init__(self, model, verbose, callbacks, epochs=1, add_history=False):
         from pynn.callbacks import CallbackList
+        # With a DistributedOptimizer over several ranks (pynn.distributed): fit's epoch and validation logs are
+        # averaged over the ranks, and only rank 0 prints and runs the callbacks that write files.
+        self.replicas = getattr(model.optimizer, "replicas", None)
+        if self.replicas is not None and self.replicas.rank != 0:
+            verbose = 0
+            callbacks = [c for c in callbacks or () if not getattr(c, "rank_0_only", False)]
         self.model = model
         self.epochs = epochs
         self.verbose = verbose
@@ -41,6 +47,13 @@ class EpochLoop:
             logs[prefix + m.name] = log_value(m.result())
         return logs
 
+    def _averaged(self, logs, seen):
+        """The logs averaged over the ranks, weighted by the samples each saw (as they are in one process)."""
+        if self.replicas is None:
+            return logs
+        from pynn.distributed.collectives import average_logs
+        return average_logs(self.replicas, logs, seen)
+
     def run(self, data, validation_data, initial_epoch, validation_freq):
         """fit's epochs over `data` (a source from pynn.training.data_adapters); validation_data is None or
         another source, evaluated every validation_freq epochs."""
@@ -55,6 +68,7 @@ class EpochLoop:
         logs = {}
         with StepGuard() as guard:
             cb.on_train_begin()
+            model._sync_replicas()
             if model._initial_epoch is not None:
                 initial_epoch = model._initial_epoch
             for epoch in range(initial_epoch, self.epochs):
@@ -97,7 +111,7 @@ class EpochLoop:
                     warnings.warn(f"fit: the training data ran out at epoch {epoch + 1}; training stops. Give "
                                   "steps_per_epoch (batches per epoch) or a PyDataset for several epochs.")
                     break
-                logs = step_logs if custom else self._logs(loss_sum, seen)
+                logs = self._averaged(step_logs if custom else self._logs(loss_sum, seen), seen)
                 if validation_data is not None and (epoch + 1) % validation_freq == 0:
                     val_logs = self.evaluate(validation_data, verbose=0, what="fit (validation_data)")
                     logs.update({"val_" + k: v for k, v in val_logs.items()})
@@ -150,6 +164,8 @@ class EpochLoop:
             raise ValueError(f"{what}: the data gave no batch (a generator that has run out?); give steps / "
                              "validation_steps, or a PyDataset")
         logs = step_logs if custom else self._logs(loss_sum, seen)
+        if what.startswith("fit"):          # fit's validation, on every rank; model.evaluate stays this rank's
+            logs = self._averaged(logs, seen)
         if bar is not None:
             bar.update(step + 1, list(logs.items()), finalize=True)
         cb.on_test_end(logs)
