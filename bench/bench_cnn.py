@@ -1,4 +1,4 @@
-"""W2 of ../shared/docs/benchmarks.md: the tutorial CNN, one epoch over 10,000 MNIST images, batch 64.
+"""W2 (bench/README.md, Workloads): the tutorial CNN, one epoch over 10,000 MNIST images, batch 64.
 
 Conv(32, 3x3, relu) - MaxPool 2x2 - Conv(64, 3x3, relu) - MaxPool 2x2 - Flatten - Dense(128, relu) -
 Dense(10, softmax), Adam: pynn against PyTorch eager (NCHW) and a from-scratch NumPy CNN (im2col + matmul,

@@ -1,4 +1,4 @@
-"""The two convolution layers of W2 (../shared/docs/benchmarks.md), forward and backward, batch 64:
+"""The two convolution layers of W2 (bench/README.md, Workloads), forward and backward, batch 64:
 
     conv1  Conv2D(32, 3x3, relu) on 28x28x1     backward: kernel and bias gradients (a model's first layer
                                                 needs no input gradient)

@@ -14,7 +14,7 @@ except ImportError:
     torch = None
 
 SQUARE = [(n, n, n) for n in (64, 128, 256, 512, 1024, 2048)]
-# (m, k, n, trans_a, trans_b): the products of a training step (../shared/docs/benchmarks.md)
+# (m, k, n, trans_a, trans_b): the products of the workloads' training steps (bench/README.md)
 TRAINING = [
     (32, 784, 128, False, False),   # Dense(128) forward, batch 32
     (784, 32, 128, True, False),    # Dense(128) weight gradient X^T dY

@@ -1,7 +1,7 @@
-"""W1 and W5 of ../shared/docs/benchmarks.md: the tutorial MLP on MNIST.
+"""W1 and W5 (bench/README.md, Workloads): the tutorial MLP on MNIST.
 
 W1: one training epoch (60k images, batch 32, Adam, dropout 0.2): pynn against PyTorch eager and a NumPy
-from-scratch MLP (plain SGD, no dropout, as benchmarks.md defines it). W5: model(x) on one sample.
+from-scratch MLP (plain SGD, no dropout, as W1 defines it). W5: model(x) on one sample.
 
     pytest bench/bench_mlp.py --benchmark-only --benchmark-json=bench/results/mlp.json
 """

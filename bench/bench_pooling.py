@@ -1,4 +1,4 @@
-"""Pooling and batch normalization on W2's shapes (../shared/docs/benchmarks.md): pynn's kernels against a NumPy
+"""Pooling and batch normalization on W2's shapes (bench/README.md, Workloads): pynn's kernels against a NumPy
 baseline and PyTorch eager's ATen ops (NCHW, its default layout) in the same run.
 
 MaxPooling2D 2x2 after W2's two convolutions (batch 64: 26x26x32 and 11x11x64), forward in training (argmax kept)

@@ -1,4 +1,4 @@
-"""W3, W3g, W3r and W4 of ../shared/docs/benchmarks.md: recurrent layers trained with Adam.
+"""W3, W3g, W3r and W4 (bench/README.md, Workloads): recurrent layers trained with Adam.
 
 W3 / W3g / W3r: LSTM(50) / GRU(50) / SimpleRNN(50) on 100 steps x 1 feature -> Dense(1), MSE, Adam, batch 32,
 200 train steps (one epoch of 6400 sequences: predict the next value of a noisy sine wave).

@@ -234,7 +234,7 @@ def test_forward_ignores_nan_in_output_buffer_and_fuses_activations(rng):
 
 
 def test_keras_same_padding_is_asymmetric_for_stride_two():
-    assert kernels.conv_padding(28, 3, 2, "same") == (0, 1)   # keras-parity.md: n=28, k=3, s=2 pads (0, 1)
+    assert kernels.conv_padding(28, 3, 2, "same") == (0, 1)   # Keras's 'same': n=28, k=3, s=2 pads (0, 1), the odd row at the end
     assert kernels.conv_padding(27, 3, 2, "same") == (1, 1)
     assert kernels.conv_padding(8, 4, 1, "same") == (1, 2)
     assert kernels.conv_padding(10, 3, 1, "same", dilation=2) == (2, 2)

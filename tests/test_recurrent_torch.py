@@ -1,6 +1,6 @@
 """LSTM, GRU (reset_after=True) and SimpleRNN against PyTorch's nn.LSTM / nn.GRU / nn.RNN: outputs, final
 states and the gradients of the input, the initial states and every weight, with Keras's weights converted
-as keras-parity.md says (transpose; LSTM i, f, c, o = PyTorch i, f, g, o; GRU z, r, h -> PyTorch r, z, n;
+as Keras and PyTorch lay them out (transpose; LSTM i, f, c, o = PyTorch i, f, g, o; GRU z, r, h -> PyTorch r, z, n;
 PyTorch's second bias is zero except for the GRU's recurrent bias)."""
 import numpy as np
 import pytest

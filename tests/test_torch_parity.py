@@ -1,6 +1,6 @@
 """The MLP against PyTorch with the same weights: forward pass, loss, and one SGD step (skipped without torch).
 
-Weights convert as keras-parity.md says: a Dense kernel (in, out) is torch's Linear.weight transposed.
+Weights convert as Keras and PyTorch lay them out: a Dense kernel (in, out) is torch's Linear.weight transposed.
 """
 import numpy as np
 import pytest

@@ -351,7 +351,7 @@ def _expected_failures(estimator):
     """Checks that cannot pass, with the reason (marked xfail). Every other check runs and must pass; checks
     that need pandas or SCIPY_ARRAY_API skip themselves when those are absent."""
     if isinstance(estimator, KerasRegressor):
-        return {"check_regressors_train": "score is -loss (Keras 2's KerasRegressor.score, keras-parity.md), not "
+        return {"check_regressors_train": "score is -loss (Keras 2's KerasRegressor.score), not "
                                           "R^2, so the check's `score > 0.5` cannot hold",
                 "check_regressor_multioutput": "predictions keep the model's dtype (float32, as Keras's); the "
                                                "check requires float64 multi-output predictions"}

@@ -1,5 +1,5 @@
 // Recurrent layers over a whole sequence in one call: SimpleRNN, LSTM and GRU, forward and backward through
-// time, in Keras's weight layout and gate order (keras-parity.md).
+// time, in Keras's weight layout and gate order (LSTM i, f, c, o; GRU z, r, h).
 //
 // Shapes (B batch, T steps, F input features, U units, G gates: 1 SimpleRNN, 4 LSTM (i, f, c, o), 3 GRU
 // (z, r, h)):

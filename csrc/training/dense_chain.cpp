@@ -12,7 +12,7 @@ namespace {
 
 // A step strings together many kernels, most of them tiny for a small batch (a bias sum over 32 x 64, a
 // 32 x 128 x 64 product). Kernels with less work than this run on the calling thread: waking the team
-// for them costs more than the second thread saves (the chain of a W1 step, benchmarks.md: 101.7 -> 95.8 us on two
+// for them costs more than the second thread saves (the chain of a W1 step, bench/README.md: 101.7 -> 95.8 us on two
 // threads). Results do not depend on it (they never depend on the thread count).
 constexpr int64_t kTeamMultiplyAdds = int64_t{1} << 20;
 constexpr int64_t kTeamElements = int64_t{1} << 16;

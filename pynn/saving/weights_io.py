@@ -16,7 +16,7 @@ where <key> is the snake-case class name, numbered by order of appearance among 
 in the same model: dense, dense_1, conv2d, ... (the layers' own names are only stored as the `name`
 attribute). Weights are matched by position in the model, as Keras does, so the pynn model must have the
 same layers in the same order as the Keras one; their names may differ. Keras's and pynn's weight layouts
-are the same for every layer (keras-parity.md), so no array is converted.
+are the same for every layer (pynn keeps Keras 3's weight layouts and gate orders), so no array is converted.
 
 Layers covered when reading Keras files: every pynn layer with weights, i.e. Dense, Conv1D, Conv2D,
 DepthwiseConv2D, SeparableConv2D, Conv2DTranspose, BatchNormalization, Embedding, PReLU, SimpleRNN, LSTM, GRU
