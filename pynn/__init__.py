@@ -25,7 +25,7 @@ if "GOMP_SPINCOUNT" not in _os.environ and "OMP_WAIT_POLICY" not in _os.environ:
 from pynn._config import get_num_threads, set_num_threads, show_config  # noqa: E402
 from pynn import kernels  # noqa: E402
 from pynn import ops, random  # noqa: E402
-from pynn import (activations, callbacks, constraints, datasets, initializers, layers, losses, metrics, models,
+from pynn import (activations, callbacks, constraints, datasets, export, initializers, layers, losses, metrics, models,
                   optimizers, preprocessing, regularizers, saving, utils)
 from pynn.layers import Input
 from pynn.models import Model, Sequential
@@ -34,5 +34,5 @@ from pynn.variable import Variable
 
 __version__ = "0.1.0"
 __all__ = ["ops", "random", "GradientTape", "Tensor", "Variable", "activations", "callbacks", "constraints",
-           "datasets", "initializers", "layers", "losses", "metrics", "models", "optimizers", "preprocessing", "regularizers", "saving", "utils", "Input", "Model",
+           "datasets", "export", "initializers", "layers", "losses", "metrics", "models", "optimizers", "preprocessing", "regularizers", "saving", "utils", "Input", "Model",
            "Sequential", "get_num_threads", "set_num_threads", "show_config", "__version__"]

@@ -561,6 +561,15 @@ class Model(Layer):
         from pynn.saving import load_weights
         load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
+    def export(self, filepath, format="onnx", verbose=None, input_signature=None, opset_version=None):
+        """Export the model for inference elsewhere (Keras 3's API); format "onnx" is the one pynn writes
+        (needs `pip install "pynn[onnx]"`). See pynn.export.export_onnx for the graph and its inputs."""
+        if format != "onnx":
+            raise ValueError(f"Model.export: format {format!r} is not supported; pynn exports format='onnx'")
+        from pynn.export import export_onnx
+        return export_onnx(self, filepath, opset=opset_version, input_signature=input_signature,
+                           verbose=bool(verbose))
+
     @property
     def metrics_names(self):
         """The names of what evaluate returns, in its order: "loss", then each compiled metric."""

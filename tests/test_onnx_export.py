@@ -1,0 +1,555 @@
+"""ONNX export (pynn.export, model.export(path, format="onnx")): for every supported layer, a tiny model with
+random weights exported and run by onnxruntime gives model.predict's output within float32 tolerance, at two
+batch sizes (the batch axis is dynamic); the seed MLP and CNN after a few training steps likewise; a layer
+without a converter is a ValueError naming it."""
+import numpy as np
+import pytest
+
+import pynn
+from pynn import export, layers
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+BATCHES = (1, 5)
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def randomize(model, seed=0, scale=0.5):
+    """Random weights everywhere (biases too); variances positive."""
+    rng = np.random.default_rng(seed)
+    for w in model.weights:
+        value = rng.normal(0.0, scale, w.shape)
+        if "variance" in w.name:
+            value = np.abs(value) + 0.5
+        w.assign(value.astype(w.dtype))
+    return model
+
+
+def session(model, tmp_path, **kwargs):
+    path = tmp_path / "model.onnx"
+    model.export(str(path), format="onnx", **kwargs)
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)     # with ONNX's shape inference
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def run(sess, xs):
+    feed = {i.name: x for i, x in zip(sess.get_inputs(), xs)}
+    return sess.run(None, feed)
+
+
+def check(model, make_inputs, tmp_path, rtol=1e-4, atol=1e-5, **kwargs):
+    """Export, then compare onnxruntime with model.predict at each batch size; make_inputs(batch, rng) gives
+    the list of input arrays."""
+    sess = session(model, tmp_path, **kwargs)
+    rng = np.random.default_rng(1)
+    for batch in BATCHES:
+        xs = make_inputs(batch, rng)
+        expected = model.predict(xs if len(xs) > 1 else xs[0], verbose=0)
+        expected = expected if isinstance(expected, list) else [expected]
+        got = run(sess, xs)
+        assert len(got) == len(expected)
+        for e, o in zip(expected, got):
+            assert o.shape == e.shape, (o.shape, e.shape)
+            np.testing.assert_allclose(o, e, rtol=rtol, atol=atol)
+    return sess
+
+
+def normal(*shape, scale=1.0):
+    return lambda batch, rng: [(scale * rng.standard_normal((batch,) + shape)).astype(np.float32)]
+
+
+def seq(layer_list, shape):
+    return randomize(pynn.Sequential([layers.Input(shape=shape)] + layer_list))
+
+
+# ---------------------------------------------------------------------------------------------- activations
+ACTIVATIONS = ["relu", "sigmoid", "tanh", "softmax", "gelu", "silu", "swish", "elu", "selu", "softplus", "softsign",
+               "leaky_relu", "relu6", "hard_sigmoid", "exponential", "linear", "log_softmax", "mish", "hard_silu",
+               "hard_swish", pynn.activations.ActivationFn("gelu", approximate=True),
+               pynn.activations.ActivationFn("relu", max_value=2.0, negative_slope=0.1, threshold=0.5)]
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS, ids=str)
+def test_dense_and_activation_layer(activation, tmp_path):
+    check(seq([layers.Dense(5, activation=activation)], (6,)), normal(6, scale=2.0), tmp_path)
+    check(seq([layers.Activation(activation)], (3, 6)), normal(3, 6, scale=2.0), tmp_path)
+
+
+@pytest.mark.parametrize("layer", [
+    layers.ReLU(), layers.ReLU(max_value=1.5), layers.ReLU(negative_slope=0.2), layers.ReLU(threshold=0.3),
+    layers.LeakyReLU(0.1), layers.ELU(0.7), layers.Softmax(), layers.PReLU(), layers.PReLU(shared_axes=[1])],
+    ids=lambda l: type(l).__name__)
+def test_activation_layers(layer, tmp_path):
+    check(seq([layer], (4, 3)), normal(4, 3, scale=2.0), tmp_path)
+
+
+def test_dense_on_sequences(tmp_path):
+    check(seq([layers.Dense(4, activation="tanh"), layers.Dense(3, use_bias=False)], (7, 5)), normal(7, 5),
+          tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------- convolutions
+@pytest.mark.parametrize("kwargs", [
+    dict(filters=4, kernel_size=3), dict(filters=4, kernel_size=3, padding="same", strides=2, activation="relu"),
+    dict(filters=4, kernel_size=3, padding="same", dilation_rate=2), dict(filters=6, kernel_size=2, groups=3),
+    dict(filters=4, kernel_size=3, padding="causal", dilation_rate=2, activation="softmax")], ids=str)
+def test_conv1d(kwargs, tmp_path):
+    check(seq([layers.Conv1D(**kwargs)], (11, 3 if kwargs.get("groups") != 3 else 6)),
+          normal(11, 3 if kwargs.get("groups") != 3 else 6), tmp_path)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(filters=4, kernel_size=3), dict(filters=4, kernel_size=(3, 2), padding="same", strides=2,
+                                         activation="relu"),
+    dict(filters=4, kernel_size=3, padding="same", dilation_rate=2, activation="gelu"),
+    dict(filters=4, kernel_size=3, strides=(2, 1), use_bias=False), dict(filters=6, kernel_size=3, groups=3)],
+    ids=str)
+def test_conv2d(kwargs, tmp_path):
+    channels = 6 if kwargs.get("groups") == 3 else 3
+    check(seq([layers.Conv2D(**kwargs)], (9, 8, channels)), normal(9, 8, channels), tmp_path)
+
+
+def test_conv_with_unknown_spatial_sizes(tmp_path):
+    """padding='same' on sizes known only at run time: auto_pad (Keras's rule) instead of explicit pads."""
+    model = seq([layers.Conv2D(4, 3, padding="same", strides=2), layers.GlobalMaxPooling2D()], (None, None, 2))
+    sess = check(model, normal(9, 8, 2), tmp_path)
+    x = np.random.default_rng(2).standard_normal((2, 6, 11, 2)).astype(np.float32)
+    np.testing.assert_allclose(run(sess, [x])[0], model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
+    model = seq([layers.Conv1D(3, 4, padding="same"), layers.Conv1D(2, 3, padding="causal")], (None, 2))
+    sess = check(model, normal(10, 2), tmp_path)
+    x = np.random.default_rng(3).standard_normal((3, 17, 2)).astype(np.float32)
+    np.testing.assert_allclose(run(sess, [x])[0], model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(filters=3, kernel_size=3), dict(filters=3, kernel_size=3, strides=2, padding="same"),
+    dict(filters=3, kernel_size=3, strides=2), dict(filters=3, kernel_size=1, strides=2),   # kernel < stride
+    dict(filters=3, kernel_size=4, strides=2, padding="same"), dict(filters=3, kernel_size=3, strides=2,
+                                                                    output_padding=1),
+    dict(filters=3, kernel_size=3, strides=3, padding="same", output_padding=1),
+    dict(filters=3, kernel_size=3, dilation_rate=2, activation="sigmoid")], ids=str)
+def test_conv_transpose(kwargs, tmp_path):
+    check(seq([layers.Conv2DTranspose(**kwargs)], (5, 4, 2)), normal(5, 4, 2), tmp_path)
+    check(seq([layers.Conv1DTranspose(**kwargs)], (6, 2)), normal(6, 2), tmp_path)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(kernel_size=3), dict(kernel_size=3, depth_multiplier=2, padding="same", strides=2, activation="relu"),
+    dict(kernel_size=(2, 3), dilation_rate=2, use_bias=False)], ids=str)
+def test_depthwise_and_separable(kwargs, tmp_path):
+    check(seq([layers.DepthwiseConv2D(**kwargs)], (9, 8, 3)), normal(9, 8, 3), tmp_path)
+    check(seq([layers.SeparableConv2D(4, **kwargs)], (9, 8, 3)), normal(9, 8, 3), tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------- pooling
+@pytest.mark.parametrize("kwargs", [dict(pool_size=2), dict(pool_size=3, strides=2, padding="same"),
+                                    dict(pool_size=(2, 3), strides=1), dict(pool_size=2, data_format="channels_first")],
+                         ids=str)
+@pytest.mark.parametrize("cls", [layers.MaxPooling2D, layers.AveragePooling2D], ids=lambda c: c.__name__)
+def test_pooling2d(cls, kwargs, tmp_path):
+    check(seq([cls(**kwargs)], (7, 8, 3)), normal(7, 8, 3), tmp_path)
+
+
+@pytest.mark.parametrize("kwargs", [dict(pool_size=2), dict(pool_size=3, strides=2, padding="same"),
+                                    dict(pool_size=2, data_format="channels_first")], ids=str)
+@pytest.mark.parametrize("cls", [layers.MaxPooling1D, layers.AveragePooling1D], ids=lambda c: c.__name__)
+def test_pooling1d(cls, kwargs, tmp_path):
+    check(seq([cls(**kwargs)], (9, 4)), normal(9, 4), tmp_path)
+
+
+@pytest.mark.parametrize("cls", [layers.GlobalAveragePooling2D, layers.GlobalMaxPooling2D,
+                                 layers.GlobalAveragePooling1D, layers.GlobalMaxPooling1D], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("kwargs", [{}, dict(keepdims=True), dict(data_format="channels_first")], ids=str)
+def test_global_pooling(cls, kwargs, tmp_path):
+    shape = (5, 6, 3) if "2D" in cls.__name__ else (6, 3)
+    check(seq([cls(**kwargs)], shape), normal(*shape), tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------- normalization
+@pytest.mark.parametrize("layer, shape", [
+    (layers.BatchNormalization(), (5, 4, 3)), (layers.BatchNormalization(axis=1), (3, 6)),
+    (layers.BatchNormalization(center=False, scale=False, epsilon=0.1), (4,)),
+    (layers.LayerNormalization(), (5, 6)), (layers.LayerNormalization(axis=[1, 2]), (4, 5, 3)),
+    (layers.LayerNormalization(axis=1), (4, 5)), (layers.LayerNormalization(center=False, scale=False), (6,)),
+    (layers.LayerNormalization(axis=[1, 3]), (3, 2, 4))], ids=lambda v: str(v) if isinstance(v, tuple) else
+    type(v).__name__)
+def test_normalization(layer, shape, tmp_path):
+    check(seq([layer], shape), normal(*shape, scale=3.0), tmp_path)
+
+
+def test_layer_norm_rms_scaling(tmp_path):
+    with pytest.warns(UserWarning):
+        layer = layers.LayerNormalization(rms_scaling=True)
+    check(seq([layer], (3, 5)), normal(3, 5, scale=3.0), tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------- identity, shape
+def test_inference_identities(tmp_path):
+    model = seq([layers.Dropout(0.5), layers.GaussianNoise(1.0), layers.GaussianDropout(0.3),
+                 layers.SpatialDropout2D(0.5), layers.ActivityRegularization(l1=0.1), layers.Identity(),
+                 layers.RandomFlip(), layers.RandomRotation(0.2), layers.RandomZoom(0.1),
+                 layers.RandomTranslation(0.1, 0.1), layers.RandomContrast(0.2), layers.RandomBrightness(0.2),
+                 layers.Dense(3)], (6, 5, 2))
+    check(model, normal(6, 5, 2), tmp_path)
+    check(seq([layers.SpatialDropout1D(0.5), layers.Dense(2)], (4, 3)), normal(4, 3), tmp_path)
+
+
+def test_shape_layers(tmp_path):
+    model = seq([layers.Reshape((4, -1)), layers.Permute((2, 1)), layers.Flatten(), layers.RepeatVector(3),
+                 layers.Rescaling(0.5, offset=-1.0)], (2, 3, 4))
+    check(model, normal(2, 3, 4), tmp_path)
+    check(seq([layers.Rescaling(np.array([1.0, 2.0, 3.0]), offset=0.5)], (4, 3)), normal(4, 3), tmp_path)
+
+
+def test_padding_and_cropping(tmp_path):
+    check(seq([layers.ZeroPadding2D(((1, 2), (0, 3))), layers.Cropping2D(((2, 0), (1, 1))), layers.Conv2D(2, 2)],
+              (5, 4, 3)), normal(5, 4, 3), tmp_path)
+    check(seq([layers.ZeroPadding2D(1, data_format="channels_first"), layers.Cropping2D(((0, 1), (2, 0)),
+                                                                                       data_format="channels_first")],
+              (2, 5, 4)), normal(2, 5, 4), tmp_path)
+    check(seq([layers.ZeroPadding1D((2, 1)), layers.Cropping1D((0, 2)), layers.Conv1D(2, 2)], (6, 3)), normal(6, 3),
+          tmp_path)
+
+
+def test_up_sampling(tmp_path):
+    check(seq([layers.UpSampling2D((2, 3)), layers.Conv2D(2, 2)], (4, 3, 2)), normal(4, 3, 2), tmp_path)
+    check(seq([layers.UpSampling2D(2, interpolation="bilinear")], (4, 5, 2)), normal(4, 5, 2), tmp_path)
+    check(seq([layers.UpSampling2D((3, 2), data_format="channels_first", interpolation="bilinear")], (2, 4, 3)),
+          normal(2, 4, 3), tmp_path)
+    check(seq([layers.UpSampling1D(3)], (4, 2)), normal(4, 2), tmp_path)
+
+
+def test_unit_normalization_and_normalization(tmp_path):
+    check(seq([layers.UnitNormalization(), layers.UnitNormalization(axis=[1, 2])], (3, 4)), normal(3, 4), tmp_path)
+    layer = layers.Normalization()
+    layer.adapt(np.random.default_rng(0).normal(2.0, 3.0, (50, 4, 3)).astype(np.float32))
+    check(seq([layer], (4, 3)), normal(4, 3, scale=3.0), tmp_path)
+    given = layers.Normalization(axis=None, mean=1.5, variance=4.0, invert=True)
+    check(seq([given], (5,)), normal(5), tmp_path)
+
+
+def test_time_distributed(tmp_path):
+    check(seq([layers.TimeDistributed(layers.Dense(3, activation="relu"))], (4, 5)), normal(4, 5), tmp_path)
+    check(seq([layers.TimeDistributed(layers.Conv2D(2, 3, padding="same")),
+               layers.TimeDistributed(layers.Flatten())], (3, 6, 5, 2)), normal(3, 6, 5, 2), tmp_path)
+
+
+def test_embedding(tmp_path):
+    model = seq([layers.Embedding(20, 4), layers.Flatten(), layers.Dense(3)], (7,))
+    sess = check(model, lambda batch, rng: [rng.integers(0, 20, (batch, 7))], tmp_path)
+    assert sess.get_inputs()[0].type == "tensor(int64)"
+    inputs = layers.Input(shape=(5,), dtype="int32")
+    model = randomize(pynn.Model(inputs, layers.Embedding(10, 3)(inputs)))
+    sess = check(model, lambda batch, rng: [rng.integers(0, 10, (batch, 5)).astype(np.int32)], tmp_path)
+    assert sess.get_inputs()[0].type == "tensor(int32)"
+
+
+# ---------------------------------------------------------------------------------------------- merges
+@pytest.mark.parametrize("merge", [layers.Add(), layers.Subtract(), layers.Multiply(), layers.Average(),
+                                   layers.Maximum(), layers.Minimum(), layers.Concatenate(),
+                                   layers.Concatenate(axis=1)], ids=lambda m: f"{type(m).__name__}{m.get_config()}")
+def test_merge(merge, tmp_path):
+    a, b = layers.Input(shape=(3, 4)), layers.Input(shape=(3, 4))
+    inputs = [a, b] if isinstance(merge, layers.Subtract) else [a, b, layers.Input(shape=(3, 4))]
+    model = randomize(pynn.Model(inputs, layers.Dense(2)(merge([layers.Dense(4)(t) for t in inputs]))))
+    check(model, lambda batch, rng: [rng.standard_normal((batch, 3, 4)).astype(np.float32) for _ in inputs],
+          tmp_path)
+
+
+def test_functional_graph_shared_layer_nested_model_two_outputs(tmp_path):
+    """Fan-out, a layer called twice, a Sequential used as a layer, and two named outputs."""
+    inner = pynn.Sequential([layers.Input(shape=(8,)), layers.Dense(8, activation="relu"), layers.Dropout(0.1)],
+                            name="inner")
+    inputs = layers.Input(shape=(6,), name="features")
+    shared = layers.Dense(8, activation="tanh", name="shared")
+    h = shared(inputs)
+    h2 = inner(layers.Add()([h, shared(layers.Dense(6)(h))]))
+    model = randomize(pynn.Model(inputs, {"score": layers.Dense(1, name="score")(h2),
+                                          "probs": layers.Dense(3, activation="softmax")(h)}))
+    sess = check(model, normal(6), tmp_path)
+    assert [i.name for i in sess.get_inputs()] == ["features"]
+    assert [o.name for o in sess.get_outputs()] == model.output_names
+
+
+def test_subclassed_model(tmp_path):
+    class Classifier(pynn.Model):
+        def __init__(self):
+            super().__init__()
+            self.hidden = layers.Dense(16, activation="relu")
+            self.norm = layers.LayerNormalization()
+            self.out = layers.Dense(4, activation="softmax")
+
+        def call(self, x, training=False):
+            return self.out(self.norm(self.hidden(x)))
+
+    model = Classifier()
+    with pytest.raises(ValueError, match="input_signature"):
+        model.export(str(tmp_path / "m.onnx"))
+    model.predict(np.zeros((2, 10), np.float32), verbose=0)
+    randomize(model)
+    check(model, normal(10), tmp_path)
+    with pytest.raises(AttributeError):
+        model.hidden.output   # tracing left no symbolic calls behind
+    other = Classifier()
+    randomize(other)
+    sess = session(other, tmp_path, input_signature=(None, 10))
+    assert [i.name for i in sess.get_inputs()] == ["input"]
+    assert [o.name for o in sess.get_outputs()] == ["output_1"]
+    x = np.random.default_rng(0).standard_normal((3, 10)).astype(np.float32)
+    np.testing.assert_allclose(run(sess, [x])[0], other.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
+
+
+def test_ops_on_symbolic_tensors(tmp_path):
+    """pynn.ops calls recorded in a functional graph (OpLayer): arithmetic with tensors and constants, and the
+    activation ops with their parameters (ops.gelu is approximate by default, as Keras's)."""
+    from pynn import ops
+    a, b = layers.Input(shape=(4,)), layers.Input(shape=(4,))
+    y = layers.Dense(4)(a) * 2 + b
+    y = (2.0 - ops.exp(ops.relu(y - 1.5))) / 4.0 - ops.square(ops.gelu(y)) + ops.gelu(b, approximate=False)
+    y = ops.leaky_relu(y, 0.1) + ops.elu(y, alpha=0.5) + ops.log_sigmoid(-y) + ops.maximum(y, b)
+    model = randomize(pynn.Model([a, b], ops.softmax(layers.Dense(3)(ops.tanh(y)))))
+    check(model, lambda batch, rng: [rng.standard_normal((batch, 4)).astype(np.float32) for _ in range(2)],
+          tmp_path)
+    model = pynn.Model(a, ops.sum(a, axis=1))
+    with pytest.raises(ValueError, match=r"OpLayer, ops\.sum"):
+        model.export(str(tmp_path / "m.onnx"))
+
+
+def test_subclassed_model_with_residual_ops(tmp_path):
+    class Residual(pynn.Model):
+        def __init__(self):
+            super().__init__()
+            self.inner = layers.Dense(6, activation="relu")
+            self.out = layers.Dense(2)
+
+        def call(self, x):
+            return self.out(x + self.inner(x) * 0.5)
+
+    model = Residual()
+    model.predict(np.zeros((1, 6), np.float32), verbose=0)
+    check(randomize(model), normal(6), tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------- recurrent
+RNNS = [lambda **k: layers.SimpleRNN(5, **k), lambda **k: layers.LSTM(5, **k), lambda **k: layers.GRU(5, **k),
+        lambda **k: layers.GRU(5, reset_after=False, **k)]
+RNN_IDS = ["SimpleRNN", "LSTM", "GRU", "GRU_reset_before"]
+
+
+@pytest.mark.parametrize("options", [{}, dict(return_sequences=True), dict(go_backwards=True),
+                                     dict(go_backwards=True, return_sequences=True)], ids=str)
+@pytest.mark.parametrize("make", RNNS, ids=RNN_IDS)
+def test_recurrent(make, options, tmp_path):
+    model = seq([make(**options)], (6, 3))
+    check(model, normal(6, 3), tmp_path)
+
+
+@pytest.mark.parametrize("make", RNNS, ids=RNN_IDS)
+def test_recurrent_variable_length_and_activations(make, tmp_path):
+    second = make(activation="softsign") if make is RNNS[0] else make(activation="softsign",
+                                                                       recurrent_activation="hard_sigmoid")
+    model = seq([make(return_sequences=True, activation="relu", use_bias=False), second], (None, 3))
+    sess = check(model, normal(4, 3), tmp_path)
+    x = np.random.default_rng(0).standard_normal((2, 9, 3)).astype(np.float32)
+    np.testing.assert_allclose(run(sess, [x])[0], model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
+
+
+def _padded_indices(kind):
+    def make(batch, rng):
+        x = rng.integers(1, 30, (batch, 8))
+        for i in range(batch):
+            n = int(rng.integers(1, 8))
+            if kind == "post":
+                x[i, n:] = 0
+            elif kind == "pre":
+                x[i, :8 - n] = 0
+            else:                                  # holes anywhere (at least one valid step)
+                x[i, rng.random(8) < 0.4] = 0
+                x[i, 3] = 5
+        return [x]
+    return make
+
+
+@pytest.mark.parametrize("padding", ["post", "pre", "holes"])
+@pytest.mark.parametrize("make", RNNS, ids=RNN_IDS)
+def test_recurrent_masks(make, padding, tmp_path):
+    model = seq([layers.Embedding(30, 4, mask_zero=True), make(return_sequences=True),
+                 make(go_backwards=True)], (8,))
+    check(model, _padded_indices(padding), tmp_path)
+    model = seq([layers.Embedding(30, 4, mask_zero=True), make(return_sequences=True, go_backwards=True),
+                 layers.GlobalAveragePooling1D()], (8,))
+    check(model, _padded_indices(padding), tmp_path)
+
+
+@pytest.mark.parametrize("make", RNNS, ids=RNN_IDS)
+def test_recurrent_fully_masked_sequence(make, tmp_path):
+    """A sequence with no valid step: its states stay the initial zeros, as in pynn."""
+    model = seq([layers.Embedding(10, 3, mask_zero=True), make(return_sequences=True), make()], (5,))
+    sess = session(model, tmp_path)
+    x = np.array([[0, 0, 0, 0, 0], [1, 2, 0, 3, 0], [0, 0, 0, 0, 4]])
+    np.testing.assert_allclose(run(sess, [x])[0], model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("merge", [layers.Add(), layers.Multiply(), layers.Concatenate(), layers.Concatenate(axis=1)],
+                         ids=lambda m: f"{type(m).__name__}{m.get_config().get('axis', '')}")
+def test_masks_through_merges(merge, tmp_path):
+    """Merges pass masks on as pynn does (Keras's rules): an Embedding's mask and an unmasked input merged, then
+    a masked LSTM."""
+    tokens, dense = layers.Input(shape=(6,)), layers.Input(shape=(6, 4))
+    h = merge([layers.Embedding(30, 4, mask_zero=True)(tokens), layers.Dense(4)(dense)])
+    model = randomize(pynn.Model([tokens, dense], layers.GRU(3)(layers.LSTM(4, return_sequences=True)(h))))
+
+    def make(batch, rng):
+        x = rng.integers(1, 30, (batch, 6))
+        x[:, 4:] = 0
+        x[0, 1] = 0
+        return [x, rng.standard_normal((batch, 6, 4)).astype(np.float32)]
+    check(model, make, tmp_path)
+
+
+def test_masking_layer(tmp_path):
+    model = seq([layers.Masking(0.0), layers.LSTM(4, return_sequences=True), layers.Dense(2),
+                 layers.GlobalAveragePooling1D()], (6, 3))
+
+    def make(batch, rng):
+        x = rng.standard_normal((batch, 6, 3)).astype(np.float32)
+        x[:, 4:] = 0.0
+        x[0, 1] = 0.0
+        return [x]
+    check(model, make, tmp_path)
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", "ave", "mul", None])
+def test_bidirectional(merge_mode, tmp_path):
+    inputs = layers.Input(shape=(8,))
+    h = layers.Embedding(30, 4, mask_zero=True)(inputs)
+    h = layers.Bidirectional(layers.GRU(3, return_sequences=True), merge_mode=merge_mode)(h)
+    if merge_mode is None:
+        h = layers.Concatenate()(h)
+    out = layers.Bidirectional(layers.LSTM(3), merge_mode="concat" if merge_mode is None else merge_mode)(h)
+    check(randomize(pynn.Model(inputs, out)), _padded_indices("pre"), tmp_path)
+
+
+def test_bidirectional_states(tmp_path):
+    x, h0, h1 = layers.Input(shape=(5, 3)), layers.Input(shape=(4,)), layers.Input(shape=(4,))
+    outs = layers.Bidirectional(layers.GRU(4, return_state=True, return_sequences=True))(x, initial_state=[h0, h1])
+    model = randomize(pynn.Model([x, h0, h1], outs))
+    check(model, lambda batch, rng: [rng.standard_normal(s).astype(np.float32)
+                                     for s in ((batch, 5, 3), (batch, 4), (batch, 4))], tmp_path)
+
+
+def test_recurrent_states(tmp_path):
+    """return_state outputs and initial_state inputs."""
+    x, h0, c0 = layers.Input(shape=(5, 3)), layers.Input(shape=(4,)), layers.Input(shape=(4,))
+    seq_out, h, c = layers.LSTM(4, return_sequences=True, return_state=True)(x, initial_state=[h0, c0])
+    g_out, g_h = layers.GRU(4, return_state=True)(seq_out, initial_state=[h])
+    model = randomize(pynn.Model([x, h0, c0], [g_out, g_h, c]))
+    check(model, lambda batch, rng: [rng.standard_normal(s).astype(np.float32)
+                                     for s in ((batch, 5, 3), (batch, 4), (batch, 4))], tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------- seed models
+def _train(model, x, y, loss="sparse_categorical_crossentropy"):
+    model.compile(optimizer="adam", loss=loss)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)   # a few steps on random data
+    return model
+
+
+def test_seed_mlp_trained(tmp_path):
+    from pynn.examples import mnist_mlp
+    pynn.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    model = _train(mnist_mlp.build_model(), rng.random((64, 784), dtype=np.float32), rng.integers(0, 10, 64))
+    sess = check(model, lambda batch, rng: [rng.random((batch, 784), dtype=np.float32)], tmp_path)
+    x = rng.random((1000, 784), dtype=np.float32)
+    np.testing.assert_allclose(run(sess, [x])[0], model.predict(x, verbose=0), rtol=1e-4, atol=1e-6)
+
+
+def _seed_cnn():
+    """The seed CNN (bench/bench_cnn.py's W2 model)."""
+    return pynn.Sequential([
+        layers.Input(shape=(28, 28, 1)),
+        layers.Conv2D(32, (3, 3), activation="relu"), layers.MaxPooling2D((2, 2)),
+        layers.Conv2D(64, (3, 3), activation="relu"), layers.MaxPooling2D((2, 2)),
+        layers.Flatten(), layers.Dense(128, activation="relu"), layers.Dense(10, activation="softmax")])
+
+
+def test_seed_cnn_trained(tmp_path):
+    pynn.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    model = _train(_seed_cnn(), rng.random((48, 28, 28, 1), dtype=np.float32), rng.integers(0, 10, 48))
+    check(model, lambda batch, rng: [rng.random((batch, 28, 28, 1), dtype=np.float32)], tmp_path, atol=1e-6)
+
+
+def test_example_cnns_trained(tmp_path):
+    """The residual CNN (BatchNormalization, Add, GlobalAveragePooling2D) and the CIFAR-10 CNN (augmentation
+    layers) of pynn.examples, small."""
+    from pynn.examples import cifar10_cnn, resnet_mnist
+    pynn.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    model = _train(resnet_mnist.build_model(width=4), rng.random((32, 28, 28, 1), dtype=np.float32),
+                   rng.integers(0, 10, 32))
+    check(model, lambda batch, rng: [rng.random((batch, 28, 28, 1), dtype=np.float32)], tmp_path, atol=1e-5)
+    model = _train(cifar10_cnn.build_model(filters=4, dense=16), rng.random((32, 32, 32, 3), dtype=np.float32),
+                   rng.integers(0, 10, 32))
+    check(model, lambda batch, rng: [rng.random((batch, 32, 32, 3), dtype=np.float32)], tmp_path, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------- the file, errors
+def test_graph_inputs_outputs_and_opset(tmp_path):
+    model = seq([layers.Conv1D(3, 2), layers.GlobalAveragePooling1D(), layers.LayerNormalization(axis=1),
+                 layers.Dense(2)], (None, 4))
+    path = tmp_path / "m.onnx"
+    assert export.export_onnx(model, path) == str(path)
+    proto = onnx.load(str(path))
+    onnx.checker.check_model(proto, full_check=True)
+    assert [o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")] == [17]
+    dims = proto.graph.input[0].type.tensor_type.shape.dim
+    assert dims[0].dim_param == "batch" and dims[1].dim_param and dims[2].dim_value == 4
+    assert proto.graph.output[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    check(model, normal(6, 4), tmp_path, opset_version=18)      # Reduce* axes as inputs from opset 18
+    model = seq([layers.LayerNormalization(axis=1), layers.UnitNormalization(), layers.GlobalMaxPooling1D()], (4, 3))
+    check(model, normal(4, 3), tmp_path, opset_version=18)
+    with pytest.raises(ValueError, match="opset"):
+        model.export(str(tmp_path / "m.onnx"), opset_version=12)
+    with pytest.raises(ValueError, match="format"):
+        model.export(str(tmp_path / "m.pb"), format="tf_saved_model")
+
+
+def test_comparison_detects_a_wrong_weight(tmp_path):
+    """The harness fails when the graph differs from the model: a weight changed after the export."""
+    model = seq([layers.Dense(4, activation="relu"), layers.Dense(3)], (5,))
+    sess = session(model, tmp_path)
+    model.layers[-1].bias.assign(model.layers[-1].bias.value + 1e-3)
+    x = np.random.default_rng(0).standard_normal((4, 5)).astype(np.float32)
+    with pytest.raises(AssertionError):
+        np.testing.assert_allclose(run(sess, [x])[0], model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
+
+
+def test_unsupported_layer_is_named(tmp_path):
+    model = seq([layers.Dense(4), layers.Lambda(lambda t: t * 2, name="doubler")], (3,))
+    with pytest.raises(ValueError, match=r"layer 'doubler' \(Lambda\) has no ONNX converter"):
+        model.export(str(tmp_path / "m.onnx"))
+    assert not (tmp_path / "m.onnx").exists()
+
+    class Custom(layers.Dense):      # a subclass may compute something else: not exported as a Dense
+        pass
+    model = seq([Custom(2, name="custom_dense")], (3,))
+    with pytest.raises(ValueError, match=r"'custom_dense' \(Custom\)"):
+        model.export(str(tmp_path / "m.onnx"))
+    with pytest.raises(ValueError, match="not built"):
+        pynn.Sequential([layers.Dense(2)]).export(str(tmp_path / "m.onnx"))
+
+
+def test_register_converter(tmp_path):
+    class Doubler(layers.Layer):
+        def forward(self, x, training=False):
+            return 2 * x, None
+
+    @export.register_converter(Doubler)
+    def _doubler(g, layer, x):
+        return g.op("Mul", [x, g.scalar(2.0)])
+
+    assert "Doubler" in export.supported_layers()
+    check(seq([layers.Dense(3), Doubler()], (4,)), normal(4), tmp_path)
