@@ -24,6 +24,7 @@ from pynn.kernels.optimizers import (
 from pynn.kernels.normalization import (batch_norm_backward, batch_norm_inference, batch_norm_training, layer_norm,
                                        layer_norm_backward)
 from pynn.kernels.pooling import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward, pool2d_output_shape
+from pynn.kernels.quantized import int8_matmul, pack_weights, quantize_columns
 from pynn.kernels.random import (
     dropout, dropout_backward, philox4x32_10, random_bernoulli, random_integers, random_normal, random_uniform,
     truncated_normal,
@@ -47,7 +48,7 @@ __all__ = [
     "sum_rows", "sum", "mean", "weighted_sum", "weighted_mean",
     "pool2d_output_shape", "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
     "batch_norm_training", "batch_norm_inference", "batch_norm_backward", "layer_norm", "layer_norm_backward",
-    "attention", "attention_backward",
+    "attention", "attention_backward", "quantize_columns", "pack_weights", "int8_matmul",
     "affine_transform", "affine_transform_backward",
     "rnn_forward", "rnn_backward",
     "DenseChain", "gather_rows",

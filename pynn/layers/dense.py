@@ -3,6 +3,7 @@ import numpy as np
 
 from pynn import _C, activations, kernels
 from pynn.layers.layer import Layer, serialize_argument as _serialize
+from pynn.variable import Variable
 
 
 class Dense(Layer):
@@ -20,6 +21,11 @@ class Dense(Layer):
 
     Input shape: (batch, ..., input_dim). Output shape: (batch, ..., units).
     Weights: kernel (input_dim, units), bias (units,).
+
+    `quantize("int8")` (Keras 3's, usually through `model.quantize("int8")`) turns the kernel into int8 values
+    with one scale per output unit (weights: kernel int8, bias, kernel_scale), and each call quantizes its
+    input per row on the fly: inference runs on the int8 kernel (csrc/quantized/), about 4x less weight
+    memory. A quantized layer does not train; `dequantize()` (pynn's) gives a float kernel back to fine-tune.
 
     Example:
         layer = pynn.layers.Dense(64, activation="relu")
@@ -43,7 +49,9 @@ class Dense(Layer):
         self.bias_regularizer = bias_regularizer
         self.kernel_constraint = kernel_constraint
         self.bias_constraint = bias_constraint
-        self.kernel = self.bias = None
+        self.kernel = self.bias = self.kernel_scale = None
+        self.quantization_mode = None      # "int8" after quantize
+        self._packed = None          # the int8 kernel in the product's panels, made at the first quantized call
 
     def build(self, input_shape):
         if len(input_shape) < 2 or input_shape[-1] is None:
@@ -54,11 +62,60 @@ class Dense(Layer):
         if self.use_bias:
             self.bias = self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer,
                                         self.bias_constraint)
+        if self.quantization_mode == "int8":       # rebuilt from a saved quantized layer: its weights follow
+            self._to_int8(np.zeros(self.kernel.shape, np.int8), np.ones(self.units, np.float32))
+
+    # ------------------------------------------------------------------ int8
+    def quantize(self, mode):
+        """Quantize the kernel as Keras 3's Dense.quantize does: mode "int8" only (per output unit,
+        scale = 127 / (max |w| + 1e-7), values rounded into [-127, 127])."""
+        if mode != "int8":
+            raise ValueError(f"Dense '{self.name}': quantization mode {mode!r} is not supported; pynn quantizes "
+                             "to 'int8'")
+        if not self.built:
+            raise ValueError(f"Dense '{self.name}': build the layer (call it once) before quantizing it")
+        if self.quantization_mode is not None:
+            raise ValueError(f"Dense '{self.name}' is already quantized ({self.quantization_mode})")
+        if self.dtype != np.float32:
+            raise ValueError(f"Dense '{self.name}': int8 quantization takes a float32 layer, this one is {self.dtype}")
+        self._to_int8(*kernels.quantize_columns(self.kernel.value))
+        self.quantization_mode = "int8"
+
+    def _to_int8(self, q, scale):
+        position = self._weights.index(self.kernel)
+        self.kernel = Variable(q, name="kernel", trainable=False)
+        self.kernel.requires_grad = False
+        self._weights[position] = self.kernel
+        self.kernel_scale = Variable(scale, name="kernel_scale", trainable=False)
+        self.kernel_scale.requires_grad = False
+        self._weights.append(self.kernel_scale)
+        self._packed = None
+
+    def dequantize(self):
+        """The float32 kernel back (the int8 values times their scales) and trainable again: to fine-tune a
+        quantized model before quantizing it anew (pynn's; Keras has no inverse of quantize)."""
+        if self.quantization_mode is None:
+            return
+        w = self.kernel.value.astype(np.float32) / self.kernel_scale.value
+        self._weights.remove(self.kernel_scale)
+        position = self._weights.index(self.kernel)
+        self.kernel = Variable(w, name="kernel", trainable=True, regularizer=self.kernel.regularizer)
+        self.kernel.requires_grad = self._trainable
+        self._weights[position] = self.kernel
+        self.kernel_scale = self._packed = self.quantization_mode = None
+
+    def _int8_affine(self, x2, activation):
+        if self._packed is None or self._packed[0] is not self.kernel.value:
+            self._packed = (self.kernel.value, kernels.pack_weights(self.kernel.value))
+        return kernels.int8_matmul(x2, self._packed[1], self.kernel_scale.value, self.kernel.shape[0],
+                                   bias=self.bias.value if self.use_bias else None, activation=activation)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def _affine(self, x2, fused_activation):
+        if self.quantization_mode is not None:
+            return self._int8_affine(x2, fused_activation)
         y = np.empty((x2.shape[0], self.units), self.dtype)
         _C.gemm(x2, self.kernel.value, y, 1.0, 0.0, False, False,
                 bias=self.bias.value if self.use_bias else None, activation=fused_activation)
@@ -66,6 +123,9 @@ class Dense(Layer):
 
     def forward(self, x, training=False, logits=False):
         """logits=True returns the pre-activation output (the model fuses the activation into the loss)."""
+        if training and self.quantization_mode is not None:
+            raise ValueError(f"Dense '{self.name}' is quantized ({self.quantization_mode}) and runs inference only; "
+                             "call dequantize() on it (or on the model) to train it")
         x2 = x.reshape(-1, x.shape[-1])
         act = self.activation
         if logits or act.name == "linear":
@@ -86,6 +146,15 @@ class Dense(Layer):
         gemm, units, dtype, forward = _C.gemm, self.units, self.dtype, self.forward
         kernel = self.kernel
         bias = self.bias if self.use_bias else None
+        if self.quantization_mode is not None:
+            int8_affine = self._int8_affine
+
+            def run_int8(x):
+                if x.ndim != 2:
+                    return forward(x, False)[0]
+                y = int8_affine(x, fused)
+                return y if after is None else after(y)
+            return run_int8
 
         def run(x):
             if x.ndim != 2:
@@ -97,6 +166,9 @@ class Dense(Layer):
 
     def backward_weights(self, ctx, dy):
         """kernel.grad += x^T dz, bias.grad += sum(dz); returns dz, the gradient before the activation."""
+        if self.quantization_mode is not None:
+            raise ValueError(f"Dense '{self.name}' is quantized ({self.quantization_mode}) and runs inference only; "
+                             "call dequantize() on it (or on the model) to train it")
         x2, z, y, x_shape = ctx
         dz = dy.reshape(-1, self.units)
         if y is not None:
@@ -120,8 +192,20 @@ class Dense(Layer):
         _C.gemm(dz, self.kernel.value, dx, 1.0, 0.0, False, True)
         return dx.reshape(x_shape)
 
+    @classmethod
+    def from_config(cls, config):
+        """A saved quantized layer's config says so (pynn's key, written only then): it builds int8 weights."""
+        config = dict(config)
+        mode = config.pop("quantization_mode", None)
+        if mode not in (None, "int8"):
+            raise ValueError(f"Dense.from_config: quantization_mode must be 'int8', got {mode!r}")
+        layer = super().from_config(config)
+        layer.quantization_mode = mode
+        return layer
+
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "activation": self.activation.get_config(),
+        quantized = {"quantization_mode": self.quantization_mode} if self.quantization_mode else {}
+        return {**super().get_config(), **quantized, "units": self.units, "activation": self.activation.get_config(),
                 "use_bias": self.use_bias,
                 "kernel_initializer": _serialize(self.kernel_initializer),
                 "bias_initializer": _serialize(self.bias_initializer),

@@ -561,6 +561,38 @@ class Model(Layer):
         from pynn.saving import load_weights
         load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
+    def quantize(self, mode, **kwargs):
+        """Keras 3's Model.quantize: every Dense layer of the model (nested models included) is quantized to
+        `mode` ("int8": int8 kernel with a scale per unit, inputs quantized per row at each call). The model
+        then predicts, evaluates and saves; to train it again, `dequantize()` first. Other layers keep float32.
+        """
+        targets = [layer for layer in self._self_and_sublayers()
+                   if layer is not self and callable(getattr(layer, "quantize", None))
+                   and not isinstance(layer, Model) and layer.weights]
+        if not targets:
+            raise ValueError(f"Model '{self.name}': no layer to quantize (pynn quantizes Dense layers)")
+        for layer in targets:
+            if getattr(layer, "quantization_mode", None) is None:
+                layer.quantize(mode, **kwargs)
+        self._forget_compiled_steps()
+
+    def dequantize(self):
+        """The quantized layers' float32 kernels back (pynn's): to fine-tune a quantized model. The kernels are
+        new variables: compile again before fit, so that the optimizer starts their state afresh."""
+        for layer in self._self_and_sublayers():
+            if layer is not self and getattr(layer, "quantization_mode", None) is not None:
+                layer.dequantize()
+        self._forget_compiled_steps()
+
+    def _forget_compiled_steps(self):
+        """After weights were replaced: the inference plans and the training step are rebuilt when next used."""
+        for model in self._self_and_sublayers():
+            if isinstance(model, Model):
+                model._variables_to_train = None
+                model._chain_step = None
+                if hasattr(model, "_plan"):
+                    model._plan = None
+
     def export(self, filepath, format="onnx", verbose=None, input_signature=None, opset_version=None):
         """Export the model for inference elsewhere (Keras 3's API); format "onnx" is the one pynn writes
         (needs `pip install "pynn[onnx]"`). See pynn.export.export_onnx for the graph and its inputs."""

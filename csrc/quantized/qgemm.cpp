@@ -1,0 +1,111 @@
+// The int8 GEMM driver: quantizing rows, packing B, the split over threads and the ISA's tile. See qgemm.h.
+#include "quantized/qgemm.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "common/cpu.h"
+#include "common/parallel.h"
+#include "quantized/qgemm_kernels.h"
+
+namespace pynn {
+namespace {
+
+QgemmTileFn tile_for(Isa isa) {
+#if defined(PYNN_X86)
+  if (isa == Isa::avx2 || isa == Isa::avx512) return &qgemm_tile_avx2;   // AVX-512 CPUs have AVX2
+#endif
+  (void)isa;
+  return &qgemm_tile_generic;
+}
+
+constexpr int64_t kWorkPerThread = 1 << 16;   // multiply-adds; sets how many threads wake, never the result
+
+void run(QgemmTileFn fn, int64_t m, int64_t n, int64_t k, const int16_t* a, int64_t lda, const float* a_scale,
+         const int16_t* packed_b, const float* b_scale, const float* bias, const ActivationParams* activation,
+         float* c, int64_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  const int64_t pairs = qgemm_k_pairs(k);
+  const int64_t panels = (n + kQgemmPanel - 1) / kQgemmPanel;
+  const int64_t row_blocks = (m + kQgemmRows - 1) / kQgemmRows;
+  const bool has_act = activation && activation->kind != Activation::linear;
+  // Tasks: (row block, column panel) pairs, row-block major; each is one tile. Integer sums are exact and
+  // each element's epilogue is the same whichever thread runs it.
+  const int64_t tasks = row_blocks * panels;
+  const int64_t work_per_task = std::max<int64_t>(1, kQgemmRows * kQgemmPanel * std::max<int64_t>(k, 1));
+  parallel_for(tasks, std::max<int64_t>(1, kWorkPerThread / work_per_task), [&](int64_t t0, int64_t t1) {
+    for (int64_t task = t0; task < t1; ++task) {
+      const int64_t rb = task / panels, q = task % panels;
+      const int64_t i0 = rb * kQgemmRows, j0 = q * kQgemmPanel;
+      QgemmTile t;
+      t.a = a + i0 * lda;
+      t.lda = lda;
+      t.pairs = pairs;
+      t.b = packed_b + q * kQgemmPanel * pairs * 2;
+      t.rows = static_cast<int>(std::min<int64_t>(kQgemmRows, m - i0));
+      t.cols = static_cast<int>(std::min<int64_t>(kQgemmPanel, n - j0));
+      t.a_scale = a_scale + i0;
+      t.b_scale = b_scale + j0;
+      t.bias = bias ? bias + j0 : nullptr;
+      t.c = c + i0 * ldc + j0;
+      t.ldc = ldc;
+      fn(t);
+      if (has_act)
+        for (int i = 0; i < t.rows; ++i) activation_forward_serial(*activation, t.c + i * ldc, t.c + i * ldc, t.cols);
+    }
+  });
+}
+
+}  // namespace
+
+void quantize_rows(const float* x, int64_t m, int64_t k, int16_t* q, int64_t ld, float* scale) {
+  parallel_for(m, std::max<int64_t>(1, kWorkPerThread / std::max<int64_t>(k, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t i = r0; i < r1; ++i) {
+      const float* row = x + i * k;
+      float amax = 0.0f;
+      for (int64_t j = 0; j < k; ++j) amax = std::max(amax, std::fabs(row[j]));
+      const float s = 127.0f / (amax + 1e-7f);
+      scale[i] = s;
+      int16_t* out = q + i * ld;
+      // |x s| <= 127 here, so adding and subtracting 1.5 * 2^23 rounds it to the nearest integer, ties to
+      // even, as nearbyint does in the default rounding mode, but in a loop the compiler vectorises
+      // (nearbyint itself is a library call per element without SSE4.1).
+      constexpr float kRound = 12582912.0f;
+      for (int64_t j = 0; j < k; ++j) {
+        const float v = (row[j] * s + kRound) - kRound;
+        out[j] = static_cast<int16_t>(std::min(127.0f, std::max(-127.0f, v)));
+      }
+      for (int64_t j = k; j < ld; ++j) out[j] = 0;
+    }
+  });
+}
+
+void qgemm_pack_b(const int8_t* b, int64_t k, int64_t n, int16_t* packed) {
+  const int64_t pairs = qgemm_k_pairs(k);
+  const int64_t panels = (n + kQgemmPanel - 1) / kQgemmPanel;
+  for (int64_t q = 0; q < panels; ++q) {
+    int16_t* dst = packed + q * kQgemmPanel * pairs * 2;
+    for (int64_t p = 0; p < pairs; ++p)
+      for (int j = 0; j < kQgemmPanel; ++j)
+        for (int e = 0; e < 2; ++e) {
+          const int64_t row = 2 * p + e, col = q * kQgemmPanel + j;
+          dst[(p * kQgemmPanel + j) * 2 + e] = (row < k && col < n) ? b[row * n + col] : 0;
+        }
+  }
+}
+
+void qgemm(int64_t m, int64_t n, int64_t k, const int16_t* a, int64_t lda, const float* a_scale,
+           const int16_t* packed_b, const float* b_scale, const float* bias, const ActivationParams* activation,
+           float* c, int64_t ldc) {
+  run(tile_for(active_isa()), m, n, k, a, lda, a_scale, packed_b, b_scale, bias, activation, c, ldc);
+}
+
+void qgemm_reference(int64_t m, int64_t n, int64_t k, const int16_t* a, int64_t lda, const float* a_scale,
+                     const int16_t* packed_b, const float* b_scale, const float* bias,
+                     const ActivationParams* activation, float* c, int64_t ldc) {
+  SerialScope serial;
+  run(&qgemm_tile_generic, m, n, k, a, lda, a_scale, packed_b, b_scale, bias, activation, c, ldc);
+}
+
+}  // namespace pynn
