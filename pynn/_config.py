@@ -58,14 +58,23 @@ def get_num_threads():
     return _C.get_num_threads()
 
 
+def _openmp_text(have_openmp):
+    if not have_openmp:
+        return "no (serial build)"
+    # The runtime the kernels' OpenMP calls are bound to in this process: a wheel's vendored
+    # pynn.libs/libgomp-<hash>.so.1.0.0, the system's libgomp.so.1, or one another package loaded globally first.
+    path = _C.openmp_library() if hasattr(_C, "openmp_library") else ""
+    return f"yes, runtime {path}" if path else "yes (runtime file unknown)"
+
+
 def show_config():
-    """Print the version, the instruction set in use, threads, OpenMP and CUDA."""
+    """Print the version, the instruction set in use, threads, OpenMP (the runtime file in use) and CUDA."""
     info = _C.build_info()
     lines = [
         f"pynn {info['version']}",
         f"  ISA in use:    {_C.get_isa()} (CPU supports: {', '.join(_C.supported_isas())})",
         f"  threads:       {get_num_threads()}",
-        f"  OpenMP:        {'yes' if info['openmp'] else 'no (serial build)'}",
+        f"  OpenMP:        {_openmp_text(info['openmp'])}",
         f"  CUDA:          {'yes' if info['cuda'] else 'no'}",
     ]
     print("\n".join(lines))

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #if PYNN_HAVE_OPENMP
 #include <omp.h>
@@ -16,6 +17,11 @@ namespace pynn {
 int get_num_threads();
 void set_num_threads(int n);
 bool have_openmp();
+
+// The file of the OpenMP runtime this library's OpenMP calls go to (the shared object that holds the
+// omp_in_parallel it is bound to), e.g. a wheel's vendored .../pynn.libs/libgomp-<hash>.so.1.0.0, or another
+// package's runtime that was loaded first with RTLD_GLOBAL. Empty without OpenMP or where it cannot be told.
+std::string openmp_library();
 
 // True in a process made by fork() from one that had loaded pynn (a pthread_atfork child handler, registered
 // when the library loads, sets it). GNU OpenMP is not fork-safe: its pool threads do not exist in the child,

@@ -1,5 +1,7 @@
 # Library configuration: instruction set, threads, build facts. csrc/common/.
 
+from libcpp.string cimport string
+
 import os as _os
 import warnings as _warnings
 
@@ -16,6 +18,7 @@ cdef extern from "common/parallel.h" namespace "pynn" nogil:
     void c_set_num_threads "pynn::set_num_threads"(int n)
     bint have_openmp()
     bint forked_child()
+    string c_openmp_library "pynn::openmp_library"()
 
 cdef extern from *:
     """
@@ -74,6 +77,12 @@ def in_forked_child():
     """True in a process made by fork() (multiprocessing's 'fork' and 'forkserver' workers): kernels run on one
     thread there, since GNU OpenMP's thread pool does not survive fork."""
     return forked_child()
+
+
+def openmp_library():
+    """The file of the OpenMP runtime pynn's kernels run on, as loaded in this process ('' without OpenMP)."""
+    path = _os.fsdecode(c_openmp_library())
+    return _os.path.realpath(path) if path else ""
 
 
 def build_info():
