@@ -67,11 +67,12 @@ def call_arguments(cls):
 def run_call(layer, inputs, training, kwargs):
     """layer.call(inputs, ...) with Keras's optional arguments, errors naming the layer."""
     accepted = call_arguments(type(layer))
-    kwargs = dict(kwargs)
-    if "training" in accepted:
-        kwargs["training"] = training
-    if "mask" not in accepted:
-        kwargs.pop("mask", None)
+    if accepted or kwargs:
+        kwargs = dict(kwargs)
+        if "training" in accepted:
+            kwargs["training"] = training
+        if "mask" not in accepted:
+            kwargs.pop("mask", None)
     try:
         out = layer.call(inputs, **kwargs)
     except (ValueError, TypeError, NotImplementedError, IndexError) as e:
@@ -79,6 +80,8 @@ def run_call(layer, inputs, training, kwargs):
         if message.startswith("Layer '"):
             raise
         raise type(e)(f"Layer '{layer.name}' ({type(layer).__name__}), in call(): {message}") from e
+    if type(out) is Tensor:
+        return out
     for leaf in flatten(out):
         if not isinstance(leaf, (Tensor, np.ndarray, Variable, float, int, np.generic)):
             raise TypeError(f"Layer '{layer.name}' ({type(layer).__name__}): call() must return arrays or "
@@ -88,36 +91,50 @@ def run_call(layer, inputs, training, kwargs):
 
 def call_forward(layer, x, training=False, logits=(), mask=None, **kwargs):
     """The engine's forward for a call-style layer: (outputs as arrays, context)."""
-    leaves = map_structure(lambda v: Tensor(np.asarray(v), traced=v.dtype.kind == "f"), x)
+    if type(x) is np.ndarray:
+        leaves = Tensor(x, None, None, None, None, x.dtype.kind == "f")
+    else:
+        leaves = map_structure(lambda v: Tensor(np.asarray(v), traced=v.dtype.kind == "f"), x)
     if mask is not None:
         kwargs["mask"] = mask
     added = []
     layer._added_losses = []
     _losses.stack.append(added)
+    state = tensor_module._state
+    recording = state.recording
+    state.recording = recording + 1           # tensor_module.record(), without its object
     try:
-        with tensor_module.record():
-            out = run_call(layer, leaves, training, kwargs)
+        out = run_call(layer, leaves, training, kwargs)
     finally:
+        state.recording = recording
         _losses.stack.pop()
-    values = map_structure(lambda t: np.asarray(tensor_module.value_of(t)), out)
-    activity = float(sum(float(np.sum(tensor_module.value_of(a))) for a in added))
+    if type(out) is Tensor:
+        values = out.value
+    else:
+        values = map_structure(lambda t: np.asarray(tensor_module.value_of(t)), out)
+    activity = float(sum(float(np.sum(tensor_module.value_of(a))) for a in added)) if added else 0.0
     return values, {"leaves": leaves, "out": out, "added": added, "activity_loss": activity}
 
 
 def call_backward(layer, ctx, dy, input_gradients=True):
     """The engine's backward for a call-style layer: gradients for the inputs (same structure as x)."""
-    outs = flatten(ctx["out"])
-    grads = flatten(dy) if isinstance(ctx["out"], (list, tuple, dict)) else [dy]
-    added = ctx["added"]
+    out, added, leaves = ctx["out"], ctx["added"], ctx["leaves"]
+    if type(out) is Tensor and not added and type(leaves) is Tensor:      # one array in, one out
+        found = backprop.backprop([out], [dy], [leaves] if input_gradients else [])
+        if not input_gradients:
+            return None
+        return found[0] if found[0] is not None else np.zeros_like(leaves.value)
+    outs = flatten(out)
+    grads = flatten(dy) if isinstance(out, (list, tuple, dict)) else [dy]
     targets = [o for o in outs] + [a for a in added if isinstance(a, Tensor)]
     seeds = list(grads) + [np.ones_like(a.value) for a in added if isinstance(a, Tensor)]
-    leaves = flatten(ctx["leaves"])
+    flat_leaves = flatten(leaves)
     found = backprop.backprop([t if isinstance(t, Tensor) else None for t in targets], seeds,
-                              leaves if input_gradients else [])
+                              flat_leaves if input_gradients else [])
     if not input_gradients:
         return None
-    result = [g if g is not None else np.zeros_like(leaf.value) for g, leaf in zip(found, leaves)]
-    return pack_like(ctx["leaves"], result)
+    result = [g if g is not None else np.zeros_like(leaf.value) for g, leaf in zip(found, flat_leaves)]
+    return pack_like(leaves, result)
 
 
 def add_loss(layer, value):

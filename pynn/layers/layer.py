@@ -7,6 +7,7 @@ import weakref
 import numpy as np
 
 from pynn import variable
+from pynn.layers import call_support
 from pynn.layers.node import is_symbolic, symbolic_call
 from pynn.variable import Variable
 
@@ -232,7 +233,6 @@ class Layer:
         """Keras's call(): a subclass that overrides it is differentiated automatically (call_support).
         On a built-in layer, this runs its fused forward as one node of the recorded graph, so that a
         subclass's call() may use super().call(inputs)."""
-        from pynn.layers import call_support
         if self._call_style:
             if getattr(type(self), "_native_forward", None) is None:
                 raise NotImplementedError(f"Layer '{self.name}' ({type(self).__name__}) must define call()")
@@ -240,23 +240,18 @@ class Layer:
         return call_support.record_builtin(self, inputs, training, **kwargs)
 
     def _call_forward(self, x, training=False, **kwargs):
-        from pynn.layers import call_support
         return call_support.call_forward(self, x, training, **kwargs)
 
     def _call_output_shape(self, input_shape):
-        from pynn.layers import call_support
         return call_support.infer_output_shape(self, input_shape)
 
     def _call_backward(self, ctx, dy):
-        from pynn.layers import call_support
         return call_support.call_backward(self, ctx, dy)
 
     def _call_backward_weights(self, ctx, dy):
-        from pynn.layers import call_support
         call_support.call_backward(self, ctx, dy, input_gradients=False)
 
     def _call_inference(self):
-        from pynn.layers import call_support
         from pynn.ops.tensor import value_of
 
         def run(x):
@@ -266,7 +261,6 @@ class Layer:
 
     def add_loss(self, loss):
         """Add a loss term (a scalar tensor computed in call(), e.g. a KL divergence) to the model's loss."""
-        from pynn.layers import call_support
         call_support.add_loss(self, loss)
 
     @property
@@ -337,7 +331,6 @@ class Layer:
         if self._call_style:
             return self._call_eager(x, training, kwargs)
         if _has_tensor(x) or _recording():
-            from pynn.layers import call_support
             return call_support.record_builtin(self, x, training, **kwargs)
         training = bool(training)
         if kwargs:
@@ -356,7 +349,6 @@ class Layer:
     def _call_eager(self, x, training, kwargs):
         """A call-style layer called directly: on Tensors (inside another call() or a GradientTape) its ops
         join the caller's graph; on arrays it returns arrays."""
-        from pynn.layers import call_support
         from pynn.ops.tensor import value_of
         arrays_in = not _has_tensor(x)
         if not self.built:
@@ -498,7 +490,6 @@ class _NativeView:
         self.layer = layer
 
     def __call__(self, inputs, training, **kwargs):
-        from pynn.layers import call_support
         layer = self.layer
         twin = layer.__dict__.get("_native_twin")
         if twin is None:

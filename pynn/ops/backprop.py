@@ -15,23 +15,22 @@ from pynn.variable import Variable
 
 
 def _topological(outputs):
-    """The traced tensors that `outputs` depend on, each after all its inputs."""
-    order, seen = [], set()
-    stack = [(t, False) for t in outputs if t is not None and t._traced]
+    """The traced tensors that `outputs` depend on, each after all its inputs: in the order they were made."""
+    found = {}
+    stack = [t for t in outputs if t is not None and t._traced]
     while stack:
-        t, expanded = stack.pop()
-        if expanded:
-            order.append(t)
+        t = stack.pop()
+        if t._made in found:
             continue
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        stack.append((t, True))
+        found[t._made] = t
         if t._inputs is not None:
-            stack.extend((i, False) for i in t._inputs if i is not None and id(i) not in seen)
-    return order
+            for i in t._inputs:
+                if i is not None and i._made not in found:
+                    stack.append(i)
+    return [found[k] for k in sorted(found)]
 
 
+# The engine keys tensors by `_made`, the number each got when it was made (unique, and cheaper than id()).
 def backprop(outputs, grads, leaves=()):
     """Propagate `grads` (one per output) back through the recorded graph. Returns the gradients of the
     tensors in `leaves` (None for one nothing reached); Variables' gradients go into their `.grad`."""
@@ -40,67 +39,99 @@ def backprop(outputs, grads, leaves=()):
     for t, g in zip(outputs, grads):
         if t is not None and t._traced and g is not None:
             _accumulate(pending, t, g)
-    wanted = {id(t) for t in leaves}
+    wanted = {t._made for t in leaves}
     found = {}
-    saved, tensor_module._state.needed = tensor_module._state.needed, _needed(order, wanted)
+    needed = _needed(order, wanted)
+    state = tensor_module._state
+    saved, state.needed = state.needed, needed
     try:
-        _run(order, pending, wanted, found)
+        _run(order, pending, needed, wanted, found)
     finally:
-        tensor_module._state.needed = saved
-    return [found.get(id(t)) for t in leaves]
+        state.needed = saved
+    return [found.get(t._made) for t in leaves]
 
 
 def _needed(order, wanted):
-    """The ids of the tensors through which a wanted gradient flows: wanted leaves, Variables' leaves that
-    take a gradient, layer nodes (their weights), and everything that leads to one. `order` lists inputs
-    before the tensors that use them."""
+    """The tensors (their `_made`) through which a wanted gradient flows: wanted leaves, Variables' leaves
+    that take a gradient, layer nodes (their weights), and everything that leads to one. `order` lists
+    inputs before the tensors that use them."""
     needed = set()
     for t in order:
         if t._vjp is None:
             var = t._variable
-            if (var is not None and var.requires_grad) or id(t) in wanted:
-                needed.add(id(t))
-        elif getattr(t._vjp, "layer", None) is not None or any(
-                i is not None and id(i) in needed for i in t._inputs):
-            needed.add(id(t))
+            if (var is not None and var.requires_grad) or t._made in wanted:
+                needed.add(t._made)
+        elif getattr(t._vjp, "layer", None) is not None:
+            needed.add(t._made)
+        else:
+            for i in t._inputs:
+                if i is not None and i._made in needed:
+                    needed.add(t._made)
+                    break
     return needed
 
 
-def _run(order, pending, wanted, found):
+def _run(order, pending, needed, wanted, found):
+    """Each tensor's vector-Jacobian product, outputs first, on the sum of the gradients that reached it;
+    gradients go only to inputs in `needed` (nothing wanted lies behind the others)."""
     for t in reversed(order):
-        g = pending.pop(id(t), None)
+        g = pending.pop(t._made, None)
         if g is None:
             continue
         if t._vjp is None:                      # a leaf
             var = t._variable
             if var is not None:
                 if var.requires_grad:
-                    var.grad += unbroadcast_to(g, var.shape)
-            elif id(t) in wanted:
-                found[id(t)] = g
+                    add_to_variable(var, g)
+            elif t._made in wanted:
+                found[t._made] = g
             continue
         try:
             in_grads = t._vjp(g)
         except Exception as e:
             raise type(e)(f"gradient of ops.{t._op}: {e}") from e
         for inp, gi in zip(t._inputs, in_grads):
-            if inp is not None and gi is not None:
-                _accumulate(pending, inp, gi)
+            if gi is None or inp is None or inp._made not in needed:
+                continue
+            if inp._variable is not None:          # a Variable's leaf (needed: it takes a gradient)
+                add_to_variable(inp._variable, gi)
+                continue
+            value = inp.value
+            if type(gi) is not np.ndarray or gi.shape != value.shape or gi.dtype is not value.dtype:
+                gi = _conform(gi, value)         # (dtypes are compared for equality there)
+            prev = pending.get(inp._made)
+            pending[inp._made] = gi if prev is None else prev + gi
 
 
-def unbroadcast_to(g, shape):
-    return tensor_module.unbroadcast(np.asarray(g), shape)
+def add_to_variable(var, g):
+    """var.grad += g (g summed to the variable's shape), writing instead of adding when the gradient was
+    zeroed since (Variable.grad_for_update), as built-in layers' backward passes do."""
+    if type(g) is not np.ndarray:
+        g = np.asarray(g)
+    if g.shape != var.value.shape:
+        g = tensor_module.unbroadcast(g, var.value.shape)
+    grad, beta = var.grad_for_update()
+    if beta:
+        grad += g
+    else:
+        np.copyto(grad, g)
+
+
+def _conform(g, value):
+    """A gradient as an array of `value`'s shape (summed over broadcast axes, or broadcast) and, for a
+    float value, dtype."""
+    g = np.asarray(g)
+    if g.shape != value.shape:
+        g = tensor_module.unbroadcast(g, value.shape) if g.ndim >= value.ndim else np.broadcast_to(g, value.shape)
+    if g.dtype != value.dtype and value.dtype.kind == "f":
+        g = g.astype(value.dtype)
+    return g
 
 
 def _accumulate(pending, t, g):
-    g = np.asarray(g)
-    if g.shape != t.value.shape:
-        g = tensor_module.unbroadcast(g, t.value.shape) if g.ndim >= t.value.ndim else np.broadcast_to(
-            g, t.value.shape)
-    if g.dtype != t.value.dtype and t.value.dtype.kind == "f":
-        g = g.astype(t.value.dtype)
-    prev = pending.get(id(t))
-    pending[id(t)] = g if prev is None else prev + g
+    g = _conform(g, t.value)
+    prev = pending.get(t._made)
+    pending[t._made] = g if prev is None else prev + g
 
 
 class GradientTape:

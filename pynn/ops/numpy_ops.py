@@ -7,9 +7,9 @@ import string
 
 import numpy as np
 
-from pynn import kernels
+from pynn import _C, kernels
 from pynn.ops.registry import op
-from pynn.ops.tensor import Tensor, needs_gradient, operand, result, unbroadcast, value_of
+from pynn.ops.tensor import Tensor, needs_gradient, operand, result, unbroadcast, value_of, variable_gradient
 from pynn.variable import Variable
 
 FLOATX = np.float32
@@ -27,6 +27,8 @@ def _float(a):
 
 def _promote(a, b):
     """Keras's rule for an integer array meeting a float array: the integers become the float's type."""
+    if type(a) is np.ndarray and type(b) is np.ndarray and (a.dtype is b.dtype or a.dtype == b.dtype):
+        return a, b
     ka = a.dtype.kind if isinstance(a, (np.ndarray, np.generic)) else None
     kb = b.dtype.kind if isinstance(b, (np.ndarray, np.generic)) else None
     if ka == "f" and kb in ("i", "u", "b"):
@@ -41,7 +43,7 @@ def _promote(a, b):
 
 
 def _shape(a):
-    return np.shape(a)
+    return a.shape if type(a) is np.ndarray else np.shape(a)
 
 
 def _norm_axis(axis, ndim):
@@ -179,12 +181,21 @@ def _binary(name, f, da=None, db=None, kind="vjp"):
             return result(y, (x1, x2), (None, None), None, name)
 
         def vjp(g):
-            return (unbroadcast(np.asarray(da(a, b, y, g)), _shape(a)) if ta is not None else None,
-                    unbroadcast(np.asarray(db(a, b, y, g)), _shape(b)) if tb is not None else None)
+            ga = gb = None
+            if needs_gradient(ta):
+                ga = unbroadcast(g if da is _passes else np.asarray(da(a, b, y, g)), _shape(a))
+            if needs_gradient(tb):
+                gb = unbroadcast(g if db is _passes else np.asarray(db(a, b, y, g)), _shape(b))
+            return ga, gb
         return result(y, (x1, x2), (ta, tb), vjp, name)
     fn.__name__ = name
     fn.__doc__ = f"Elementwise {name} with broadcasting, as keras.ops.{name}."
     return op(kind, name)(fn)
+
+
+def _passes(a, b, y, g):
+    """The partial derivative of a + b (and of a - b, a % b in a): the gradient passes unchanged."""
+    return g
 
 
 def _safe_log(a):
@@ -192,8 +203,8 @@ def _safe_log(a):
     return np.log(np.where(a > 0, a, 1))
 
 
-add = _binary("add", np.add, lambda a, b, y, g: g, lambda a, b, y, g: g)
-subtract = _binary("subtract", np.subtract, lambda a, b, y, g: g, lambda a, b, y, g: -g)
+add = _binary("add", np.add, _passes, _passes)
+subtract = _binary("subtract", np.subtract, _passes, lambda a, b, y, g: -g)
 multiply = _binary("multiply", np.multiply, lambda a, b, y, g: g * b, lambda a, b, y, g: g * a)
 divide = _binary("divide", lambda a, b: np.true_divide(_float(a), b) if not isinstance(a, float) else a / _float(b),
                  lambda a, b, y, g: g / b, lambda a, b, y, g: -g * y / b)
@@ -205,7 +216,7 @@ maximum = _binary("maximum", np.maximum, lambda a, b, y, g: g * (np.asarray(a) >
                   lambda a, b, y, g: g * (np.asarray(a) < b))
 minimum = _binary("minimum", np.minimum, lambda a, b, y, g: g * (np.asarray(a) <= b),
                   lambda a, b, y, g: g * (np.asarray(a) > b))
-mod = _binary("mod", np.mod, lambda a, b, y, g: g, lambda a, b, y, g: -g * np.floor_divide(a, b))
+mod = _binary("mod", np.mod, _passes, lambda a, b, y, g: -g * np.floor_divide(a, b))
 arctan2 = _binary("arctan2", np.arctan2, lambda a, b, y, g: g * b / (np.square(a) + np.square(b)),
                   lambda a, b, y, g: -g * a / (np.square(a) + np.square(b)))
 logaddexp = _binary("logaddexp", np.logaddexp, lambda a, b, y, g: g * np.exp(a - y),
@@ -256,6 +267,10 @@ def _matmul_values(a, b):
 def matmul(x1, x2):
     a, ta = operand(x1)
     b, tb = operand(x2)
+    if type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2 \
+            and (a.dtype is b.dtype or a.dtype == b.dtype) and a.dtype.char in "fd" and a.size and b.size \
+            and a.shape[1] == b.shape[0]:
+        return _matmul_2d(x1, x2, a, b, ta, tb)
     a, b = _promote(np.asarray(a), np.asarray(b))
     y = _matmul_values(a, b)
 
@@ -276,6 +291,53 @@ def matmul(x1, x2):
             gb = unbroadcast(gb, b2.shape).reshape(b.shape)
         return ga, gb
     return result(y, (x1, x2), (ta, tb), vjp, "matmul")
+
+
+def _matmul_2d(x1, x2, a, b, ta, tb):
+    """matmul's common case, two 2-D float arrays of one dtype: the product and both gradients (g b^T and
+    a^T g) are one GEMM each, the kernel reading transposed operands in place. A Variable's gradient (a
+    Dense kernel's) is written into its `.grad` by the GEMM itself, as the built-in Dense does."""
+    y = _gemm(a, False, b, False)
+    if ta is None and tb is None:
+        return result(y, (x1, x2), (None, None), None, "matmul")
+
+    def vjp(g):
+        ga = _gemm(g, False, b, True) if needs_gradient(ta) else None
+        gb = None
+        if needs_gradient(tb):
+            into = variable_gradient(tb, y.dtype)
+            if into is not None:
+                _gemm(a, True, g, False, *into)
+            else:
+                gb = _gemm(a, True, g, False)
+        return ga, gb
+    return result(y, (x1, x2), (ta, tb), vjp, "matmul")
+
+
+def _gemm(a, trans_a, b, trans_b, out=None, beta=0.0):
+    """op(a) @ op(b) (+ beta * out, written into out when given) for 2-D float arrays of one dtype, op(x)
+    being x.T where trans_x. Transposed views are read in place; layouts the kernel cannot read (broadcast
+    rows, strided slices) are copied first."""
+    a, flip_a = _gemm_layout(a)
+    b, flip_b = _gemm_layout(b)
+    trans_a, trans_b = trans_a != flip_a, trans_b != flip_b
+    if out is None:
+        out = np.empty((a.shape[1] if trans_a else a.shape[0], b.shape[0] if trans_b else b.shape[1]), a.dtype)
+    _C.gemm(a, b, out, 1.0, beta, trans_a, trans_b)
+    return out
+
+
+def _gemm_layout(x):
+    """(m, transposed): x is m (or m.T when transposed) where m has contiguous rows at least a row apart,
+    the layouts the GEMM kernel reads in place; anything else is copied."""
+    rows, cols = x.shape
+    row_step, col_step = x.strides
+    item = x.itemsize
+    if (col_step == item or cols == 1) and (row_step >= cols * item or rows == 1):
+        return x, False
+    if (row_step == item or rows == 1) and (col_step >= rows * item or cols == 1):
+        return x.T, True
+    return np.ascontiguousarray(x), False
 
 
 def _einsum_parse(subscripts, shapes):

@@ -11,12 +11,23 @@ a case there fails that test.
 """
 import functools
 
+import numpy as np
+
+from pynn.ops.tensor import Tensor
+from pynn.variable import Variable
+
 OPS = {}
+
+
+_CONCRETE = frozenset({Tensor, Variable, np.ndarray, float, int, bool, str, type(None)})   # never symbolic
 
 
 def _symbolic(values):
     for v in values:
-        if type(v).__name__ == "KerasTensor" or (type(v) in (list, tuple) and _symbolic(v)):
+        kind = type(v)
+        if kind in _CONCRETE:
+            continue
+        if kind.__name__ == "KerasTensor" or ((kind is list or kind is tuple) and _symbolic(v)):
             return True
     return False
 

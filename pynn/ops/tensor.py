@@ -11,10 +11,12 @@ A Variable read by an op while recording becomes a leaf of the graph (when it is
 tape watches the variables it sees); its gradient is added into `variable.grad`, the buffer built-in layers
 add theirs into, so a custom `call()` and a built-in layer train the same way.
 """
+import itertools
 import threading
 
 import numpy as np
 
+from pynn import kernels
 from pynn.variable import Variable
 
 
@@ -22,7 +24,7 @@ class _State(threading.local):
     def __init__(self):
         self.recording = 0          # > 0: ops record their graph
         self.watch_variables = True
-        self.needed = None          # during backprop: ids of the tensors whose gradient is wanted
+        self.needed = None          # during backprop: the tensors (their `_made`) whose gradient is wanted
 
 
 def needs_gradient(t):
@@ -32,10 +34,28 @@ def needs_gradient(t):
     if t is None:
         return False
     needed = _state.needed
-    return needed is None or id(t) in needed
+    return needed is None or t._made in needed
 
 
 _state = _State()
+_made = itertools.count()
+
+
+def variable_gradient(t, dtype):
+    """For `t` the leaf of a Variable whose gradient the running backward pass computes (and whose `.grad`
+    is a C-contiguous array of the variable's shape and of `dtype`, the contribution's): (that array, beta),
+    so that a vector-Jacobian product writes `beta * grad + its contribution` there itself (as built-in
+    layers do, a GEMM with beta) and returns None for `t`. None otherwise: the product returns the
+    contribution, which the engine adds."""
+    if t is None or t._variable is None:
+        return None
+    var, needed = t._variable, _state.needed
+    if needed is None or t._made not in needed or not var.requires_grad:
+        return None
+    grad = var._grad
+    if grad.dtype != dtype or grad.shape != var.value.shape or not grad.flags.c_contiguous:
+        return None
+    return var.grad_for_update()
 
 
 def recording():
@@ -65,7 +85,7 @@ class Tensor:
     `len()`, `np.asarray(t)` (for a tensor not being differentiated) and `.numpy()`.
     """
 
-    __slots__ = ("value", "_inputs", "_vjp", "_variable", "_traced", "_op", "__weakref__")
+    __slots__ = ("value", "_inputs", "_vjp", "_variable", "_traced", "_op", "_made", "__weakref__")
     __array_priority__ = 1000
 
     # NumPy's functions on Tensors run the pynn.ops function of the same name (np.exp(t) is ops.exp(t),
@@ -86,6 +106,7 @@ class Tensor:
         self._variable = variable   # for the leaf of a Variable: where its gradient goes
         self._traced = traced
         self._op = op
+        self._made = next(_made)    # made after its inputs: the order of making is a topological order
 
     # ---------------------------------------------------------------- array protocol
     @property
@@ -156,14 +177,10 @@ def _install_operators(cls):
     """Python operators on Tensor and Variable, each the pynn.ops function of the same meaning."""
     from pynn.ops import numpy_ops as n
 
-    def binary(fn):
-        return (lambda self, other: fn(self, other)), (lambda self, other: fn(other, self))
-
     for name, fn in [("add", n.add), ("sub", n.subtract), ("mul", n.multiply), ("truediv", n.divide),
                      ("floordiv", n.floor_divide), ("mod", n.mod), ("pow", n.power), ("matmul", n.matmul)]:
-        forward, reflected = binary(fn)
-        setattr(cls, f"__{name}__", forward)
-        setattr(cls, f"__r{name}__", reflected)
+        setattr(cls, f"__{name}__", fn)              # x + y is ops.add(x, y): the function is the method
+        setattr(cls, f"__r{name}__", lambda self, other, fn=fn: fn(other, self))
     for name, fn in [("lt", n.less), ("le", n.less_equal), ("gt", n.greater), ("ge", n.greater_equal),
                      ("and", n.logical_and), ("or", n.logical_or), ("xor", n.logical_xor)]:
         setattr(cls, f"__{name}__", lambda self, other, fn=fn: fn(self, other))
@@ -194,20 +211,25 @@ def numpy_dispatch(name, func, args, kwargs, allow_op):
 # ---------------------------------------------------------------- operands and results
 def variable_leaf(var):
     """The graph leaf for a Variable read while recording, or its value when it is not trained."""
-    if _state.recording and var.trainable and _state.watch_variables:
-        return Tensor(var.value, variable=var, traced=True)
+    state = _state
+    if state.recording and var.trainable and state.watch_variables:
+        return Tensor(var.value, None, None, None, var, True)
     return var.value
 
 
 def operand(x):
-    """(array or number, traced Tensor or None) for one op input."""
-    if type(x) is np.ndarray:
+    """(array or number, traced Tensor or None) for one op input. The common kinds are tested first, by
+    exact type: this runs for every input of every op."""
+    kind = type(x)
+    if kind is Tensor:
+        return x.value, (x if x._traced else None)
+    if kind is np.ndarray:
         return x, None
+    if kind is Variable or isinstance(x, Variable):
+        leaf = variable_leaf(x)
+        return (leaf.value, leaf) if type(leaf) is Tensor else (leaf, None)
     if isinstance(x, Tensor):
         return x.value, (x if x._traced else None)
-    if isinstance(x, Variable):
-        leaf = variable_leaf(x)
-        return (leaf.value, leaf) if isinstance(leaf, Tensor) else (leaf, None)
     if isinstance(x, (int, float, bool, np.generic)):
         return x, None
     if isinstance(x, (list, tuple)):
@@ -239,10 +261,13 @@ def is_tensorish(x):
 def result(value, sources, inputs, vjp, op):
     """The value an op returns: a recording Tensor when some input is traced (and we record), a plain Tensor
     when some input was a Tensor or Variable, else the NumPy value itself."""
-    if _state.recording and any(t is not None for t in inputs):
-        return Tensor(value, tuple(inputs), vjp, op, traced=True)
-    if any(isinstance(s, (Tensor, Variable)) for s in sources):
-        return Tensor(value)
+    if _state.recording:
+        for t in inputs:
+            if t is not None:
+                return Tensor(value, tuple(inputs), vjp, op, None, True)
+    for s in sources:
+        if isinstance(s, (Tensor, Variable)):
+            return Tensor(value)
     return value
 
 
@@ -258,9 +283,13 @@ def value_of(x):
 
 
 def unbroadcast(g, shape):
-    """Sum `g` down to `shape` (the reverse of NumPy broadcasting)."""
-    if g.shape == tuple(shape):
+    """Sum `g` down to `shape` (the reverse of NumPy broadcasting). A (rows, n) float gradient summed to a
+    bias's (n,) or (1, n) takes the column sums on the sum_rows kernel (summed in double, rounded once)."""
+    shape = tuple(shape)
+    if g.shape == shape:
         return g
+    if g.ndim == 2 and shape in (g.shape[1:], (1, g.shape[1])) and g.dtype.char in "fd" and g.flags.c_contiguous:
+        return kernels.sum_rows(g).reshape(shape)
     extra = g.ndim - len(shape)
     axes = tuple(range(extra)) + tuple(i + extra for i, d in enumerate(shape) if d == 1 and g.shape[i + extra] != 1)
     if axes:
