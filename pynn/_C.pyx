@@ -5,7 +5,7 @@ Only pynn.kernels imports this module. Each function checks its arguments (shape
 releases the GIL and makes one call into C++. One include per kernel family, in _cython/.
 """
 cimport numpy as cnp
-from libc.stdint cimport int8_t, int16_t, int64_t, uint8_t, uintptr_t
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uintptr_t
 
 cnp.import_array()
 
@@ -22,6 +22,7 @@ include "_cython/pooling.pxi"
 include "_cython/normalization.pxi"
 include "_cython/attention.pxi"
 include "_cython/quantized.pxi"
+include "_cython/sparse.pxi"
 include "_cython/image.pxi"
 include "_cython/recurrent.pxi"
 include "_cython/training.pxi"

@@ -66,6 +66,8 @@ class Variable:
         constraint: None or a callable value -> projected value, applied after each optimizer update.
     """
 
+    version = 0
+
     def __init__(self, value, name="variable", trainable=True, regularizer=None, constraint=None):
         value = np.asarray(value)
         self.value = aligned_empty(value.shape, value.dtype)
@@ -77,6 +79,7 @@ class Variable:
         self.requires_grad = bool(trainable)
         self.regularizer = regularizer
         self.constraint = constraint
+        self.version = 0        # counts assign() calls: caches built from the value check it
 
     @property
     def grad(self):
@@ -119,7 +122,16 @@ class Variable:
         if value.shape != self.value.shape:
             raise ValueError(f"Variable '{self.name}': expected a value of shape {self.value.shape}, "
                              f"got {value.shape}")
+        self.release()
         self.value[...] = value
+        self.version += 1
+
+    def release(self):
+        """Before writing the value in place: a cache built from it (Dense's sparse copy) holds it read-only;
+        make it writeable and count a new version, so that the cache is rebuilt before it is used again."""
+        if not self.value.flags.writeable:
+            self.value.flags.writeable = True
+            self.version += 1
 
     def __repr__(self):
         return f"<Variable '{self.name}' shape={self.shape} dtype={self.dtype} trainable={self.trainable}>"

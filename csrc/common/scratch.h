@@ -10,8 +10,8 @@ namespace pynn {
 // memory stays valid until the same thread asks for the same slot again. Throws std::bad_alloc.
 // Slots 0-3 and 7: the GEMM driver; 4-6: the convolution drivers (which call the GEMM from their tiles);
 // 8: the recurrent driver's batch chunks (which call only the tile kernels); 9: the attention driver (which
-// calls the GEMM from its per-head tasks).
-constexpr int kScratchSlots = 10;
+// calls the GEMM from its per-head tasks); 10: the sparse-weight product (sparse/spmm.cpp).
+constexpr int kScratchSlots = 11;
 void* thread_scratch(int slot, std::size_t bytes);
 
 }  // namespace pynn

@@ -5,6 +5,11 @@ from pynn import _C, activations, kernels
 from pynn.layers.layer import Layer, serialize_argument as _serialize
 from pynn.variable import Variable
 
+# Sparse inference (Dense._sparse_kernel): the largest fraction of nonzero weights at which the sparse kernel
+# beats the dense GEMM, for 8 rows and more and for fewer (bench/bench_pruning.py measures the crossover).
+SPARSE_MAX_DENSITY = 0.35
+SPARSE_MAX_DENSITY_FEW_ROWS = 0.08
+
 
 class Dense(Layer):
     """A fully connected layer: `y = activation(x @ kernel + bias)`.
@@ -27,6 +32,12 @@ class Dense(Layer):
     input per row on the fly: inference runs on the int8 kernel (csrc/quantized/). The saved kernel is 4x
     smaller; in memory the int8 kernel and the int16 copy the product reads take 3 bytes a weight against 4.
     A quantized layer does not train; `dequantize()` (pynn's) gives a float kernel back to fine-tune.
+
+    A float32 kernel that is mostly zeros (a pruned layer, see pynn.pruning) runs inference on a sparse kernel
+    (csrc/sparse/) when that is faster than the dense GEMM: at 8 rows and more for a kernel at most 35%
+    nonzero, below 8 rows at most 8% nonzero (the measured crossovers). The kernel's array is then read-only
+    until the layer trains again (`kernel.assign` and `set_weights` still write it), so that nothing changes
+    it behind the sparse copy's back.
 
     Example:
         layer = pynn.layers.Dense(64, activation="relu")
@@ -53,6 +64,7 @@ class Dense(Layer):
         self.kernel = self.bias = self.kernel_scale = None
         self.quantization_mode = None      # "int8" after quantize
         self._packed = None          # the int8 kernel in the product's panels, made at the first quantized call
+        self._sparse = None          # (kernel array, Variable.version, SparseMatrix or None): _sparse_kernel
 
     def build(self, input_shape):
         if len(input_shape) < 2 or input_shape[-1] is None:
@@ -115,30 +127,61 @@ class Dense(Layer):
         return kernels.int8_matmul(x2, self._packed[1], self.kernel_scale.value, self.kernel.shape[0],
                                    bias=self.bias.value if self.use_bias else None, activation=activation)
 
+    # ------------------------------------------------------------------ sparse inference
+    def _sparse_kernel(self, rows):
+        """The kernel as a SparseMatrix when a product of `rows` rows is faster that way, else None. The
+        verdict is kept for this kernel array and version; a sparse one makes the array read-only."""
+        kernel = self.kernel
+        cache = self._sparse
+        if cache is None or cache[0] is not kernel.value or cache[1] != kernel.version:
+            if self.quantization_mode is not None or kernel.dtype != np.float32:
+                return None
+            packed = None
+            if _C.sparse_count_nonzeros(kernel.value) <= SPARSE_MAX_DENSITY * kernel.value.size:
+                packed = _C.SparseMatrix(kernel.value)
+                kernel.value.flags.writeable = False
+            cache = self._sparse = (kernel.value, kernel.version, packed)
+        packed = cache[2]
+        if packed is None or packed.density > (SPARSE_MAX_DENSITY if rows >= 8 else SPARSE_MAX_DENSITY_FEW_ROWS):
+            return None
+        return packed
+
+    def _release_sparse(self):
+        """Before training: the kernel writeable again, the sparse copy dropped."""
+        if self._sparse is not None:
+            self.kernel.release()
+            self._sparse = None
+
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 
-    def _affine(self, x2, fused_activation):
+    def _affine(self, x2, fused_activation, training=True):
         if self.quantization_mode is not None:
             return self._int8_affine(x2, fused_activation)
         y = np.empty((x2.shape[0], self.units), self.dtype)
+        sparse = None if training else self._sparse_kernel(x2.shape[0])
+        if sparse is not None:
+            sparse.matmul(x2, y, bias=self.bias.value if self.use_bias else None, activation=fused_activation)
+            return y
         _C.gemm(x2, self.kernel.value, y, 1.0, 0.0, False, False,
                 bias=self.bias.value if self.use_bias else None, activation=fused_activation)
         return y
 
     def forward(self, x, training=False, logits=False):
         """logits=True returns the pre-activation output (the model fuses the activation into the loss)."""
-        if training and self.quantization_mode is not None:
-            self._refuse_training()
+        if training:
+            if self.quantization_mode is not None:
+                self._refuse_training()
+            self._release_sparse()
         x2 = x.reshape(-1, x.shape[-1])
         act = self.activation
         if logits or act.name == "linear":
-            z = self._affine(x2, None)
+            z = self._affine(x2, None, training)
             return z.reshape(x.shape[:-1] + (self.units,)), (x2, None, None, x.shape)
         if act.elementwise and act.uses_output:
-            y = self._affine(x2, (act.name, act.params) if act.params else act.name)
+            y = self._affine(x2, (act.name, act.params) if act.params else act.name, training)
             return y.reshape(x.shape[:-1] + (self.units,)), (x2, None, y, x.shape)
-        z = self._affine(x2, None)
+        z = self._affine(x2, None, training)
         y = act.forward(z)
         return y.reshape(x.shape[:-1] + (self.units,)), (x2, z, y, x.shape)
 
@@ -160,11 +203,17 @@ class Dense(Layer):
                 return y if after is None else after(y)
             return run_int8
 
+        sparse_kernel = self._sparse_kernel
+
         def run(x):
             if x.ndim != 2:
                 return forward(x, False)[0]
             y = np.empty((x.shape[0], units), dtype)
-            gemm(x, kernel.value, y, 1.0, 0.0, False, False, None if bias is None else bias.value, fused)
+            sparse = sparse_kernel(x.shape[0])
+            if sparse is not None:
+                sparse.matmul(x, y, None if bias is None else bias.value, fused)
+            else:
+                gemm(x, kernel.value, y, 1.0, 0.0, False, False, None if bias is None else bias.value, fused)
             return y if after is None else after(y)
         return run
 

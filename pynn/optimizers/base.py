@@ -167,6 +167,9 @@ class Optimizer:
     def _step(self, grads, variables):
         """Steps 2 to 4 of apply_gradients, on gradients already checked and clipped."""
         learning_rate = self.learning_rate
+        for variable in variables:
+            if not variable.value.flags.writeable:
+                variable.release()
         if not self.fuses_weight_decay:
             for variable in variables:
                 decay = self.weight_decay_for(variable)
