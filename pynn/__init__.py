@@ -26,7 +26,7 @@ from pynn._config import get_num_threads, set_num_threads, show_config  # noqa: 
 from pynn import kernels  # noqa: E402
 from pynn import ops, random  # noqa: E402
 from pynn import (activations, callbacks, constraints, datasets, export, initializers, layers, losses, metrics, models,
-                  optimizers, preprocessing, regularizers, saving, utils)
+                  optimizers, preprocessing, pruning, regularizers, saving, utils)
 from pynn.layers import Input
 from pynn.models import Model, Sequential
 from pynn.ops import GradientTape, Tensor
