@@ -5,10 +5,10 @@ from pynn import _C, activations, kernels
 from pynn.layers.layer import Layer, serialize_argument as _serialize
 from pynn.variable import Variable
 
-# Sparse inference (Dense._sparse_kernel): the largest fraction of nonzero weights at which the sparse kernel
-# beats the dense GEMM, for 8 rows and more and for fewer (bench/bench_pruning.py measures the crossover).
-SPARSE_MAX_DENSITY = 0.35
-SPARSE_MAX_DENSITY_FEW_ROWS = 0.08
+# Sparse inference (Dense._sparse_kernel): (at least this many rows, the largest fraction of nonzero weights
+# at which the sparse kernel beats the dense GEMM), measured by bench/bench_pruning.py (bench/README.md).
+SPARSE_CROSSOVER = ((32, 0.4), (8, 0.25), (1, 0.08))
+SPARSE_MAX_DENSITY = SPARSE_CROSSOVER[0][1]
 
 
 class Dense(Layer):
@@ -34,8 +34,8 @@ class Dense(Layer):
     A quantized layer does not train; `dequantize()` (pynn's) gives a float kernel back to fine-tune.
 
     A float32 kernel that is mostly zeros (a pruned layer, see pynn.pruning) runs inference on a sparse kernel
-    (csrc/sparse/) when that is faster than the dense GEMM: at 8 rows and more for a kernel at most 35%
-    nonzero, below 8 rows at most 8% nonzero (the measured crossovers). The kernel's array is then read-only
+    (csrc/sparse/) when that is faster than the dense GEMM: for a kernel at most 40% nonzero from 32 rows,
+    25% from 8 rows, 8% below (the measured crossovers, SPARSE_CROSSOVER). The kernel's array is then read-only
     until the layer trains again (`kernel.assign` and `set_weights` still write it), so that nothing changes
     it behind the sparse copy's back.
 
@@ -142,7 +142,7 @@ class Dense(Layer):
                 kernel.value.flags.writeable = False
             cache = self._sparse = (kernel.value, kernel.version, packed)
         packed = cache[2]
-        if packed is None or packed.density > (SPARSE_MAX_DENSITY if rows >= 8 else SPARSE_MAX_DENSITY_FEW_ROWS):
+        if packed is None or packed.density > next(d for r, d in SPARSE_CROSSOVER if rows >= r):
             return None
         return packed
 
