@@ -10,8 +10,9 @@ namespace pynn {
 // memory stays valid until the same thread asks for the same slot again. Throws std::bad_alloc.
 // Slots 0-3 and 7: the GEMM driver; 4-6: the convolution drivers (which call the GEMM from their tiles);
 // 8: the recurrent driver's batch chunks (which call only the tile kernels); 9: the attention driver (which
-// calls the GEMM from its per-head tasks); 10: the sparse-weight product (sparse/spmm.cpp).
-constexpr int kScratchSlots = 11;
+// calls the GEMM from its per-head tasks); 10: the sparse-weight product (sparse/spmm.cpp); 11: qlinear's
+// quantized rows (quantized/qgemm.cpp, on the calling thread).
+constexpr int kScratchSlots = 12;
 void* thread_scratch(int slot, std::size_t bytes);
 
 }  // namespace pynn

@@ -7,6 +7,7 @@
 
 #include "common/cpu.h"
 #include "common/parallel.h"
+#include "common/scratch.h"
 #include "quantized/qgemm_kernels.h"
 
 namespace pynn {
@@ -21,6 +22,7 @@ QgemmTileFn tile_for(Isa isa) {
 }
 
 constexpr int64_t kWorkPerThread = 1 << 16;   // multiply-adds; sets how many threads wake, never the result
+constexpr int kQlinearScratchSlot = 11;       // see common/scratch.h
 
 void run(QgemmTileFn fn, int64_t m, int64_t n, int64_t k, const int16_t* a, int64_t lda, const float* a_scale,
          const int16_t* packed_b, const float* b_scale, const float* bias, const ActivationParams* activation,
@@ -57,28 +59,64 @@ void run(QgemmTileFn fn, int64_t m, int64_t n, int64_t k, const int16_t* a, int6
   });
 }
 
-}  // namespace
+// Rounds |v| <= 127 to the nearest integer, ties to even, as nearbyint does in the default rounding mode: adding
+// and subtracting 1.5 * 2^23 does it in a loop the compiler vectorises (nearbyint itself is a library call per
+// element without SSE4.1).
+inline int16_t round_clip(float v) {
+  constexpr float kRound = 12582912.0f;
+  v = (v + kRound) - kRound;
+  return static_cast<int16_t>(std::min(127.0f, std::max(-127.0f, v)));
+}
 
-void quantize_rows(const float* x, int64_t m, int64_t k, int16_t* q, int64_t ld, float* scale) {
+void quantize_rows_ld(const float* x, int64_t m, int64_t k, int64_t ldx, int16_t* q, int64_t ld, float* scale) {
   parallel_for(m, std::max<int64_t>(1, kWorkPerThread / std::max<int64_t>(k, 1)), [&](int64_t r0, int64_t r1) {
     for (int64_t i = r0; i < r1; ++i) {
-      const float* row = x + i * k;
+      const float* row = x + i * ldx;
       float amax = 0.0f;
       for (int64_t j = 0; j < k; ++j) amax = std::max(amax, std::fabs(row[j]));
       const float s = 127.0f / (amax + 1e-7f);
       scale[i] = s;
       int16_t* out = q + i * ld;
-      // |x s| <= 127 here, so adding and subtracting 1.5 * 2^23 rounds it to the nearest integer, ties to
-      // even, as nearbyint does in the default rounding mode, but in a loop the compiler vectorises
-      // (nearbyint itself is a library call per element without SSE4.1).
-      constexpr float kRound = 12582912.0f;
-      for (int64_t j = 0; j < k; ++j) {
-        const float v = (row[j] * s + kRound) - kRound;
-        out[j] = static_cast<int16_t>(std::min(127.0f, std::max(-127.0f, v)));
-      }
+      for (int64_t j = 0; j < k; ++j) out[j] = round_clip(row[j] * s);   // |x s| <= 127 here
       for (int64_t j = k; j < ld; ++j) out[j] = 0;
     }
   });
+}
+
+}  // namespace
+
+void quantize_rows(const float* x, int64_t m, int64_t k, int16_t* q, int64_t ld, float* scale) {
+  quantize_rows_ld(x, m, k, k, q, ld, scale);
+}
+
+void quantize_rows_static(const float* x, int64_t m, int64_t k, int64_t ldx, float scale, int16_t* q, int64_t ld) {
+  parallel_for(m, std::max<int64_t>(1, kWorkPerThread / std::max<int64_t>(k, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t i = r0; i < r1; ++i) {
+      const float* row = x + i * ldx;
+      int16_t* out = q + i * ld;
+      // Clipped before rounding too: a value far out of range must not overflow the rounding trick.
+      for (int64_t j = 0; j < k; ++j) out[j] = round_clip(std::min(128.0f, std::max(-128.0f, row[j] * scale)));
+      for (int64_t j = k; j < ld; ++j) out[j] = 0;
+    }
+  });
+}
+
+void qlinear(int64_t m, int64_t n, int64_t k, const float* x, int64_t ldx, float input_scale,
+             const int16_t* packed_b, const float* b_scale, const float* bias, const ActivationParams* activation,
+             float* y, int64_t ldy) {
+  if (m <= 0 || n <= 0) return;
+  const int64_t ld = qgemm_k_pairs(k) * 2;
+  // The quantized rows and their scales, in the calling thread's scratch (the team only reads them).
+  char* buffer = static_cast<char*>(thread_scratch(kQlinearScratchSlot, sizeof(int16_t) * m * ld + 64 + sizeof(float) * m));
+  int16_t* q = reinterpret_cast<int16_t*>(buffer);
+  float* scale = reinterpret_cast<float*>(buffer + (sizeof(int16_t) * m * ld + 63) / 64 * 64);
+  if (input_scale > 0.0f) {
+    quantize_rows_static(x, m, k, ldx, input_scale, q, ld);
+    for (int64_t i = 0; i < m; ++i) scale[i] = input_scale;
+  } else {
+    quantize_rows_ld(x, m, k, ldx, q, ld, scale);
+  }
+  run(tile_for(active_isa()), m, n, k, q, ld, scale, packed_b, b_scale, bias, activation, y, ldy);
 }
 
 void qgemm_pack_b(const int8_t* b, int64_t k, int64_t n, int16_t* packed) {

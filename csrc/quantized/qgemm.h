@@ -41,6 +41,15 @@ void qgemm_pack_b(const int8_t* b, int64_t k, int64_t n, int16_t* packed);
 void qgemm(int64_t m, int64_t n, int64_t k, const int16_t* a, int64_t lda, const float* a_scale,
            const int16_t* packed_b, const float* b_scale, const float* bias, const ActivationParams* activation,
            float* c, int64_t ldc);
+// q (m x ld) = clip(round(x (m x k) * scale), -127, 127) with one fixed scale (static activations, calibrated
+// ahead); columns k .. ld-1 set to 0.
+void quantize_rows_static(const float* x, int64_t m, int64_t k, int64_t ldx, float scale, int16_t* q, int64_t ld);
+// Y (m x n, row stride ldy) = act(X B + bias) for float X (m x k, row stride ldx) and B packed by qgemm_pack_b:
+// X quantized per row (input_scale <= 0) or with the fixed input_scale, into the calling thread's scratch,
+// then qgemm. One call instead of three for an inference layer.
+void qlinear(int64_t m, int64_t n, int64_t k, const float* x, int64_t ldx, float input_scale,
+             const int16_t* packed_b, const float* b_scale, const float* bias, const ActivationParams* activation,
+             float* y, int64_t ldy);
 // The plain loops qgemm is tested against.
 void qgemm_reference(int64_t m, int64_t n, int64_t k, const int16_t* a, int64_t lda, const float* a_scale,
                      const int16_t* packed_b, const float* b_scale, const float* bias,

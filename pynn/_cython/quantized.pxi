@@ -6,6 +6,8 @@ cdef extern from "quantized/qgemm.h" namespace "pynn" nogil:
     void c_qgemm_pack_b "pynn::qgemm_pack_b"(const int8_t*, int64_t, int64_t, int16_t*)
     void c_qgemm "pynn::qgemm"(int64_t, int64_t, int64_t, const int16_t*, int64_t, const float*, const int16_t*,
                                const float*, const float*, const ActivationParams*, float*, int64_t)
+    void c_qlinear "pynn::qlinear"(int64_t, int64_t, int64_t, const float*, int64_t, float, const int16_t*,
+                                   const float*, const float*, const ActivationParams*, float*, int64_t)
     void c_qgemm_reference "pynn::qgemm_reference"(int64_t, int64_t, int64_t, const int16_t*, int64_t, const float*,
                                                    const int16_t*, const float*, const float*,
                                                    const ActivationParams*, float*, int64_t)
@@ -126,3 +128,57 @@ def qgemm(a, a_scale, packed_b, b_scale, c, k, bias=None, activation=None, bint 
         else:
             c_qgemm(m, n, kk, <const int16_t*>pa, ld, <const float*>pas, <const int16_t*>pp, <const float*>pbs,
                     pbias, pact, <float*>pc, ldc)
+
+
+def qlinear(x, packed_b, b_scale, y, k, bias=None, activation=None, input_scale=None):
+    """y = act(x @ b / (s_x[:, None] * b_scale) + bias) for float32 x (m, k) (contiguous rows), b packed by
+    qgemm_pack_b for (k, n), y (m, n) float32: x quantized per row (s_x = 127 / (max |x[i]| + 1e-7)) or, with
+    input_scale (a positive float), with that one scale and clipped to [-127, 127]. quantize_rows + qgemm in
+    one call, the quantized rows in pynn's scratch memory."""
+    cdef cnp.ndarray X = _array(x, "x"), P = _array(packed_b, "packed_b"), BS = _array(b_scale, "b_scale")
+    cdef cnp.ndarray Y = _array(y, "y"), BIAS
+    if cnp.PyArray_TYPE(X) != cnp.NPY_FLOAT32:
+        raise ValueError(f"qlinear: x: expected dtype float32, got {X.dtype}")
+    _typed(P, cnp.NPY_INT16, "int16", "qlinear", "packed_b")
+    _typed(BS, cnp.NPY_FLOAT32, "float32", "qlinear", "b_scale")
+    if cnp.PyArray_TYPE(Y) != cnp.NPY_FLOAT32:
+        raise ValueError(f"qlinear: y: expected dtype float32, got {Y.dtype}")
+    _writeable(Y, "y")
+    if cnp.PyArray_NDIM(X) != 2 or cnp.PyArray_NDIM(Y) != 2:
+        raise ValueError(f"qlinear: x and y must be 2-D, got shapes {(<object>X).shape} and {(<object>Y).shape}")
+    cdef int64_t kk = _bounded_int(k, "qlinear", "k", 1, 2 ** 17)
+    cdef int64_t m = X.shape[0], n = Y.shape[1]
+    if X.shape[1] != kk:
+        raise ValueError(f"qlinear: x: expected {kk} columns, got shape {(<object>X).shape}")
+    if Y.shape[0] != m or n < 1:
+        raise ValueError(f"qlinear: y: expected shape ({m}, n >= 1), got {(<object>Y).shape}")
+    cdef int64_t ldx = _row_stride(X, "x"), ldy = _row_stride(Y, "y")
+    _expect_shape(BS, (n,), "qlinear", "b_scale")
+    _expect_shape(P, (c_qgemm_packed_size(kk, n),), "qlinear", "packed_b", f" (k={kk}, n={n})")
+    cdef float scale = 0.0
+    if input_scale is not None:
+        scale = input_scale
+        if not (scale > 0.0 and scale < float("inf")):
+            raise ValueError(f"qlinear: input_scale must be a positive finite number, got {input_scale!r}")
+    cdef const float* pbias = NULL
+    if bias is not None:
+        BIAS = _array(bias, "bias")
+        _typed(BIAS, cnp.NPY_FLOAT32, "float32", "qlinear", "bias")
+        _expect_shape(BIAS, (n,), "qlinear", "bias")
+        pbias = <const float*>cnp.PyArray_DATA(BIAS)
+        if _overlap(Y, BIAS):
+            raise ValueError("qlinear: y must not share memory with bias")
+    for other, name in ((X, "x"), (P, "packed_b"), (BS, "b_scale")):
+        if _overlap(Y, other):
+            raise ValueError(f"qlinear: y must not share memory with {name}")
+    cdef ActivationParams act
+    cdef const ActivationParams* pact = NULL
+    if activation is not None:
+        act = _activation_params(activation)
+        pact = &act
+    cdef const float* px = <const float*>cnp.PyArray_DATA(X)
+    cdef const int16_t* pp = <const int16_t*>cnp.PyArray_DATA(P)
+    cdef const float* pbs = <const float*>cnp.PyArray_DATA(BS)
+    cdef float* py = <float*>cnp.PyArray_DATA(Y)
+    with nogil:
+        c_qlinear(m, n, kk, px, ldx, scale, pp, pbs, pbias, pact, py, ldy)
