@@ -4,6 +4,7 @@
 Only pynn.kernels imports this module. Each function checks its arguments (shape, dtype, contiguity, aliasing),
 releases the GIL and makes one call into C++. One include per kernel family, in _cython/.
 """
+cimport cython
 cimport numpy as cnp
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uintptr_t
 

@@ -25,6 +25,11 @@ def sparse_count_nonzeros(w):
     return count
 
 
+# Methods bound the classic way (binding=False): an unbound call, Class.method(obj), then checks that obj
+# is an instance before its C fields are read; Cython 3's default (binding=True) does not.
+@cython.binding(False)
+@cython.embedsignature(True)
+@cython.embedsignature.format("clinic")
 cdef class SparseMatrix:
     """A (k, n) float32 weight matrix held as compressed sparse columns, for y = act(x @ w + bias) at one
     multiply-add per nonzero. Built from the dense matrix; its arrays are private to it, so a product never

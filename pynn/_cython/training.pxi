@@ -55,6 +55,11 @@ cdef inline void* _weight_data(object arr, int typenum, int64_t rows, int64_t co
     return cnp.PyArray_DATA(a)
 
 
+# Methods bound the classic way (binding=False): an unbound call, Class.method(obj), then checks that obj
+# is an instance before its C fields are read; Cython 3's default (binding=True) does not.
+@cython.binding(False)
+@cython.embedsignature(True)
+@cython.embedsignature.format("clinic")
 cdef class DenseChain:
     """The training step of a chain of Dense and Dropout layers whose last Dense layer's softmax is fused into
     cross-entropy: forward, loss, backward and weight gradients in one C++ call, bit-identical to running the
