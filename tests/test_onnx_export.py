@@ -449,6 +449,261 @@ def test_recurrent_states(tmp_path):
                                      for s in ((batch, 5, 3), (batch, 4), (batch, 4))], tmp_path)
 
 
+# ---------------------------------------------------------------------------------------------- Dot, attention
+@pytest.mark.parametrize("shapes, axes", [
+    (((5,), (5,)), 1), (((3, 4), (4, 2)), (2, 1)), (((3, 4), (5, 4)), 2), (((3, 4), (3, 5)), 1),
+    (((3, 4), (4,)), (2, 1)), (((4,), (3, 4)), (-1, 2)), (((3, 4), (6, 3)), (1, -1))], ids=str)
+@pytest.mark.parametrize("normalize", [False, True])
+def test_dot(shapes, axes, normalize, tmp_path):
+    inputs = [layers.Input(shape=s) for s in shapes]
+    model = pynn.Model(inputs, layers.Dot(axes, normalize=normalize)(inputs))
+    check(model, lambda batch, rng: [rng.standard_normal((batch,) + s).astype(np.float32) for s in shapes],
+          tmp_path)
+
+
+def test_dot_passes_no_mask(tmp_path):
+    """Dot's output carries no mask (Keras's rule; pynn's Dot passed its inputs' on): the LSTM after it reads
+    every step, in pynn and in the exported graph."""
+    tokens = layers.Input(shape=(8,))
+    h = layers.Embedding(30, 4, mask_zero=True)(tokens)
+    model = randomize(pynn.Model(tokens, layers.LSTM(3)(layers.Dot(axes=2)([h, h]))))
+    assert layers.Dot(axes=2).compute_mask(None, [np.ones((1, 8), bool), np.zeros((1, 8), bool)]) is None
+    check(model, _padded_indices("post"), tmp_path)
+
+
+def _mha_model(query_shape, value_shape=None, key_shape=None, mask_shape=None, scores=False, **kwargs):
+    """MultiHeadAttention on Inputs of these shapes (value defaults to the query: self-attention), with an
+    attention_mask input of mask_shape; call options (use_causal_mask ...) and layer arguments in kwargs."""
+    call = {k: kwargs.pop(k) for k in ("use_causal_mask",) if k in kwargs}
+    q = layers.Input(shape=query_shape)
+    v = q if value_shape is None else layers.Input(shape=value_shape)
+    k = None if key_shape is None else layers.Input(shape=key_shape)
+    m = None if mask_shape is None else layers.Input(shape=mask_shape)
+    out = layers.MultiHeadAttention(**kwargs)(q, v, key=k, attention_mask=m, return_attention_scores=scores, **call)
+    inputs = [t for t in (q, v if v is not q else None, k, m) if t is not None]
+    return randomize(pynn.Model(inputs, list(out) if scores else out)), inputs
+
+
+def _mha_inputs(inputs, mask_shape):
+    def make(batch, rng):
+        xs = [rng.standard_normal((batch,) + t.shape[1:]).astype(np.float32) for t in inputs]
+        if mask_shape is not None:
+            xs[-1] = (rng.random((batch,) + mask_shape) < 0.6).astype(np.float32)
+        return xs
+    return make
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(num_heads=2, key_dim=4),
+    dict(num_heads=3, key_dim=4, value_dim=2, value_shape=(7, 6), output_shape=5, use_bias=False),
+    dict(num_heads=2, key_dim=3, value_shape=(7, 6), key_shape=(7, 4), scores=True),
+    dict(num_heads=2, key_dim=4, use_causal_mask=True, scores=True),
+    dict(num_heads=2, key_dim=4, sliding_window=2),
+    dict(num_heads=2, key_dim=3, value_shape=(7, 6), mask_shape=(6, 7), output_shape=(2, 3), scores=True),
+    dict(num_heads=2, key_dim=3, mask_shape=(6, 6), use_causal_mask=True),
+    dict(num_heads=2, key_dim=3, query_shape=(2, 3, 8), value_shape=(4, 2, 5), mask_shape=(2, 3, 4, 2),
+         scores=True)], ids=str)
+def test_multi_head_attention(kwargs, tmp_path):
+    kwargs = dict(kwargs)
+    query_shape, mask_shape = kwargs.pop("query_shape", (6, 8)), kwargs.get("mask_shape")
+    model, inputs = _mha_model(query_shape, **kwargs)
+    check(model, _mha_inputs(inputs, mask_shape), tmp_path, rtol=1e-4, atol=2e-5)
+
+
+def test_multi_head_attention_variable_length(tmp_path):
+    """Sequence lengths known only at run time, with a causal mask."""
+    model, inputs = _mha_model((None, 8), num_heads=2, key_dim=4, use_causal_mask=True)
+    sess = check(model, normal(5, 8), tmp_path)
+    x = np.random.default_rng(0).standard_normal((3, 11, 8)).astype(np.float32)
+    np.testing.assert_allclose(run(sess, [x])[0], model.predict(x, verbose=0), rtol=1e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(scores=True), dict(dropout=0.3), dict(query_shape=(2, 2, 6))],
+                         ids=str)
+def test_multi_head_attention_fully_masked_rows(kwargs, tmp_path):
+    """Query steps whose keys are all masked: uniform weights (the mean of the values) on pynn's rank-3, dropout
+    0, no-scores path (Keras's fused one), zero weights otherwise (Keras's Softmax(mask=...) path)."""
+    kwargs = dict(kwargs)
+    query_shape = kwargs.pop("query_shape", (4, 6))
+    value_shape = (5,) + (1,) * (len(query_shape) - 2) + (6,)
+    mask_shape = query_shape[:-1] + value_shape[:-1]
+    model, inputs = _mha_model(query_shape, value_shape=value_shape, mask_shape=mask_shape, num_heads=2, key_dim=3,
+                               **kwargs)
+    sess = session(model, tmp_path)
+    rng = np.random.default_rng(1)
+    xs = [rng.standard_normal((2,) + s).astype(np.float32) for s in (query_shape, value_shape)]
+    mask = (rng.random((2,) + mask_shape) < 0.5).astype(np.float32)
+    mask.reshape(2, -1, 5)[0, 1] = mask.reshape(2, -1, 5)[1, 3] = 0.0
+    expected = model.predict(xs + [mask], verbose=0)
+    for e, o in zip(expected if isinstance(expected, list) else [expected], run(sess, xs + [mask])):
+        np.testing.assert_allclose(o, e, rtol=1e-4, atol=2e-5)
+
+
+@pytest.mark.parametrize("key", [False, True])
+def test_attention_masks_from_embedding(key, tmp_path):
+    """Embedding(mask_zero=True) before MultiHeadAttention: the token masks are the query and value (and key)
+    masks, and the output carries the query's on to a masked GlobalAveragePooling1D."""
+    tokens, other = layers.Input(shape=(8,)), layers.Input(shape=(8,))
+    embed = layers.Embedding(30, 8, mask_zero=True)
+    h, h2 = embed(tokens), embed(other)
+    mha = layers.MultiHeadAttention(2, 4)
+    y = mha(h, h2, key=layers.Dense(8)(h2) if key else None)
+    model = randomize(pynn.Model([tokens, other], layers.GlobalAveragePooling1D()(y)))
+    pre = _padded_indices("pre")
+    check(model, lambda batch, rng: _padded_indices("post")(batch, rng) + pre(batch, rng), tmp_path)
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(use_scale=True), dict(score_mode="concat"),
+                                    dict(score_mode="concat", use_scale=True)], ids=str)
+@pytest.mark.parametrize("call", [dict(), dict(use_causal_mask=True, return_attention_scores=True),
+                                  dict(masks=True, return_attention_scores=True), dict(key=True)], ids=str)
+def test_attention(kwargs, call, tmp_path):
+    _check_attention(layers.Attention(**kwargs), call, tmp_path)
+
+
+@pytest.mark.parametrize("use_scale", [True, False])
+@pytest.mark.parametrize("call", [dict(), dict(use_causal_mask=True, return_attention_scores=True),
+                                  dict(masks=True, key=True)], ids=str)
+def test_additive_attention(use_scale, call, tmp_path):
+    _check_attention(layers.AdditiveAttention(use_scale=use_scale), call, tmp_path)
+
+
+def _check_attention(layer, call, tmp_path):
+    """layer([query, value(, key)]) with explicit (B, Tq) / (B, Tv) masks as inputs when call['masks']."""
+    call = dict(call)
+    key = call.pop("key", False)
+    q, v = layers.Input(shape=(5, 4)), layers.Input(shape=(6, 3 if key else 4))
+    data = [q, v] + ([layers.Input(shape=(6, 4))] if key else [])
+    masks = [layers.Input(shape=(5,)), layers.Input(shape=(6,))] if call.pop("masks", False) else []
+    out = layer(data, mask=masks or None, **call)
+    model = randomize(pynn.Model(data + masks, list(out) if isinstance(out, tuple) else out))
+
+    def make(batch, rng):
+        xs = [rng.standard_normal((batch,) + t.shape[1:]).astype(np.float32) for t in data]
+        ms = [(rng.random((batch,) + t.shape[1:]) < 0.7).astype(np.float32) for t in masks]
+        if ms:
+            ms[1][0] = 0.0                      # a row with no value to attend to
+        return xs + ms
+    check(model, make, tmp_path)
+
+
+def test_attention_masks_from_embedding_and_masking(tmp_path):
+    """Attention after Embedding(mask_zero=True): the query and value masks carried; its output's mask reaches
+    an LSTM."""
+    tokens = layers.Input(shape=(8,))
+    h = layers.Embedding(30, 4, mask_zero=True)(tokens)
+    y = layers.Attention(use_scale=True)([h, h], use_causal_mask=True)
+    model = randomize(pynn.Model(tokens, layers.LSTM(3)(y)))
+    check(model, _padded_indices("holes"), tmp_path)
+    x = layers.Input(shape=(6, 3))
+    masked = layers.Masking(0.0)(x)
+    model = randomize(pynn.Model(x, layers.GlobalAveragePooling1D()(layers.AdditiveAttention()([masked, masked]))))
+
+    def make(batch, rng):
+        xs = rng.standard_normal((batch, 6, 3)).astype(np.float32)
+        xs[:, 4:] = 0.0
+        return [xs]
+    check(model, make, tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------- group norm, images
+@pytest.mark.parametrize("kwargs, shape", [
+    (dict(groups=2), (5, 4, 6)), (dict(groups=3, axis=1), (6, 5)), (dict(groups=-1), (7, 4)),
+    (dict(groups=1, center=False), (3, 4, 2)), (dict(groups=2, scale=False, epsilon=0.1), (4,)),
+    (dict(groups=2, axis=1), (4, 3, 5))], ids=str)
+def test_group_normalization(kwargs, shape, tmp_path):
+    check(seq([layers.GroupNormalization(**kwargs)], shape), normal(*shape, scale=3.0), tmp_path)
+
+
+@pytest.mark.parametrize("layer, shape", [
+    (layers.Resizing(5, 7), (9, 4, 3)), (layers.Resizing(12, 3, interpolation="nearest"), (5, 6, 2)),
+    (layers.Resizing(6, 4, interpolation="nearest"), (6, 9, 2)), (layers.Resizing(3, 3), (3, 8, 1)),
+    (layers.Resizing(4, 6, crop_to_aspect_ratio=True), (9, 7, 2)),
+    (layers.Resizing(4, 6, crop_to_aspect_ratio=True, interpolation="nearest"), (8, 8, 1)),
+    (layers.Resizing(5, 5, pad_to_aspect_ratio=True, fill_value=0.5), (4, 7, 2)),
+    (layers.Resizing(5, 8, data_format="channels_first"), (2, 7, 4)),
+    (layers.CenterCrop(4, 3), (7, 6, 2)), (layers.CenterCrop(6, 5), (4, 9, 2)),
+    (layers.CenterCrop(3, 4, data_format="channels_first"), (2, 6, 7)),
+    (layers.RandomCrop(4, 5), (9, 8, 3)), (layers.RandomCrop(6, 6, data_format="channels_first"), (1, 5, 9))],
+    ids=lambda v: str(v) if isinstance(v, tuple) else f"{type(v).__name__}")
+def test_resizing_and_crops(layer, shape, tmp_path):
+    check(seq([layer], shape), normal(*shape), tmp_path)
+
+
+def test_resizing_unknown_sizes(tmp_path):
+    """Images of any size resized in the graph (the taps computed from the input's shape); a crop needs known
+    sizes and says so."""
+    for interpolation in ("bilinear", "nearest"):
+        model = seq([layers.Resizing(6, 5, interpolation=interpolation), layers.Conv2D(2, 3)], (None, None, 3))
+        sess = check(model, normal(8, 7, 3), tmp_path)
+        for size in ((3, 11), (6, 5), (12, 2)):
+            x = np.random.default_rng(0).standard_normal((2,) + size + (3,)).astype(np.float32)
+            np.testing.assert_allclose(run(sess, [x])[0], model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
+    model = seq([layers.CenterCrop(4, 4, name="crop")], (None, None, 3))
+    with pytest.raises(ValueError, match=r"layer 'crop' \(CenterCrop\) needs known image sizes"):
+        model.export(str(tmp_path / "m.onnx"))
+
+
+def test_new_layers_at_opset_18(tmp_path):
+    """The reductions of GroupNormalization, Dot(normalize=True) and concat / additive scores take their axes
+    as an input from opset 18."""
+    a, b = layers.Input(shape=(6, 4)), layers.Input(shape=(5, 4))
+    h = layers.GroupNormalization(2)(a)
+    y = layers.Concatenate()([layers.Dot(2, normalize=True)([h, b]), layers.Attention(score_mode="concat")([a, b]),
+                              layers.AdditiveAttention(use_scale=False)([h, b]), layers.MultiHeadAttention(2, 3)(a, b)])
+    model = randomize(pynn.Model([a, b], layers.Dense(3)(y)))
+    check(model, lambda batch, rng: [rng.standard_normal((batch, n, 4)).astype(np.float32) for n in (6, 5)],
+          tmp_path, opset_version=18)
+
+
+# ---------------------------------------------------------------------------------------------- int8
+def test_quantized_mlp(tmp_path):
+    """model.quantize("int8"): int8 kernels (DequantizeLinear) and the inputs quantized per row in the graph.
+    The graph as written (onnxruntime's optimizations off) is model.predict up to float32 rounding; with them on
+    (the default), onnxruntime fuses each DequantizeLinear + MatMul into its MatMulNBits, which quantizes the
+    (already integral) rows again in its own way: within one quantization step of model.predict."""
+    model = seq([layers.Dense(32, activation="relu"), layers.Dense(16, activation="tanh"), layers.Dense(5)], (20,))
+    x = np.random.default_rng(3).standard_normal((256, 20)).astype(np.float32)
+    float_y = model.predict(x, verbose=0)
+    model.quantize("int8")
+    sess = session(model, tmp_path)
+    proto = onnx.load(str(tmp_path / "model.onnx"))
+    int8 = [t for t in proto.graph.initializer if t.data_type == onnx.TensorProto.INT8]
+    assert len(int8) == 3 and sum(n.op_type == "DequantizeLinear" for n in proto.graph.node) == 3
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    as_written = ort.InferenceSession(str(tmp_path / "model.onnx"), options, providers=["CPUExecutionProvider"])
+    quantized_y = model.predict(x, verbose=0)
+    assert np.abs(quantized_y - float_y).max() > 0.02                 # the int8 model is not the float one
+    # one step of the last layer: an input code off by one moves output j by max|x_row| max|w_j| / 127
+    hidden = pynn.Sequential(model.layers[:-1]).predict(x, verbose=0)
+    step = np.abs(hidden).max(axis=1, keepdims=True) / model.layers[-1].kernel_scale.value[None, :]
+    for batch in BATCHES + (256,):
+        np.testing.assert_allclose(run(as_written, [x[:batch]])[0], quantized_y[:batch], rtol=1e-5, atol=2e-6)
+        got = run(sess, [x[:batch]])[0]
+        assert got.shape == (batch, 5) and np.all(np.abs(got - quantized_y[:batch]) <= step[:batch] + 1e-5)
+    model = seq([layers.Dense(8, activation="gelu"), layers.Dense(4)], (5, 6))          # on sequences
+    model.quantize("int8")
+    session(model, tmp_path)
+    as_written = ort.InferenceSession(str(tmp_path / "model.onnx"), options, providers=["CPUExecutionProvider"])
+    for batch in BATCHES:
+        xb = np.random.default_rng(batch).standard_normal((batch, 5, 6)).astype(np.float32)
+        np.testing.assert_allclose(run(as_written, [xb])[0], model.predict(xb, verbose=0), rtol=1e-5, atol=2e-6)
+
+
+def test_quantized_layer_without_int8_converter_is_refused(tmp_path):
+    """A quantized layer whose converter reads float weights (any but Dense's) is an error naming it, also
+    inside a wrapper, instead of a graph computing with its int8 values as weights."""
+    model = seq([layers.Conv1D(2, 3, name="conv"), layers.Flatten(), layers.Dense(2)], (6, 3))
+    model.layers[0].quantization_mode = "int8"          # what quantize("int8") sets, alone
+    with pytest.raises(ValueError, match=r"layer 'conv' \(Conv1D\) is quantized \(int8\).*dequantize"):
+        model.export(str(tmp_path / "m.onnx"))
+    model = seq([layers.Bidirectional(layers.GRU(3))], (5, 2))
+    model.layers[0].backward_layer.quantization_mode = "int8"
+    with pytest.raises(ValueError, match=r"\(GRU\) \(inside layer '.*', Bidirectional\) is quantized"):
+        model.export(str(tmp_path / "m.onnx"))
+
+
 # ---------------------------------------------------------------------------------------------- seed models
 def _train(model, x, y, loss="sparse_categorical_crossentropy"):
     model.compile(optimizer="adam", loss=loss)

@@ -11,15 +11,23 @@ else (its own forward or call()), so it needs a converter of its own, registered
     @register_converter(MyLayer)
     def _my_layer(g, layer, x):
         return g.op("Relu", [x])
+
+A layer quantized to int8 (model.quantize("int8")) exports only through a converter registered with
+quantized=True, which reads its int8 kernel and scales; any other would read the int8 values as the float
+weights, so converter_for refuses the layer (or a wrapper holding one, as Bidirectional its RNNs).
 """
 _CONVERTERS = {}
+_QUANTIZED = set()      # the classes whose converter exports their int8 form
 
 
-def register_converter(*classes):
-    """Decorator: the function converts layers of these classes (exact class match)."""
+def register_converter(*classes, quantized=False):
+    """Decorator: the function converts layers of these classes (exact class match); quantized=True: also their
+    int8 form (after layer.quantize("int8"))."""
     def decorate(fn):
         for cls in classes:
             _CONVERTERS[cls] = fn
+            if quantized:
+                _QUANTIZED.add(cls)
         return fn
     return decorate
 
@@ -32,7 +40,22 @@ def converter_for(layer):
         raise ValueError(f"ONNX export: layer '{layer.name}' ({type(layer).__name__}) has no ONNX converter "
                          f"(pynn.export.supported_layers() lists the {len(supported_layers())} layer classes that "
                          "have one; pynn.export.register_converter adds one for another class)")
+    _check_quantized(layer)
     return fn
+
+
+def _check_quantized(layer):
+    """ValueError when `layer`, or a layer it holds, is quantized and its class's converter is not int8-aware.
+    A model used as a layer is not searched: its own layers are looked up one by one."""
+    from pynn.models.functional import Functional
+    held = [layer] if isinstance(layer, Functional) else layer._self_and_sublayers()
+    for inner in held:
+        mode = getattr(inner, "quantization_mode", None)
+        if mode is not None and type(inner) not in _QUANTIZED:
+            where = "" if inner is layer else f" (inside layer '{layer.name}', {type(layer).__name__})"
+            raise ValueError(f"ONNX export: layer '{inner.name}' ({type(inner).__name__}){where} is quantized "
+                             f"({mode}) and its ONNX converter exports float weights only; call dequantize() on it "
+                             "(or on the model) to export it in float32")
 
 
 def supported_layers():

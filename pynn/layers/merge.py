@@ -304,6 +304,10 @@ class Dot(_Merge):
             db = (db - b * np.sum(db * b, axis=ax[1], keepdims=True)) / nb
         return [np.ascontiguousarray(da), np.ascontiguousarray(db)]
 
+    def compute_mask(self, x, mask):
+        """None, as Keras's Dot: the product mixes the masked steps, and its axes are not the inputs'."""
+        return None
+
     def get_config(self):
         return {**super().get_config(), "axes": list(self.axes), "normalize": self.normalize}
 

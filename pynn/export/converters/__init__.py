@@ -1,20 +1,23 @@
 """The built-in layer converters, one module per layer family; importing them fills the registry's table.
 
 activations.py  Activation, ReLU, LeakyReLU, ELU, Softmax, PReLU, and every activation= name (emit_activation)
+attention.py    MultiHeadAttention, Attention, AdditiveAttention (their masks, causal masks, scores as outputs)
 core.py         Dense, Embedding, Masking, Flatten, Reshape, Permute, RepeatVector, Rescaling, and the layers
                 that are the identity at inference (Dropout, noise, augmentation)
+quantized.py    Dense after model.quantize("int8"): int8 kernel, DequantizeLinear, rows quantized as pynn does
 conv.py         Conv1D / 2D, Conv1DTranspose / 2DTranspose, DepthwiseConv2D, SeparableConv2D
 pooling.py      Max / AveragePooling1D / 2D, the global poolings
-normalization.py  BatchNormalization, LayerNormalization, UnitNormalization, Normalization
-merge.py        Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate
+normalization.py  BatchNormalization, LayerNormalization, GroupNormalization, UnitNormalization, Normalization
+merge.py        Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot
 padding.py      ZeroPadding1D / 2D, Cropping1D / 2D
 resampling.py   UpSampling1D / 2D
+resizing.py     Resizing, CenterCrop, RandomCrop (its inference: the centre crop, resized)
 recurrent.py    SimpleRNN, LSTM, GRU, Bidirectional
 models.py       a functional or Sequential model used as a layer (its graph, inlined)
-wrappers.py     TimeDistributed
+wrappers.py     TimeDistributed, PruneLowMagnitude (pynn.pruning)
 ops.py          OpLayer: pynn.ops calls on symbolic tensors (elementwise arithmetic, activations)
 """
 from pynn.export.converters import (  # noqa: F401
-    activations, conv, core, merge, models, normalization, ops, padding, pooling, recurrent, resampling,
-    wrappers,
+    activations, attention, conv, core, merge, models, normalization, ops, padding, pooling, recurrent,
+    resampling, resizing, wrappers,
 )

@@ -4,11 +4,14 @@ import numpy as np
 
 from pynn import layers
 from pynn.export.converters.activations import emit_activation
+from pynn.export.converters.quantized import quantized_dense
 from pynn.export.registry import register_converter
 
 
-@register_converter(layers.Dense)
+@register_converter(layers.Dense, quantized=True)
 def _dense(g, layer, x):
+    if layer.quantization_mode is not None:
+        return emit_activation(g, layer.activation, quantized_dense(g, layer, x))
     y = g.op("MatMul", [x, g.const(layer.kernel.value, hint="kernel")])
     if layer.use_bias:
         y = g.op("Add", [y, g.const(layer.bias.value, hint="bias")])

@@ -1,6 +1,7 @@
 """The merge layers: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate (NumPy broadcasting, as
-ONNX's elementwise ops), and the masks they pass on, by Keras's rules (pynn.layers.merge): the elementwise
-merges keep the steps every input's mask keeps; Concatenate joins the masks along its axis."""
+ONNX's elementwise ops), Dot (a batched MatMul), and the masks they pass on, by Keras's rules
+(pynn.layers.merge): the elementwise merges keep the steps every input's mask keeps; Concatenate joins the
+masks along its axis; Dot passes none."""
 import numpy as np
 
 from pynn import layers
@@ -60,3 +61,30 @@ def _concatenate(g, layer, xs):
         joined = g.op("Concat", full, axis=int(layer.axis))
         g.masks[y] = g.cast(g.reduce("ReduceMax", joined, [-1], keepdims=False), np.bool_, hint="mask")
     return y
+
+
+def _l2_normalize(g, x, axis):
+    """x / sqrt(max(sum(x^2), 1e-12)) along `axis`, as pynn's Dot(normalize=True)."""
+    total = g.reduce("ReduceSumSquare", x, [axis], keepdims=True)
+    return g.op("Div", [x, g.op("Sqrt", [g.op("Max", [total, g.scalar(1e-12)])])], hint="normalized")
+
+
+@register_converter(layers.Dot)
+def _dot(g, layer, xs):
+    """(batch, [p,] k) @ (batch, k, [q]): each input's dot axis moved into place, a MatMul, and the size-1 axes
+    of a 2-D input squeezed out."""
+    a, b = xs
+    rank_a, rank_b = len(g.shapes[a]), len(g.shapes[b])
+    ax = layer._axes([g.shapes[a], g.shapes[b]])
+    if layer.normalize:
+        a, b = _l2_normalize(g, a, ax[0]), _l2_normalize(g, b, ax[1])
+    if ax[0] != rank_a - 1:
+        a = g.transpose(a, [i for i in range(rank_a) if i != ax[0]] + [ax[0]])
+    if ax[1] != 1:
+        b = g.transpose(b, [0, ax[1]] + [i for i in range(1, rank_b) if i != ax[1]])
+    a = g.unsqueeze(a, [1]) if rank_a == 2 else a
+    b = g.unsqueeze(b, [2]) if rank_b == 2 else b
+    y = g.op("MatMul", [a, b], hint="dot")                    # (batch, p or 1, q or 1)
+    if rank_b == 2:
+        return g.squeeze(y, [2], hint="dot")
+    return g.squeeze(y, [1], hint="dot") if rank_a == 2 else y

@@ -1,5 +1,5 @@
-"""BatchNormalization (inference: the moving statistics), LayerNormalization, UnitNormalization and the
-Normalization preprocessing layer."""
+"""BatchNormalization (inference: the moving statistics), LayerNormalization, GroupNormalization,
+UnitNormalization and the Normalization preprocessing layer."""
 import numpy as np
 
 from pynn import layers
@@ -58,6 +58,30 @@ def _layer_norm(g, layer, x):
     if beta is not None:
         y = g.op("Add", [y, g.const(beta.reshape(weight_shape), hint="beta")])
     return g.op("Identity", [y], hint="layer_norm")
+
+
+@register_converter(layers.GroupNormalization)
+def _group_norm(g, layer, x):
+    """pynn's layout: channels moved last, viewed as (batch, positions, groups, channels per group), each
+    (sample, group) standardized over axes 1 and 3, then gamma and beta per channel; moved back."""
+    rank = len(g.shapes[x])
+    axis, groups = layer._resolve(g.shapes[x])
+    per_group = g.shapes[x][axis] // groups
+    perm = [i for i in range(rank) if i != axis] + [axis]
+    moved = x if axis == rank - 1 else g.transpose(x, perm, hint="channels_last")
+    x4 = g.op("Reshape", [moved, g.ints([0, -1, groups, per_group])], hint="grouped")
+    centered = g.op("Sub", [x4, g.reduce("ReduceMean", x4, [1, 3], keepdims=True)])
+    variance = g.reduce("ReduceMean", g.op("Mul", [centered, centered]), [1, 3], keepdims=True)
+    inv = g.op("Reciprocal", [g.op("Sqrt", [g.op("Add", [variance, g.scalar(float(layer.epsilon))])])])
+    y = g.op("Mul", [centered, inv])
+    if layer.gamma is not None:
+        y = g.op("Mul", [y, g.const(layer.gamma.value.reshape(groups, per_group), hint="gamma")])
+    if layer.beta is not None:
+        y = g.op("Add", [y, g.const(layer.beta.value.reshape(groups, per_group), hint="beta")])
+    y = g.op("Reshape", [y, g.op("Shape", [moved])])
+    if axis != rank - 1:
+        y = g.transpose(y, [int(i) for i in np.argsort(perm)], hint="channels_back")
+    return g.op("Identity", [y], hint="group_norm")
 
 
 @register_converter(layers.UnitNormalization)

@@ -171,6 +171,7 @@ def _bidirectional(g, layer, x, initial_state=None):
     else:
         out = [yf, yb]
     if layer.return_sequences and mask is not None:
-        g.masks[out[0]] = mask     # pynn's functional engine masks a layer's first output only
+        for sequence in out:       # one sequence, or both with merge_mode=None: each carries the input's mask
+            g.masks[sequence] = mask
     out += forward[1:] + backward[1:] if layer.return_state else []
     return out if len(out) > 1 else out[0]

@@ -1,6 +1,8 @@
-"""TimeDistributed: the wrapped layer's converter on the input with its batch and time axes merged."""
+"""TimeDistributed: the wrapped layer's converter on the input with its batch and time axes merged.
+PruneLowMagnitude (pynn.pruning): the wrapped layer's converter."""
 from pynn import layers
 from pynn.export.registry import converter_for, register_converter
+from pynn.pruning import PruneLowMagnitude
 
 
 @register_converter(layers.TimeDistributed)
@@ -16,3 +18,9 @@ def _time_distributed(g, layer, x):
     y = convert(g, inner, merged)
     y_shape = g.op("Slice", [g.op("Shape", [y]), g.ints([1], "starts"), g.ints([2 ** 62], "ends")])
     return g.op("Reshape", [y, g.op("Concat", [batch_and_steps, y_shape], axis=0)], hint="split_steps")
+
+
+@register_converter(PruneLowMagnitude)
+def _prune_low_magnitude(g, layer, x, **kwargs):
+    """A layer wrapped for pruning exports as the layer itself (its weights already hold the zeros)."""
+    return converter_for(layer.layer)(g, layer.layer, x, **kwargs)
