@@ -304,3 +304,196 @@ def test_masked_model_round_trips_through_keras_files_and_config(rng, tmp_path):
     clone.set_weights(model.get_weights())
     np.testing.assert_allclose(clone.predict(x, verbose=0), want, rtol=1e-6)
     _assert_padding_is_ignored(loaded, x, x != 0, rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------- fully masked rows
+# A query row whose keys are all masked (a padded query step, or an attention_mask row of zeros). Keras 3 (torch)
+# gives two answers, by path. MultiHeadAttention with dropout=0, no returned scores and rank-3 inputs runs
+# ops.dot_product_attention, which adds -0.7 * 3.39e38 at masked scores: a row masked everywhere is shifted by one
+# constant that absorbs the scores, so its weights are uniform and its output is the mean of the values. Every
+# other path (dropout > 0, in training or not; return_attention_scores=True) runs Softmax(mask=...), which zeroes
+# the masked weights afterwards: the row's weights and attention output are zeros (the output is the output
+# bias). pynn follows the same split. The uniform row does not depend on query or key: its gradient goes to the
+# values only (1 / S of the row's gradient each); Keras's torch autograd also sends softmax's backward at the
+# uniform weights to query and key, which finite differences do not see, so those two are checked against
+# float64 finite differences instead (and against Keras where the row's gradient is zero).
+T_Q, T_K, DIM = 4, 5, 6
+
+
+def _fully_masked_inputs(rng, dtype="float32"):
+    q = rng.standard_normal((3, T_Q, DIM)).astype(dtype)
+    v = rng.standard_normal((3, T_K, DIM)).astype(dtype)
+    attention_mask = rng.random((3, T_Q, T_K)) > 0.3
+    attention_mask[:, :, 2] = True
+    attention_mask[0, 1] = False                      # an attention_mask row of zeros
+    attention_mask[1, :, 3:] = False
+    value_mask = np.ones((3, T_K), bool)
+    value_mask[2, 2:] = False
+    attention_mask[2, 3, :2] = False                  # with the value mask: nothing left for query step 3
+    empty = ~(attention_mask & value_mask[:, None, :]).any(-1)
+    return q, v, value_mask, attention_mask, empty
+
+
+def _mha_pair(keras, rng, dropout=0.0):
+    ours = layers.MultiHeadAttention(2, 3, value_dim=2, dropout=dropout, bias_initializer="random_normal", seed=1)
+    theirs = keras.layers.MultiHeadAttention(2, 3, value_dim=2, dropout=dropout, seed=1)
+    x = np.zeros((1, T_Q, DIM), "float32")
+    ours(x, x)
+    theirs(x, x)
+    ours.set_weights([w + 0.3 * rng.standard_normal(w.shape).astype("float32") for w in ours.get_weights()])
+    theirs.set_weights(ours.get_weights())
+    return ours, theirs
+
+
+def _mha_forward(mha, q, v, value_mask, attention_mask, training=False, scores=False):
+    options = CallOptions(("value_mask", "attention_mask"), False, scores)
+    return mha.forward([q, v, v, value_mask, attention_mask], training, options=options)
+
+
+def _keras_mha(keras, mha, q, v, value_mask, attention_mask, g=None, training=False, scores=False):
+    import torch
+    for w in mha.trainable_weights:
+        w.value.grad = None
+    tq, tv = torch.tensor(q, requires_grad=True), torch.tensor(v, requires_grad=True)
+    out = mha(tq, tv, value_mask=torch.as_tensor(value_mask), attention_mask=torch.as_tensor(attention_mask),
+              return_attention_scores=scores, training=training)
+    y = out[0] if scores else out
+    if g is None:
+        return [_np(o) for o in out] if scores else _np(out)
+    (y * torch.as_tensor(g)).sum().backward()
+    return _np(y), [_np(w.value.grad) for w in mha.trainable_weights], _np(tq.grad), _np(tv.grad)
+
+
+def test_multi_head_attention_fully_masked_rows_are_uniform_on_keras_fused_path(keras, rng):
+    ours, theirs = _mha_pair(keras, rng)
+    q, v, vm, am, empty = _fully_masked_inputs(rng)
+    want = _keras_mha(keras, theirs, q, v, vm, am)
+    vp = (v @ ours.value_kernel.value.reshape(DIM, -1) + ours.value_bias.value.reshape(-1)).reshape(3, T_K, 2, 2)
+    mean = np.einsum("bshd,hdo->bo", vp.mean(1, keepdims=True), ours.output_kernel.value)[:, None]
+    np.testing.assert_allclose(want[empty], np.broadcast_to(mean + ours.output_bias.value, want.shape)[empty],
+                               rtol=1e-5, atol=1e-6)                    # Keras: the mean of the values
+    y, ctx = _mha_forward(ours, q, v, vm, am)
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(_mha_forward(ours, q, v, vm, am, training=True)[0], want, rtol=1e-5, atol=1e-6)
+    # Gradients: the value and output projections' everywhere; query's and key's where the empty rows get none.
+    for g_empty in (1.0, 0.0):
+        g = rng.standard_normal(y.shape).astype("float32") * np.where(empty[..., None], g_empty, 1.0)
+        for w in ours.weights:
+            w.grad.fill(0)
+        y, ctx = _mha_forward(ours, q, v, vm, am, training=True)
+        dq, dv, dk = ours.backward(ctx, g.copy())[:3]
+        dv = dv + dk                                                     # v is the value and the key
+        ky, kgrads, kdq, kdv = _keras_mha(keras, theirs, q, v, vm, am, g)
+        for w, exp in zip(ours.weights, kgrads):
+            if g_empty == 0.0 or w.name.startswith(("value", "attention_output")):
+                np.testing.assert_allclose(w.grad, exp, rtol=1e-4, atol=1e-5, err_msg=w.name)
+        if g_empty == 0.0:
+            np.testing.assert_allclose(dq, kdq, rtol=1e-4, atol=1e-5)
+            np.testing.assert_allclose(dv, kdv, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("case", ["scores", "dropout_inference", "dropout_training"])
+def test_multi_head_attention_fully_masked_rows_are_zero_on_keras_softmax_path(keras, rng, case):
+    """Keras's Softmax(mask=...) path: return_attention_scores, or dropout > 0 (pynn's unfused path in training)."""
+    dropout = 0.0 if case == "scores" else 0.5
+    ours, theirs = _mha_pair(keras, rng, dropout=dropout)
+    q, v, vm, am, empty = _fully_masked_inputs(rng)
+    training, scores = case == "dropout_training", case == "scores"
+    want = _keras_mha(keras, theirs, q, v, vm, am, training=training, scores=scores)
+    got = _mha_forward(ours, q, v, vm, am, training=training, scores=scores)[0]
+    if scores:
+        np.testing.assert_allclose(got[1], want[1], rtol=1e-5, atol=1e-6)
+        assert np.all(got[1].transpose(0, 2, 1, 3)[empty] == 0)
+        got, want = got[0], want[0]
+    bias = np.broadcast_to(ours.output_bias.value, got.shape)
+    np.testing.assert_allclose(want[empty], bias[empty], rtol=1e-6)     # Keras: zero weights, the output bias
+    np.testing.assert_allclose(got[empty], bias[empty], rtol=1e-6)
+    if not training:                                                     # (the dropout draws differ from Keras's)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_multi_head_attention_fully_masked_rows_gradients_float64(rng):
+    mha = layers.MultiHeadAttention(2, 3, value_dim=2, dtype="float64", bias_initializer="random_normal")
+    q, v, vm, am, empty = _fully_masked_inputs(rng, "float64")
+    assert empty.sum() == 2
+    mha(q, v)
+    y, ctx = _mha_forward(mha, q, v, vm, am)
+    g = rng.standard_normal(y.shape)
+    for w in mha.weights:
+        w.grad.fill(0)
+    dq, dv, dk = mha.backward(ctx, g.copy())[:3]
+
+    def f():
+        return float(np.sum(g * _mha_forward(mha, q, v, vm, am)[0]))
+    for w in mha.trainable_weights:
+        np.testing.assert_allclose(w.grad, numeric_gradient(f, w.value), rtol=1e-6, atol=1e-9, err_msg=w.name)
+    np.testing.assert_allclose(dq, numeric_gradient(f, q), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(dv + dk, numeric_gradient(f, v), rtol=1e-6, atol=1e-9)
+    assert np.all(dq[empty] == 0)                                        # the uniform rows ignore their query
+
+
+def test_fully_masked_rows_in_a_functional_model_with_padding_match_keras(keras, rng):
+    """Padded query steps of self-attention after Embedding(mask_zero=True) are fully masked rows: in Keras
+    (dropout 0) they hold the mean of the values, which an unmasked Flatten passes on."""
+    t = 5
+    x = _padded(rng, 4, t)
+
+    def build(lib, layers_):
+        i = lib.Input((t,), dtype="int32")
+        e = layers_.Embedding(V, E, mask_zero=True)(i)
+        h = layers_.MultiHeadAttention(2, 3)(e, e)
+        return lib.Model(i, layers_.Dense(2)(layers_.Flatten()(h)))
+    ours, theirs = build(pynn, layers), build(keras, keras.layers)
+    _perturb(ours, rng)
+    theirs.set_weights(ours.get_weights())
+    np.testing.assert_allclose(ours.predict(x, verbose=0), _np(theirs.predict(x, verbose=0)), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["Attention", "AdditiveAttention"])
+@pytest.mark.parametrize("causal", [False, True])
+def test_attention_layers_fully_masked_rows_match_keras(keras, rng, name, causal):
+    """Attention / AdditiveAttention subtract 1e9 at masked scores, as Keras does: a row masked everywhere is
+    shifted by one constant, so its weights are the softmax of the shifted scores (uniform in float32 for
+    moderate scores); the output is zero only at masked query steps. Outputs and all gradients as Keras's."""
+    import torch
+    q = rng.standard_normal((3, T_Q, DIM)).astype("float32")
+    v = rng.standard_normal((3, T_K, DIM)).astype("float32")
+    qm, vm = np.ones((3, T_Q), bool), np.ones((3, T_K), bool)
+    vm[0] = False                                     # batch row 0: every key masked
+    vm[1, 0] = False                                  # with causal: query step 0 of batch row 1 sees nothing
+    qm[2, 1] = False
+    ours, theirs = getattr(layers, name)(use_scale=True), getattr(keras.layers, name)(use_scale=True)
+    ours([q, v])
+    theirs([q, v])
+    ours.set_weights([w + 0.3 * rng.standard_normal(w.shape).astype("float32") for w in ours.get_weights()])
+    theirs.set_weights(ours.get_weights())
+    y, w_ours = ours([q, v], mask=[qm, vm], use_causal_mask=causal, return_attention_scores=True)
+    ky, kw = theirs([q, v], mask=[qm, vm], use_causal_mask=causal, return_attention_scores=True)
+    np.testing.assert_allclose(w_ours, _np(kw), rtol=1e-5, atol=1e-6)
+    if not causal:
+        np.testing.assert_allclose(w_ours[0], 1 / T_K, rtol=1e-5)     # float32 absorbs the scores into -1e9
+    np.testing.assert_allclose(y, _np(ky), rtol=1e-5, atol=1e-6)
+    xs = [q, v, v, qm, vm]
+    options = CallOptions(("query_mask", "value_mask"), causal, False)
+    y, ctx = ours.forward(xs, options=options)
+    g = rng.standard_normal(y.shape).astype("float32")
+    for w in ours.weights:
+        w.grad.fill(0)
+    dq, dv, dk = ours.backward(ctx, g.copy())[:3]
+    tq, tv = torch.tensor(q, requires_grad=True), torch.tensor(v, requires_grad=True)
+    out = theirs([tq, tv], mask=[torch.as_tensor(qm), torch.as_tensor(vm)], use_causal_mask=causal)
+    (out * torch.as_tensor(g)).sum().backward()
+    np.testing.assert_allclose(dq, _np(tq.grad), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(dv + dk, _np(tv.grad), rtol=1e-4, atol=1e-5)
+    for w, kv in zip(ours.weights, theirs.weights):
+        np.testing.assert_allclose(w.grad, _np(kv.value.grad), rtol=1e-4, atol=1e-5, err_msg=w.name)
+
+
+def test_dot_product_attention_op_fully_masked_rows_match_keras(keras, rng):
+    from pynn import ops
+    q, k, v = (rng.standard_normal((2, 3, 2, 4)).astype("float32") for _ in range(3))
+    mask = rng.random((2, 2, 3, 3)) > 0.3
+    mask[..., 0] = True
+    mask[0, 1, 2] = False
+    np.testing.assert_allclose(ops.dot_product_attention(q, k, v, mask=mask),
+                               _np(keras.ops.dot_product_attention(q, k, v, mask=mask)), rtol=1e-5, atol=1e-6)

@@ -309,3 +309,18 @@ def test_mlp_pruned_to_80_percent_on_real_mnist_keeps_accuracy_and_saves_small(r
     assert dense_acc > 0.95 and pruned_acc >= dense_acc - 0.005, (dense_acc, pruned_acc)
     pynn.Sequential(stripped.layers).save(tmp_path / "sparse.keras")    # uncompiled, as the dense copy
     assert (tmp_path / "sparse.keras").stat().st_size <= (tmp_path / "dense.keras").stat().st_size / 3
+
+
+def test_a_model_being_pruned_and_its_stripped_form_export_to_onnx(rng, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    x, y = data(rng)
+    model = pruning.prune_low_magnitude(mlp(), pruning_schedule=pruning.ConstantSparsity(0.7, 0, frequency=1))
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, y, batch_size=64, epochs=1, verbose=0, callbacks=[pruning.UpdatePruningStep()])
+    for name, m in (("pruning", model), ("stripped", pruning.strip_pruning(model))):
+        path = str(tmp_path / f"{name}.onnx")
+        m.export(path, format="onnx")
+        session = ort.InferenceSession(path)
+        got = session.run(None, {session.get_inputs()[0].name: x[:7]})[0]
+        np.testing.assert_allclose(got, m.predict(x[:7], verbose=0), rtol=1e-5, atol=1e-6)

@@ -65,9 +65,13 @@ class Bidirectional(Layer):
     def build(self, input_shape):
         self.forward_layer.build_for(input_shape)
         self.backward_layer.build_for(input_shape)
-        self._weights = self.forward_layer._weights + self.backward_layer._weights
+        self._refresh_weights()
         if self._initial_weights is not None:
             self.set_weights(self._initial_weights)
+
+    def _refresh_weights(self):
+        """The two layers' weights, again after they replaced some (quantize / dequantize)."""
+        self._weights = self.forward_layer._weights + self.backward_layer._weights
 
     def compute_output_shape(self, input_shape):
         shape = self.forward_layer.compute_output_shape(input_shape)
@@ -93,7 +97,14 @@ class Bidirectional(Layer):
         self.backward_layer.check_initial_state_shapes(shapes[n:])
 
     def compute_mask(self, x, mask):
-        return mask if self.return_sequences else None
+        """The mask of the output: the input's with return_sequences, else None. A call that returns a list
+        (merge_mode=None, or return_state) gets one mask per output, as in Keras: the forward and backward
+        sequences both carry the input's mask, the states none."""
+        output = mask if self.return_sequences else None
+        masks = [output, output] if self.merge_mode is None else [output]
+        if self.return_state:
+            masks += [None] * (2 * self.forward_layer._num_states())
+        return masks if len(masks) > 1 else masks[0]
 
     @property
     def trainable_weights(self):

@@ -174,7 +174,10 @@ def record_builtin(layer, x, training, **kwargs):
     index_inputs = layer.index_inputs() if hasattr(layer, "index_inputs") else [keeps_indices] * len(values)
     values = [v if v.dtype.kind in "iub" and index_inputs[k] else v.astype(layer.dtype, copy=False)
               for k, v in enumerate(values)]
+    state_values, traced_states = _initial_states(kwargs.get("initial_state"))
     kwargs = {k: _unwrapped(v) for k, v in kwargs.items()}
+    if state_values is not None:
+        kwargs["initial_state"] = state_values
     if layer.takes_list:
         layer.build_for([v.shape for v in values])
         xin = values
@@ -186,22 +189,37 @@ def record_builtin(layer, x, training, **kwargs):
         xin = values[0]
     watched = tensor_module.recording() and tensor_module._state.watch_variables and any(
         w.trainable for w in layer.trainable_weights)
-    if not tensor_module.recording() or (not any(t is not None for t in traced) and not watched):
+    parents = traced + traced_states
+    need_input = any(t is not None for t in parents)
+    if not tensor_module.recording() or (not need_input and not watched):
         y = layer.forward(xin, bool(training), **kwargs)[0]
         return Tensor(y) if not isinstance(y, list) else [Tensor(v) for v in y]
     y, ctx = layer.forward(xin, bool(training), **kwargs)
-    need_input = any(t is not None for t in traced)
 
     def vjp(g):
         if not need_input:
             layer.backward_weights(ctx, g)
-            return tuple(None for _ in traced)
+            return tuple(None for _ in parents)
         dx = layer.backward(ctx, g)
-        return tuple(dx) if layer.takes_list else (dx,)
+        d_states = ()
+        if state_values is not None:       # a recurrent layer given initial states: [dx, *state gradients]
+            dx, d_states = (dx[0], tuple(dx[1:])) if isinstance(dx, list) else (dx, (None,) * len(traced_states))
+        return (tuple(dx) if layer.takes_list else (dx,)) + d_states
     vjp.layer = layer
     if isinstance(y, list):
-        return _multi_output(y, traced, vjp, layer)
-    return Tensor(y, tuple(traced), vjp, f"{type(layer).__name__} '{layer.name}'", traced=True)
+        return _multi_output(y, parents, vjp, layer)
+    return Tensor(y, tuple(parents), vjp, f"{type(layer).__name__} '{layer.name}'", traced=True)
+
+
+def _initial_states(states):
+    """A recurrent layer's `initial_state` argument as (arrays, traced Tensors or None, one per state), so that
+    its gradient reaches the tensors the states came from (an encoder's final states); (None, []) when not
+    given. Trainable Variables given as states are their graph leaves."""
+    if states is None:
+        return None, []
+    states = list(states) if isinstance(states, (list, tuple)) else [states]
+    pairs = [tensor_module.operand(s) if isinstance(s, (Tensor, Variable)) else (s, None) for s in states]
+    return [np.asarray(v) for v, _ in pairs], [t for _, t in pairs]
 
 
 def _unwrapped(value):

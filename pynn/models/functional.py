@@ -233,7 +233,12 @@ class Functional(Model):
                 vals[step.outputs[0]] = y
                 ctxs.append(ctx)
             if masks is not None and (mask is not None or layer.produces_mask):
-                masks[step.outputs[0]] = layer.compute_mask(xin, mask)
+                out_mask = layer.compute_mask(xin, mask)
+                if step.list_output and isinstance(out_mask, (list, tuple)):   # one per output, as in Keras
+                    for s, m in zip(step.outputs, out_mask):
+                        masks[s] = m
+                else:
+                    masks[step.outputs[0]] = out_mask
             if layer._call_style:
                 activity += ctx["activity_loss"]
             if layer.activity_regularizer is not None:

@@ -125,8 +125,10 @@ class AttentionLayer(Layer):
             raise ValueError(f"{self._who}: a call needs both query and value")
         options = CallOptions(roles, bool(use_causal_mask), bool(return_attention_scores))
         if is_symbolic(xs):
-            out = self._symbolic_call(xs, options, training)
-        elif _has_tensor(xs) or _recording():
+            # A list, as every layer with several outputs gives on symbolic tensors (a functional config's
+            # replay takes the outputs from it).
+            return self._symbolic_call(xs, options, training)
+        if _has_tensor(xs) or _recording():
             from pynn.layers import call_support
             from pynn.ops.tensor import value_of
             self._check_shapes([np.shape(value_of(x)) for x in xs], options)

@@ -28,6 +28,28 @@ def _heads(x2, b, n):
     return x2.reshape(b, -1, n, x2.shape[1] // n).transpose(0, 2, 1, 3)
 
 
+def _uniform_rows(keep, probs, heads, vp):
+    """Keras's weights for a query row whose keys are all masked, on the path where it runs
+    ops.dot_product_attention (dropout 0, no returned scores, rank-3 inputs): the mask adds one huge negative
+    number to every score of the row, which absorbs them, so the weights are uniform and the row's output is the
+    mean of the values. (Keras's other path, Softmax(mask=...), zeroes them: the kernel's rows.)
+
+    Writes those rows of `heads` (the kernel's, whatever it gave there) and leaves their `probs` zero, so that the
+    fused backward sends them nothing: a uniform row does not depend on the query or the keys, and the values'
+    share (1 / S each) is added in MultiHeadAttention.backward. Returns the rows as (B, N, T) booleans, or None
+    when no row is masked everywhere."""
+    if keep is None:
+        return None
+    b, n, t, s = probs.shape
+    empty = ~np.asarray(keep).any(axis=-1)
+    if not empty.any():
+        return None
+    empty = np.ascontiguousarray(np.broadcast_to(empty.reshape((1,) * (3 - empty.ndim) + empty.shape), (b, n, t)))
+    probs[empty] = 0
+    np.copyto(_heads(heads, b, n), _heads(vp, b, n).mean(axis=2)[:, :, None, :], where=empty[..., None])
+    return empty
+
+
 def _positive_int(value, name, layer, optional=False):
     if optional and value is None:
         return None
@@ -62,6 +84,11 @@ class MultiHeadAttention(SeededStream, AttentionLayer):
     (B, S, value_dim), key (B, S, key_dim; default value). Masks: True (or nonzero) where attention is
     allowed: query_mask (B, T), value_mask and key_mask (B, S), attention_mask (B, T, S) (also (T, S) or
     (B, N, T, S)). Returns y, or (y, scores) with scores (B, N, T, S).
+
+    A query step with every key masked (a padded query step, a row of zeros in attention_mask) gets what Keras
+    3 gives it: with dropout 0, no returned scores and rank-3 inputs (Keras's fused path), uniform weights, so
+    the mean of the values (its gradient reaches the values only); otherwise zero weights, an output of the
+    output bias alone.
 
     In a functional model, masks carried by the inputs (from Embedding(mask_zero=True) or Masking) are used as
     Keras uses them: the query's as query_mask, the value's as value_mask, the key's as key_mask (a mask given
@@ -253,7 +280,7 @@ class MultiHeadAttention(SeededStream, AttentionLayer):
         kp = self._project(k2, self.key_kernel, self.key_bias)
         vp = self._project(v2, self.value_kernel, self.value_bias)
         keep = self._keep(masks, options, b, tq, tv)
-        stream = None
+        stream = uniform = None
         if training and self.dropout > 0.0:
             scores = np.empty((b, n, t, s), self.dtype)
             batched_gemm(_heads(qp, b, n), _heads(kp, b, n), scores, trans_b=True)
@@ -265,15 +292,17 @@ class MultiHeadAttention(SeededStream, AttentionLayer):
             del used
         else:                 # scores, mask, softmax and the product with V fused per head, in cache
             probs, heads = kernels.attention(qp, kp, vp, b, n, keep)
+            if len(tq) == 1 and self.dropout == 0.0 and not options.return_attention_scores:
+                uniform = _uniform_rows(keep, probs, heads, vp)
         y = self._project(heads, self.output_kernel, self.output_bias)
         y = y.reshape((b,) + tq + tuple(self.output_kernel.shape[2:]))
-        ctx = (q2, k2, v2, qp, kp, vp, probs, heads, stream, len(xs), (q.shape, k.shape, v.shape))
+        ctx = (q2, k2, v2, qp, kp, vp, probs, heads, stream, uniform, len(xs), (q.shape, k.shape, v.shape))
         if options.return_attention_scores:
             return [y, probs.reshape((b, n) + tq + tv)], ctx
         return y, ctx
 
     def backward(self, ctx, dy):
-        q2, k2, v2, qp, kp, vp, probs, heads, stream, n_inputs, (q_shape, k_shape, v_shape) = ctx
+        q2, k2, v2, qp, kp, vp, probs, heads, stream, uniform, n_inputs, (q_shape, k_shape, v_shape) = ctx
         d_scores = None
         if isinstance(dy, (list, tuple)):
             dy, d_scores = dy[0], (dy[1] if len(dy) > 1 else None)
@@ -284,6 +313,10 @@ class MultiHeadAttention(SeededStream, AttentionLayer):
         d_heads2 = kernels.matmul(dy2, self.output_kernel.value.reshape(heads.shape[1], -1).T)
         if stream is None and d_scores is None:
             dqp, dkp, dvp = kernels.attention_backward(qp, kp, vp, probs, d_heads2, b, n, alpha=self._scale)
+            if uniform is not None:          # each value gets 1 / S of a uniform row's gradient; Q and K none
+                d_rows = np.where(uniform[..., None], _heads(d_heads2, b, n), dvp.dtype.type(0)).sum(axis=2)
+                dv_heads = _heads(dvp, b, n)
+                dv_heads += (d_rows / s)[:, :, None, :]
         else:
             dqp, dkp, dvp = self._unfused_backward(qp, kp, vp, probs, _heads(d_heads2, b, n), stream, d_scores)
         return self._project_back(ctx, dqp, dkp, dvp)
