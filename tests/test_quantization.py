@@ -140,3 +140,18 @@ def test_errors(rng):
     with pytest.raises(ValueError, match=r"packed_b: expected shape"):
         _C.qgemm(q, np.ones(2, np.float32), np.zeros(3, np.int16), np.ones(5, np.float32),
                  np.zeros((2, 5), np.float32), 3)
+
+
+def test_quantized_dense_sees_new_weights_and_dequantize_keeps_its_rules(rng):
+    layer = layers.Dense(6, kernel_regularizer="l2", kernel_constraint="non_neg")
+    x = rng.standard_normal((4, 5)).astype(np.float32)
+    layer(x)
+    layer.quantize("int8")
+    first = layer(x)
+    q, scale = pynn.kernels.quantize_columns(rng.standard_normal((5, 6)).astype(np.float32))
+    layer.set_weights([q, layer.bias.numpy(), scale])          # in place: the packed copy must follow
+    expected = pynn.kernels.int8_matmul(x, pynn.kernels.pack_weights(q), scale, 5, bias=layer.bias.value)
+    np.testing.assert_array_equal(layer(x), expected)
+    assert not np.array_equal(layer(x), first)
+    layer.dequantize()
+    assert layer.kernel.regularizer is not None and layer.kernel.constraint is not None

@@ -1,5 +1,6 @@
 """int8 inference products (csrc/quantized/): Keras 3's int8 scheme, weights per output column and activations
-per row (dynamic), abs-max scaled to [-127, 127], the integer sums exact in int32.
+per row (dynamic) or with one calibrated scale (static, pynn's), abs-max scaled to [-127, 127], the integer sums
+exact in int32.
 
 Example:
     >>> wq, scale = quantize_columns(w)                  # int8 (k, n), float32 (n,): 127 / (max |w[:, j]| + 1e-7)
@@ -10,7 +11,7 @@ import numpy as np
 
 from pynn import _C
 
-__all__ = ["quantize_columns", "pack_weights", "int8_matmul", "EPSILON"]
+__all__ = ["quantize_columns", "pack_weights", "quantize_static", "int8_matmul", "EPSILON"]
 
 EPSILON = 1e-7      # Keras's backend.epsilon(), added to the max before dividing
 
@@ -32,13 +33,28 @@ def pack_weights(q):
     return packed
 
 
-def int8_matmul(x, packed, scale, k, bias=None, activation=None):
+def quantize_static(x, scale, out=None):
+    """x (..., k) float quantized with one fixed scale (static activations): clip(round(x * scale), -127, 127)
+    as int16, rounding half to even as quantize_rows does. out: None, or an int16 array of x's shape (a view
+    into a wider buffer is fine)."""
+    x = np.asarray(x, dtype=np.float32)
+    v = np.multiply(x, np.float32(scale), dtype=np.float32)
+    np.rint(v, out=v)
+    np.clip(v, -127, 127, out=v)
+    if out is None:
+        return v.astype(np.int16)
+    out[...] = v
+    return out
+
+
+def int8_matmul(x, packed, scale, k, bias=None, activation=None, input_scale=None):
     """act(x @ w + bias) for x (m, k) float32 with w's int8 form (packed by pack_weights, its per-column
-    scale): x is quantized per row first. Returns (m, n) float32."""
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    q = np.empty((x.shape[0], (k + 1) // 2 * 2), np.int16)
-    x_scale = np.empty(x.shape[0], np.float32)
-    _C.quantize_rows(x, q, x_scale)
+    scale): x is quantized per row first, or with the fixed scale `input_scale` (a positive float: static
+    activations, values beyond 127 / input_scale clipped). One C++ call (qlinear). Returns (m, n) float32."""
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim != 2 or x.strides[1] != x.itemsize:
+        x = np.ascontiguousarray(x)
     y = np.empty((x.shape[0], scale.shape[0]), np.float32)
-    _C.qgemm(q, x_scale, packed, scale, y, k, bias=bias, activation=activation)
+    _C.qlinear(x, packed, scale, y, k, bias=bias, activation=activation,
+               input_scale=None if input_scale is None else float(input_scale))
     return y

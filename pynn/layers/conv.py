@@ -4,9 +4,11 @@ import numpy as np
 from pynn import kernels
 from pynn.layers.base_conv import BaseConv
 from pynn.layers.layer import serialize_argument as _serialize
+from pynn.layers.quantization import Int8Quantizable, explicit_padding, fused_activation, image_windows
+from pynn.kernels.quantized import quantize_static
 
 
-class Conv(BaseConv):
+class Conv(Int8Quantizable, BaseConv):
     """The convolution of rank 1 or 2 behind Conv1D and Conv2D (the 1-D case runs as images of height 1).
 
     y[n, i, o] = act(bias[o] + sum_{k, c} x[n, i * stride - pad + k * dilation, g * cin_g + c] * kernel[k, c, o])
@@ -23,6 +25,11 @@ class Conv(BaseConv):
         kernel_regularizer, bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint.
 
     Weights: kernel kernel_size + (in_channels // groups, filters), bias (filters,), Keras's layout.
+
+    `quantize("int8")` (usually through `model.quantize("int8")`): the kernel turns int8 with one scale per
+    filter (weights kernel int8, bias, kernel_scale; pynn.layers.quantization), and each call runs im2col (NumPy
+    windows) and the int8 product: each output pixel's window quantized per row (and group), or with the
+    calibrated inputs_scale in static mode. Inference only; dequantize() gives a float kernel back.
     """
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
@@ -53,6 +60,7 @@ class Conv(BaseConv):
         self.kernel = self.add_weight("kernel", self.kernel_size + (channels // self.groups, self.filters),
                                       self.kernel_initializer, self.kernel_regularizer, self.kernel_constraint)
         self._add_bias((self.filters,))
+        self._quantized_build()
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0],) + self._output_spatial(input_shape[1:-1]) + (self.filters,)
@@ -64,6 +72,10 @@ class Conv(BaseConv):
         return w, s2, self._padding_2d(in_hw, k2, s2, d2), d2
 
     def forward(self, x, training=False):
+        if self.quantization_mode is not None:
+            if training:
+                self._refuse_training()
+            return self._int8_forward(x), None
         x4 = self._to_4d(x)
         w, s, pad, d = self._args(x4.shape[1:3])
         bias = self.bias.value if self.use_bias else None
@@ -76,6 +88,8 @@ class Conv(BaseConv):
     def backward_weights(self, ctx, dy):
         """kernel.grad and bias.grad += their gradients; returns (dz, mask) for the backward-data kernel: the
         gradient before the activation, or dy and the fused relu's output (the kernels apply its mask)."""
+        if self.quantization_mode is not None:
+            self._refuse_training()
         x4, y, z, fused, _ = ctx
         dz, mask = self._kernel_gradient(dy.reshape(y.shape), y, z, fused)
         if self.kernel.requires_grad:
@@ -87,11 +101,37 @@ class Conv(BaseConv):
         return dz, mask
 
     def backward(self, ctx, dy):
+        if self.quantization_mode is not None:
+            self._refuse_training()
         x4, _, _, _, x_shape = ctx
         dz, mask = self.backward_weights(ctx, dy)
         w, s, pad, d = self._args(x4.shape[1:3])
         dx = self._reused_array("dx", x4.shape, dz.dtype)
         return kernels.conv2d_backward_data(dz, w, x4.shape, s, pad, d, self.groups, dx, mask).reshape(x_shape)
+
+    def _int8_forward(self, x):
+        x4 = self._to_4d(x)
+        k2, s2, d2 = self._as_2d(self.kernel_size), self._as_2d(self.strides), self._as_2d(self.dilation_rate)
+        pads = explicit_padding(x4.shape[1:3], k2, s2, self._padding_2d(x4.shape[1:3], k2, s2, d2), d2)
+        static = self._input_scale()
+        if static is not None:           # one scale for the tensor: quantized once, before the windows repeat it
+            x4 = quantize_static(x4, static)
+        win = image_windows(x4, k2, s2, pads, d2)
+        rows = win.shape[0] * win.shape[1] * win.shape[2]
+        fused, after = fused_activation(self.activation)
+        bias = self.bias.value if self.use_bias else None
+        if self.groups == 1:
+            y = self._int8_product(win.reshape(rows, -1), "kernel", bias, fused)
+        else:
+            cg, fg = x4.shape[-1] // self.groups, self.filters // self.groups
+            y = np.empty((rows, self.filters), np.float32)
+            for g in range(self.groups):
+                cols = slice(g * fg, (g + 1) * fg)
+                y[:, cols] = self._int8_product(win[..., g * cg:(g + 1) * cg].reshape(rows, -1), "kernel",
+                                                None if bias is None else bias[cols], fused, columns=cols)
+        if after is not None:
+            y = after(y)
+        return y.reshape(x.shape[:1] + win.shape[1 if self.rank == 2 else 2:3] + (self.filters,))
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "groups": self.groups,

@@ -2,6 +2,7 @@
 import numpy as np
 
 from pynn import _C, activations, kernels
+from pynn.layers import quantization
 from pynn.layers.layer import Layer, serialize_argument as _serialize
 from pynn.variable import Variable
 
@@ -32,6 +33,8 @@ class Dense(Layer):
     input per row on the fly: inference runs on the int8 kernel (csrc/quantized/). The saved kernel is 4x
     smaller; in memory the int8 kernel and the int16 copy the product reads take 3 bytes a weight against 4.
     A quantized layer does not train; `dequantize()` (pynn's) gives a float kernel back to fine-tune.
+    `quantize("int8", input_absmax=m)` (pynn's static mode, usually through `model.quantize("int8",
+    calibration_data=x)`) quantizes the inputs with the fixed scale 127 / (m + 1e-7) (weight inputs_scale).
 
     A float32 kernel that is mostly zeros (a pruned layer, see pynn.pruning) runs inference on a sparse kernel
     (csrc/sparse/) when that is faster than the dense GEMM: for a kernel at most 40% nonzero from 32 rows,
@@ -45,6 +48,7 @@ class Dense(Layer):
     """
 
     supports_masking = True  # the mask of a sequence passes through unchanged
+    _static_inputs = ("inputs_scale",)   # static mode's fixed input scale (pynn.layers.quantization)
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
@@ -63,6 +67,7 @@ class Dense(Layer):
         self.bias_constraint = bias_constraint
         self.kernel = self.bias = self.kernel_scale = None
         self.quantization_mode = None      # "int8" after quantize
+        self.activation_quantization = self.inputs_scale = None    # "static": inputs_scale fixes the input scale
         self._packed = None          # the int8 kernel in the product's panels, made at the first quantized call
         self._sparse = None          # (kernel array, Variable.version, SparseMatrix or None): _sparse_kernel
 
@@ -77,11 +82,14 @@ class Dense(Layer):
                                         self.bias_constraint)
         if self.quantization_mode == "int8":       # rebuilt from a saved quantized layer: its weights follow
             self._to_int8(np.zeros(self.kernel.shape, np.int8), np.ones(self.units, np.float32))
+            if self.activation_quantization == "static":
+                self._add_inputs_scale(np.float32(1))
 
     # ------------------------------------------------------------------ int8
-    def quantize(self, mode):
+    def quantize(self, mode, input_absmax=None):
         """Quantize the kernel as Keras 3's Dense.quantize does: mode "int8" only (per output unit,
-        scale = 127 / (max |w| + 1e-7), values rounded into [-127, 127])."""
+        scale = 127 / (max |w| + 1e-7), values rounded into [-127, 127]). input_absmax (pynn's static mode):
+        None, or the largest |input| to expect, which fixes the input scale (inputs beyond it clip)."""
         if mode != "int8":
             raise ValueError(f"Dense '{self.name}': quantization mode {mode!r} is not supported; pynn quantizes "
                              "to 'int8'")
@@ -91,11 +99,24 @@ class Dense(Layer):
             raise ValueError(f"Dense '{self.name}' is already quantized ({self.quantization_mode})")
         if self.dtype != np.float32:
             raise ValueError(f"Dense '{self.name}': int8 quantization takes a float32 layer, this one is {self.dtype}")
+        if input_absmax is not None and (not isinstance(input_absmax, (int, float, np.floating, np.integer))
+                                         or isinstance(input_absmax, bool) or not np.isfinite(input_absmax)
+                                         or input_absmax < 0):
+            raise ValueError(f"Dense '{self.name}': input_absmax must be a finite number >= 0, got {input_absmax!r}")
         self._to_int8(*kernels.quantize_columns(self.kernel.value))
+        if input_absmax is not None:
+            self._add_inputs_scale(quantization.absmax_scale(input_absmax))
         self.quantization_mode = "int8"
+
+    def _add_inputs_scale(self, scale):
+        self.inputs_scale = Variable(np.asarray(scale, np.float32), name="inputs_scale", trainable=False)
+        self.inputs_scale.requires_grad = False
+        self._weights.append(self.inputs_scale)
+        self.activation_quantization = "static"
 
     def _to_int8(self, q, scale):
         position = self._weights.index(self.kernel)
+        self._float_kernel_rules = (self.kernel.regularizer, self.kernel.constraint)   # for dequantize
         self.kernel = Variable(q, name="kernel", trainable=False)
         self.kernel.requires_grad = False
         self._weights[position] = self.kernel
@@ -112,20 +133,26 @@ class Dense(Layer):
         w = self.kernel.value.astype(np.float32) / self.kernel_scale.value
         self._weights.remove(self.kernel_scale)
         position = self._weights.index(self.kernel)
-        self.kernel = Variable(w, name="kernel", trainable=True, regularizer=self.kernel.regularizer)
+        regularizer, constraint = getattr(self, "_float_kernel_rules", (None, None))
+        self.kernel = Variable(w, name="kernel", trainable=True, regularizer=regularizer, constraint=constraint)
         self.kernel.requires_grad = self._trainable
         self._weights[position] = self.kernel
+        if self.inputs_scale is not None:
+            self._weights.remove(self.inputs_scale)
         self.kernel_scale = self._packed = self.quantization_mode = None
+        self.inputs_scale = self.activation_quantization = None
 
     def _refuse_training(self):
         raise ValueError(f"Dense '{self.name}' is quantized ({self.quantization_mode}) and runs inference only; "
                          "call dequantize() on it (or on the model) to train it")
 
     def _int8_affine(self, x2, activation):
-        if self._packed is None or self._packed[0] is not self.kernel.value:
-            self._packed = (self.kernel.value, kernels.pack_weights(self.kernel.value))
-        return kernels.int8_matmul(x2, self._packed[1], self.kernel_scale.value, self.kernel.shape[0],
-                                   bias=self.bias.value if self.use_bias else None, activation=activation)
+        kernel = self.kernel
+        if self._packed is None or self._packed[0] is not kernel.value or self._packed[1] != kernel.version:
+            self._packed = (kernel.value, kernel.version, kernels.pack_weights(kernel.value))
+        return kernels.int8_matmul(x2, self._packed[2], self.kernel_scale.value, self.kernel.shape[0],
+                                   bias=self.bias.value if self.use_bias else None, activation=activation,
+                                   input_scale=None if self.inputs_scale is None else self.inputs_scale.value)
 
     # ------------------------------------------------------------------ sparse inference
     def _sparse_kernel(self, rows):
@@ -249,14 +276,20 @@ class Dense(Layer):
         """A saved quantized layer's config says so (pynn's key, written only then): it builds int8 weights."""
         config = dict(config)
         mode = config.pop("quantization_mode", None)
+        inputs = config.pop("activation_quantization", None)
         if mode not in (None, "int8"):
             raise ValueError(f"Dense.from_config: quantization_mode must be 'int8', got {mode!r}")
+        if inputs not in (None, "static") or (inputs is not None and mode is None):
+            raise ValueError(f"Dense.from_config: activation_quantization must be 'static' (with quantization_mode "
+                             f"'int8') or absent, got {inputs!r}")
         layer = super().from_config(config)
-        layer.quantization_mode = mode
+        layer.quantization_mode, layer.activation_quantization = mode, inputs
         return layer
 
     def get_config(self):
         quantized = {"quantization_mode": self.quantization_mode} if self.quantization_mode else {}
+        if self.activation_quantization:
+            quantized["activation_quantization"] = self.activation_quantization
         return {**super().get_config(), **quantized, "units": self.units, "activation": self.activation.get_config(),
                 "use_bias": self.use_bias,
                 "kernel_initializer": _serialize(self.kernel_initializer),

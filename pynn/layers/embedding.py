@@ -3,9 +3,10 @@ import numpy as np
 
 from pynn.layers.node import is_symbolic, symbolic_call
 from pynn.layers.layer import Layer, serialize_argument as _serialize, _has_tensor, _recording
+from pynn.layers.quantization import Int8Quantizable
 
 
-class Embedding(Layer):
+class Embedding(Int8Quantizable, Layer):
     """Maps each index i in [0, input_dim) to row i of a (input_dim, output_dim) table.
 
     Args:
@@ -19,6 +20,10 @@ class Embedding(Layer):
         Embeddings read keeps its integers, so indices above 2**24 (which float32 would round) are exact.
     Output shape: (batch, ..., output_dim). Weights: embeddings (input_dim, output_dim).
 
+    `quantize("int8")` (Keras 3's, usually through `model.quantize("int8")`): the table turns int8 with one
+    scale per row (weights embeddings int8, embeddings_scale (input_dim,)), and a lookup divides the int8 row
+    by its scale, as Keras does. Inference only; dequantize() gives a float table back.
+
     Example:
         emb = pynn.layers.Embedding(1000, 64, mask_zero=True)
         y = emb(np.array([[4, 7, 0]]))          # (1, 3, 64); emb.compute_mask(x, None) -> [[True, True, False]]
@@ -27,6 +32,8 @@ class Embedding(Layer):
     produces_mask = True
     takes_indices = True  # a model keeps integer inputs that only Embeddings read as integers
     variable_axes = (1,)  # any number of timesteps
+    _int8_kernels = (("embeddings", "rows"),)
+    _static_inputs = ()   # a lookup quantizes no activations
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
                  embeddings_constraint=None, mask_zero=False, **kwargs):
@@ -46,6 +53,7 @@ class Embedding(Layer):
         self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
                                           self.embeddings_initializer, self.embeddings_regularizer,
                                           self.embeddings_constraint)
+        self._quantized_build()
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.output_dim,)
@@ -70,10 +78,16 @@ class Embedding(Layer):
         return idx
 
     def forward(self, x, training=False):
+        if self.quantization_mode is not None and training:
+            self._refuse_training()
         idx = self._indices(x)
+        if self.quantization_mode is not None:
+            return self.embeddings.value[idx].astype(np.float32) / self.embeddings_scale.value[idx][..., None], idx
         return self.embeddings.value[idx], idx
 
     def backward_weights(self, idx, dy):
+        if self.quantization_mode is not None:
+            self._refuse_training()
         if self.embeddings.requires_grad:
             np.add.at(self.embeddings.grad, idx.reshape(-1), dy.reshape(-1, self.output_dim))
 

@@ -8,15 +8,24 @@ import numpy as np
 from pynn import activations, kernels, random_state
 from pynn.layers.node import is_symbolic, symbolic_call
 from pynn.layers.layer import Layer, serialize_argument as _serialize, _has_tensor, _recording
+from pynn.layers.quantization import Int8Quantizable
 
 
-class RNNBase(Layer):
+class RNNBase(Int8Quantizable, Layer):
     """A recurrent layer over inputs (batch, timesteps, features), in Keras's API (see LSTM for the arguments).
 
     Call arguments (layer(x, ...) and forward): `mask` (batch, timesteps) booleans, False skipping a step
     (the states carry over; the output repeats the previous one, zero before any valid step);
     `initial_state`: a list of (batch, units) arrays (LSTM: [h, c]); `training` enables dropout.
     With return_state the call returns [output, *final_states] and backward takes a list of gradients.
+
+    `quantize("int8")` (usually through `model.quantize("int8")`) quantizes the input kernel (one scale per
+    gate unit: weights kernel int8, recurrent_kernel, bias, kernel_scale; pynn.layers.quantization): x @ W for
+    every step is one int8 product, its rows (one per sample and step) quantized per row, or with the
+    calibrated inputs_scale in static mode. The recurrent kernel stays float32 (Keras quantizes no recurrent
+    layer; h_{t-1} @ U runs step by step inside the C++ recurrence, where a per-step quantization would cost
+    more than it saves). The recurrence takes the projected input with an identity kernel (exact, but one more
+    float product of gates * units per row than the float layer's input product). Inference only.
     """
 
     cell = None            # "simple", "lstm" or "gru"
@@ -82,6 +91,7 @@ class RNNBase(Layer):
         if self.use_bias:
             self.bias = self.add_weight("bias", self._bias_shape(), self._bias_initializer(),
                                         self.bias_regularizer, self.bias_constraint)
+        self._quantized_build()
 
     def compute_output_shape(self, input_shape):
         batch, steps = input_shape[0], input_shape[1]
@@ -167,15 +177,30 @@ class RNNBase(Layer):
     def _reset_after(self):
         return True
 
+    def _input_and_kernel(self, x):
+        """(input, kernel) for the recurrence: x and the kernel, or for a quantized layer x @ W (one int8
+        product over every step) and the identity, which the recurrence's input product then leaves exact."""
+        if self.quantization_mode is None:
+            return x, self.kernel.value
+        batch, steps, features = x.shape
+        xw = self._int8_product(x.reshape(-1, features), "kernel").reshape(batch, steps, -1)
+        eye = getattr(self, "_identity", None)
+        if eye is None or eye.shape[0] != xw.shape[-1]:
+            eye = self._identity = np.eye(xw.shape[-1], dtype=np.float32)
+        return xw, eye
+
     def forward(self, x, training=False, mask=None, initial_state=None):
+        if training and self.quantization_mode is not None:
+            self._refuse_training()
         mask, states = self._check_input(x, mask, initial_state)
         batch = x.shape[0]
         input_mask = self._dropout_mask((batch, x.shape[2]), self.dropout) if training and self.dropout else None
         rec_mask = (self._dropout_mask((batch, self.units), self.recurrent_dropout)
                     if training and self.recurrent_dropout else None)
         xin = x * input_mask[:, None, :] if input_mask is not None else x
+        xin, kernel = self._input_and_kernel(xin)
         y, h, c, saved = kernels.rnn_forward(
-            self.cell, xin, self.kernel.value, self.recurrent_kernel.value,
+            self.cell, xin, kernel, self.recurrent_kernel.value,
             self.bias.value if self.use_bias else None,
             states[0] if states else None, states[1] if states and self.cell == "lstm" else None,
             mask, rec_mask, activation=_spec(self.activation), recurrent_activation=_spec(self.recurrent_activation),
@@ -200,8 +225,9 @@ class RNNBase(Layer):
 
         def run(x):
             self._check_input(x, None, None)
+            xin, kernel = self._input_and_kernel(x)
             return kernels.rnn_forward(
-                self.cell, x, self.kernel.value, self.recurrent_kernel.value,
+                self.cell, xin, kernel, self.recurrent_kernel.value,
                 self.bias.value if self.use_bias else None, activation=_spec(self.activation),
                 recurrent_activation=_spec(self.recurrent_activation), reset_after=self._reset_after(),
                 go_backwards=self.go_backwards, return_sequences=self.return_sequences,
@@ -209,6 +235,8 @@ class RNNBase(Layer):
         return run
 
     def _backward(self, ctx, dy, need_dx):
+        if self.quantization_mode is not None:
+            self._refuse_training()
         saved, input_mask, has_initial_state = ctx
         if saved.workspace is None:  # the kernel wrote the first backward's gradients over the saved gates
             raise ValueError(f"{self.name}: this forward call was already taken backward; call forward again "

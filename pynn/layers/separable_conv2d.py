@@ -4,9 +4,10 @@ import numpy as np
 from pynn import kernels
 from pynn.layers.base_conv import BaseConv
 from pynn.layers.layer import serialize_argument as _serialize
+from pynn.layers.quantization import Int8Quantizable, fused_activation
 
 
-class SeparableConv2D(BaseConv):
+class SeparableConv2D(Int8Quantizable, BaseConv):
     """y = act(pointwise(depthwise(x)) + bias): a DepthwiseConv2D without bias, then a 1x1 Conv2D.
 
     Args:
@@ -18,7 +19,16 @@ class SeparableConv2D(BaseConv):
 
     Weights: depthwise_kernel (kh, kw, channels, depth_multiplier), pointwise_kernel
     (1, 1, channels * depth_multiplier, filters), bias (filters,).
+
+    `quantize("int8")` (usually through `model.quantize("int8")`): both kernels turn int8 with one scale per
+    output channel (weights depthwise_kernel, pointwise_kernel (int8), bias, depthwise_kernel_scale,
+    pointwise_kernel_scale; pynn.layers.quantization). The depthwise step runs as DepthwiseConv2D's does, its
+    float output is quantized again per pixel for the pointwise int8 product. Static mode fixes both inputs'
+    scales (inputs_scale, pointwise_inputs_scale). Inference only; dequantize() gives float kernels back.
     """
+
+    _int8_kernels = (("depthwise_kernel", 2), ("pointwise_kernel", None))
+    _static_inputs = ("inputs_scale", "pointwise_inputs_scale")
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
                  dilation_rate=(1, 1), depth_multiplier=1, activation=None, use_bias=True,
@@ -48,6 +58,7 @@ class SeparableConv2D(BaseConv):
                                                 self.pointwise_initializer, self.pointwise_regularizer,
                                                 self.pointwise_constraint)
         self._add_bias((self.filters,))
+        self._quantized_build()
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0],) + self._output_spatial(input_shape[1:-1]) + (self.filters,)
@@ -57,6 +68,10 @@ class SeparableConv2D(BaseConv):
         return self.depthwise_kernel.value.reshape(kh, kw, 1, c * m), c
 
     def forward(self, x, training=False):
+        if self.quantization_mode is not None:
+            if training:
+                self._refuse_training()
+            return self._int8_forward(x), None
         wd, groups = self._depthwise()
         t = kernels.conv2d(x, wd, None, self.strides, self.padding, self.dilation_rate, groups)
         bias = self.bias.value if self.use_bias else None
@@ -64,6 +79,8 @@ class SeparableConv2D(BaseConv):
         return y, (x, t, y, z, fused)
 
     def _backward(self, ctx, dy, need_dx):
+        if self.quantization_mode is not None:
+            self._refuse_training()
         x, t, y, z, fused = ctx
         dz = self._activation_backward(dy, y, z, fused)
         wd, groups = self._depthwise()
@@ -87,6 +104,20 @@ class SeparableConv2D(BaseConv):
 
     def backward(self, ctx, dy):
         return self._backward(ctx, dy, need_dx=True)
+
+    def _int8_forward(self, x):
+        t = self._depthwise_int8(x, "depthwise_kernel", self.strides, self.padding, self.dilation_rate)
+        fused, after = fused_activation(self.activation)
+        y = self._int8_product(t.reshape(-1, t.shape[-1]), "pointwise_kernel",
+                               self.bias.value if self.use_bias else None, fused, which=1)
+        y = y if after is None else after(y)
+        return y.reshape(t.shape[:3] + (self.filters,))
+
+    def _calibration_absmax(self, x):
+        """Static mode's two maxima: of the input and of the depthwise output (the pointwise product's input)."""
+        wd, groups = self._depthwise()
+        t = kernels.conv2d(x, wd, None, self.strides, self.padding, self.dilation_rate, groups)
+        return float(np.abs(x).max()), float(np.abs(t).max())
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "depth_multiplier": self.depth_multiplier,

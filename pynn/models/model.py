@@ -1,4 +1,6 @@
 """Model: compile / fit / evaluate / predict on top of a network's forward and backward passes."""
+import warnings
+
 import numpy as np
 
 from pynn import variable
@@ -561,20 +563,52 @@ class Model(Layer):
         from pynn.saving import load_weights
         load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
-    def quantize(self, mode, **kwargs):
-        """Keras 3's Model.quantize: every Dense layer of the model (nested models included) is quantized to
-        `mode` ("int8": int8 kernel with a scale per unit, inputs quantized per row at each call). The model
-        then predicts, evaluates and saves; to train it again, `dequantize()` first. Other layers keep float32.
+    def quantize(self, mode, calibration_data=None, calibration_steps=None, **kwargs):
+        """Keras 3's Model.quantize: every layer of the model that quantizes (in nested models and wrappers too;
+        the others are skipped, as in Keras) turns its kernels int8 (`mode` "int8"): Dense, Conv1D, Conv2D,
+        DepthwiseConv2D, SeparableConv2D, Embedding, SimpleRNN, LSTM, GRU (see pynn.layers.quantization).
+
+        The int8 products quantize their inputs per row at each call (dynamic, Keras's way), or, given
+        `calibration_data` (pynn's static mode), with one fixed scale per layer input: the float model first
+        predicts calibration_data (arrays as predict takes them, or a generator / PyDataset of batches, read for
+        `calibration_steps` batches when given) and each layer keeps 127 / (max |input| + 1e-7) as its
+        inputs_scale weight; later inputs beyond that max clip. The model then predicts, evaluates and saves; to
+        train it again, `dequantize()` first.
         """
+        from pynn.layers import quantization
         targets = [layer for layer in self._self_and_sublayers()
                    if layer is not self and callable(getattr(layer, "quantize", None))
                    and not isinstance(layer, Model) and layer.weights]
         if not targets:
-            raise ValueError(f"Model '{self.name}': no layer to quantize (pynn quantizes Dense layers)")
-        for layer in targets:
-            if getattr(layer, "quantization_mode", None) is None:
-                layer.quantize(mode, **kwargs)
-        self._forget_compiled_steps()
+            raise ValueError(f"Model '{self.name}': no layer to quantize (pynn quantizes Dense, Conv1D, Conv2D, "
+                             "DepthwiseConv2D, SeparableConv2D, Embedding, SimpleRNN, LSTM and GRU layers)")
+        if mode != quantization.MODE:
+            raise ValueError(f"Model '{self.name}': quantization mode {mode!r} is not supported; pynn quantizes to "
+                             "'int8'")
+        pending = [layer for layer in targets if getattr(layer, "quantization_mode", None) is None]
+        for layer in pending:           # the layers' own checks, before any of them changes
+            if not layer.built:
+                raise ValueError(f"Model '{self.name}': layer '{layer.name}' is not built; build the model (call it "
+                                 "on data, or start it with an Input) before quantizing it")
+            if layer.dtype != np.float32:
+                raise ValueError(f"Model '{self.name}': int8 quantization takes float32 layers, layer "
+                                 f"'{layer.name}' is {layer.dtype}")
+        absmax = {}
+        if calibration_data is not None:
+            static = [layer for layer in pending if getattr(layer, "_static_inputs", None)]
+            dynamic = [layer.name for layer in pending if getattr(layer, "_static_inputs", None) is None]
+            if dynamic:
+                warnings.warn(f"Model '{self.name}': layer(s) {dynamic} have no static mode; their inputs stay "
+                              "quantized per row at each call", stacklevel=2)
+            if static:
+                absmax = quantization.calibrate(self, static, calibration_data, calibration_steps)
+        elif calibration_steps is not None:
+            raise ValueError(f"Model '{self.name}': calibration_steps given without calibration_data")
+        for layer in pending:
+            maxima = absmax.get(id(layer))
+            static = {} if maxima is None else {"input_absmax": maxima[0] if len(maxima) == 1 else maxima}
+            layer.quantize(mode, **static, **kwargs)
+        self._after_weights_replaced()
 
     def dequantize(self):
         """The quantized layers' float32 kernels back (pynn's): to fine-tune a quantized model. The kernels are
@@ -582,6 +616,12 @@ class Model(Layer):
         for layer in self._self_and_sublayers():
             if layer is not self and getattr(layer, "quantization_mode", None) is not None:
                 layer.dequantize()
+        self._after_weights_replaced()
+
+    def _after_weights_replaced(self):
+        for layer in self._self_and_sublayers():
+            if callable(getattr(layer, "_refresh_weights", None)):    # wrappers that list their layers' weights
+                layer._refresh_weights()
         self._forget_compiled_steps()
 
     def _forget_compiled_steps(self):
