@@ -59,27 +59,18 @@ void run(QgemmTileFn fn, int64_t m, int64_t n, int64_t k, const int16_t* a, int6
   });
 }
 
-// Rounds |v| <= 127 to the nearest integer, ties to even, as nearbyint does in the default rounding mode: adding
-// and subtracting 1.5 * 2^23 does it in a loop the compiler vectorises (nearbyint itself is a library call per
-// element without SSE4.1).
-inline int16_t round_clip(float v) {
-  constexpr float kRound = 12582912.0f;
-  v = (v + kRound) - kRound;
-  return static_cast<int16_t>(std::min(127.0f, std::max(-127.0f, v)));
+const QuantizeRowFns& rows_for(Isa isa) {
+#if defined(PYNN_X86)
+  if (isa == Isa::avx2 || isa == Isa::avx512) return quantize_row_avx2;
+#endif
+  (void)isa;
+  return quantize_row_generic;
 }
 
 void quantize_rows_ld(const float* x, int64_t m, int64_t k, int64_t ldx, int16_t* q, int64_t ld, float* scale) {
+  const auto fn = rows_for(active_isa()).dynamic;
   parallel_for(m, std::max<int64_t>(1, kWorkPerThread / std::max<int64_t>(k, 1)), [&](int64_t r0, int64_t r1) {
-    for (int64_t i = r0; i < r1; ++i) {
-      const float* row = x + i * ldx;
-      float amax = 0.0f;
-      for (int64_t j = 0; j < k; ++j) amax = std::max(amax, std::fabs(row[j]));
-      const float s = 127.0f / (amax + 1e-7f);
-      scale[i] = s;
-      int16_t* out = q + i * ld;
-      for (int64_t j = 0; j < k; ++j) out[j] = round_clip(row[j] * s);   // |x s| <= 127 here
-      for (int64_t j = k; j < ld; ++j) out[j] = 0;
-    }
+    for (int64_t i = r0; i < r1; ++i) fn(x + i * ldx, k, q + i * ld, ld, scale + i);
   });
 }
 
@@ -90,14 +81,9 @@ void quantize_rows(const float* x, int64_t m, int64_t k, int16_t* q, int64_t ld,
 }
 
 void quantize_rows_static(const float* x, int64_t m, int64_t k, int64_t ldx, float scale, int16_t* q, int64_t ld) {
+  const auto fn = rows_for(active_isa()).fixed;
   parallel_for(m, std::max<int64_t>(1, kWorkPerThread / std::max<int64_t>(k, 1)), [&](int64_t r0, int64_t r1) {
-    for (int64_t i = r0; i < r1; ++i) {
-      const float* row = x + i * ldx;
-      int16_t* out = q + i * ld;
-      // Clipped before rounding too: a value far out of range must not overflow the rounding trick.
-      for (int64_t j = 0; j < k; ++j) out[j] = round_clip(std::min(128.0f, std::max(-128.0f, row[j] * scale)));
-      for (int64_t j = k; j < ld; ++j) out[j] = 0;
-    }
+    for (int64_t i = r0; i < r1; ++i) fn(x + i * ldx, k, scale, q + i * ld, ld);
   });
 }
 

@@ -21,11 +21,19 @@ struct QgemmTile {
 
 using QgemmTileFn = void (*)(const QgemmTile&);
 
+// A row's quantization (quantize_row.inc): dynamic (its abs-max scale) and with a fixed scale.
+struct QuantizeRowFns {
+  void (*dynamic)(const float* row, int64_t k, int16_t* out, int64_t ld, float* scale);
+  void (*fixed)(const float* row, int64_t k, float scale, int16_t* out, int64_t ld);
+};
+
 constexpr int kQgemmRows = 6;
 
 void qgemm_tile_generic(const QgemmTile& t);
+extern const QuantizeRowFns quantize_row_generic;
 #if defined(PYNN_X86)
 void qgemm_tile_avx2(const QgemmTile& t);
+extern const QuantizeRowFns quantize_row_avx2;
 #endif
 
 }  // namespace pynn

@@ -1,4 +1,6 @@
 // The int8 GEMM tile in plain C++ (any CPU; the reference of the SIMD tiles' integer sums).
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "quantized/qgemm_kernels.h"
@@ -20,5 +22,11 @@ void qgemm_tile_generic(const QgemmTile& t) {
     }
   }
 }
+
+namespace {
+#include "quantized/quantize_row.inc"
+}  // namespace
+
+const QuantizeRowFns quantize_row_generic = {&quantize_row, &quantize_row_static};
 
 }  // namespace pynn
