@@ -10,7 +10,7 @@ from pynn.models import compile_utils
 from pynn.training import data_adapters, dense_chain, validation
 from pynn.training.interrupts import StepGuard
 from pynn.training.data_adapters import ArrayBatches, StreamBatches, num_rows, take_rows
-from pynn.training.loop import EpochLoop
+from pynn.training.loop import EpochLoop, predict_quietly
 from pynn.training.progbar import log_value
 
 
@@ -410,6 +410,8 @@ class Model(Layer):
                 return empty if isinstance(self.output_shape, list) else empty[0]
             data = ArrayBatches(x, None, None, batch_size, steps=steps)
         try:
+            if verbose != 1 and not callbacks:      # nothing to show or call back: the batches alone
+                return predict_quietly(self, data)
             return EpochLoop(self, verbose, callbacks).predict(data)
         finally:
             data.close()

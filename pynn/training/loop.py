@@ -176,22 +176,36 @@ class EpochLoop:
         outputs are in the batch-end logs as "outputs")."""
         model, cb = self.model, self.callbacks
         bar = Progbar(data.steps) if self.verbose == 1 else None
+        batch_hooks = cb.has_batch_hooks("predict")
         cb.on_predict_begin()
         outputs = []
         for step, (xb, _, _) in enumerate(data.epoch()):
-            cb.on_predict_batch_begin(step)
+            if batch_hooks:
+                cb.on_predict_batch_begin(step)
             outputs.append(model._predict_batch(xb))
-            cb.on_predict_batch_end(step, {"outputs": outputs[-1]})
+            if batch_hooks:
+                cb.on_predict_batch_end(step, {"outputs": outputs[-1]})
             if bar is not None:
                 bar.update(step + 1, [], finalize=False)
         if bar is not None:
             bar.update(len(outputs), [], finalize=True)
         cb.on_predict_end()
-        if not outputs:
-            raise ValueError("predict: the data gave no batch (a generator that has run out?)")
-        if isinstance(outputs[0], list):
-            return [np.concatenate(parts) for parts in zip(*outputs)]
-        return np.concatenate(outputs)
+        return joined_outputs(outputs)
+
+
+def predict_quietly(model, data):
+    """EpochLoop.predict without callbacks or a progress bar (predict's verbose=0 path): the model's outputs
+    for every batch of `data`, concatenated, with no per-batch Python beyond the batch itself."""
+    return joined_outputs([model._predict_batch(xb) for xb, _, _ in data.epoch()])
+
+
+def joined_outputs(outputs):
+    """predict's per-batch outputs (arrays, or lists of arrays for several outputs) as one array per output."""
+    if not outputs:
+        raise ValueError("predict: the data gave no batch (a generator that has run out?)")
+    if isinstance(outputs[0], list):
+        return [np.concatenate(parts) for parts in zip(*outputs)]
+    return np.concatenate(outputs)
 
 
 def _step_data(x, y, sample_weight):
