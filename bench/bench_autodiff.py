@@ -1,7 +1,9 @@
 """W1 with Keras 3-style custom layers: the tutorial MLP built from a Dense written as call() with pynn.ops
 (trained through the recorded graph and its vector-Jacobian products) against the built-in Dense layers
 (fused forward / backward, and the one-call Dense chain), the NumPy from-scratch MLP and PyTorch eager, one
-epoch of 60k MNIST images, batch 32, Adam (the NumPy MLP: plain SGD, as bench_mlp.py).
+epoch of 60k MNIST images, batch 32, Adam (the NumPy MLP: plain SGD, as bench_mlp.py). The call() model's last
+layer ends in ops.softmax: training fuses it into the cross-entropy as it does a built-in Dense's softmax
+(pynn.layers.call_support.FusedSoftmax), so both models' losses start from the logits.
 
     pytest bench/bench_autodiff.py --benchmark-only --benchmark-json=bench/results/autodiff.json
 """

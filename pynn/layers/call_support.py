@@ -12,6 +12,7 @@ import threading
 
 import numpy as np
 
+from pynn import kernels
 from pynn.ops import backprop
 from pynn.ops import tensor as tensor_module
 from pynn.ops.tensor import Tensor
@@ -108,12 +109,70 @@ def call_forward(layer, x, training=False, logits=(), mask=None, **kwargs):
     finally:
         state.recording = recording
         _losses.stack.pop()
+    if logits:                   # compile fused the output's softmax into the loss (FusedSoftmax)
+        z = softmax_logits(out) if layer.activity_regularizer is None else None
+        layer._logits_returned = z is not None
+        if z is not None:
+            out = z
     if type(out) is Tensor:
         values = out.value
     else:
         values = map_structure(lambda t: np.asarray(tensor_module.value_of(t)), out)
     activity = float(sum(float(np.sum(tensor_module.value_of(a))) for a in added)) if added else 0.0
     return values, {"leaves": leaves, "out": out, "added": added, "activity_loss": activity}
+
+
+# ---------------------------------------------------------------- a softmax output fused into the loss
+def softmax_logits(out):
+    """The traced logits when `out` is ops.softmax over the last axis of them (the op's last op), else None."""
+    if type(out) is Tensor and out._op == "softmax" and getattr(out._vjp, "last_axis_softmax", False):
+        return out._inputs[0]
+    return None
+
+
+class FusedSoftmax:
+    """The activation compile fuses into the loss for an output made by call() (a call-style output layer or
+    subclassed model): as for a built-in Dense(activation="softmax"), the training step asks the forward pass
+    for the logits and the loss computes softmax and cross-entropy and its gradient w.r.t. the logits in one
+    kernel, so the softmax's own backward never runs. Whether call() ends in ops.softmax (over the last axis)
+    is known only once it ran: a training forward that did not stop at the logits (call_forward sets
+    `_logits_returned`) returned the output itself, and `name` is then "linear" (the loss's plain path, the
+    same numbers as without fusion). predict / evaluate never ask for logits: the outputs stay probabilities.
+    """
+
+    def __init__(self, layer):
+        self.layer = layer
+        layer._logits_returned = None        # not known until a training forward ran
+
+    @property
+    def name(self):
+        return "linear" if self.layer._logits_returned is False else "softmax"
+
+    def forward(self, x):
+        """The probabilities from the logits the forward pass returned (the kernel ops.softmax runs)."""
+        if self.layer._logits_returned is False:
+            return x
+        return kernels.softmax(np.ascontiguousarray(x))
+
+
+def fused_output_activation(model, k):
+    """A FusedSoftmax for output k of `model` when a call-style layer (or the subclassed model itself) makes
+    it alone, else None."""
+    from pynn.models.functional import Functional
+    layer = None
+    if model._call_style:
+        layer = model if k == 0 else None
+    elif isinstance(model, Functional):
+        if not model.built:                  # a Sequential without its input shape yet
+            layers = getattr(model, "_layers", None)
+            layer = layers[-1] if layers else None
+        else:
+            step = model._output_steps[k]
+            if step is not None and not model._output_consumed[k] and not model._steps[step].list_output:
+                layer = model._steps[step].layer
+    if layer is None or not layer._call_style or layer.activity_regularizer is not None:
+        return None
+    return FusedSoftmax(layer)
 
 
 def call_backward(layer, ctx, dy, input_gradients=True):

@@ -138,7 +138,11 @@ class Loss:
         return False
 
     def value_and_gradient_from_logits(self, y_true, logits, activation, sample_weight=None):
-        """The loss of activation(logits) and its gradient w.r.t. the logits, fused (see supports_fused)."""
+        """The loss of activation(logits) and its gradient w.r.t. the logits, fused (see supports_fused).
+        "linear" is the identity: value_and_gradient itself (a call() output that turned out not to end in
+        the fused activation, pynn.layers.call_support.FusedSoftmax)."""
+        if activation == "linear":
+            return self.value_and_gradient(y_true, logits, sample_weight)
         if not self.supports_fused(activation):
             raise NotImplementedError(f"{self.name}: no fused path for activation {activation!r}")
         shape = np.shape(logits)

@@ -4,6 +4,7 @@ import warnings
 import numpy as np
 
 from pynn import variable
+from pynn.layers import call_support
 from pynn.layers.layer import Layer, _has_tensor, _recording
 from pynn.layers.node import is_symbolic
 from pynn.models import compile_utils
@@ -80,7 +81,7 @@ class Model(Layer):
         single = len(names) == 1
         outputs = []
         for k, (name, loss_k, weight) in enumerate(zip(names, new_losses, weights)):
-            act = self._output_activation(k)
+            act = self._output_activation(k) or call_support.fused_output_activation(self, k)
             fused = act if (loss_k is not None and act is not None and hasattr(loss_k, "supports_fused")
                             and loss_k.supports_fused(act.name)) else None
             outputs.append(compile_utils.OutputLoss(k, name, loss_k, weight, fused,

@@ -4,7 +4,9 @@
 order, calling each op's vector-Jacobian product once with the sum of the gradients that reached it. A
 Variable's leaf adds its gradient into `variable.grad` (when `requires_grad`); built-in layers called on
 Tensors record one node whose product is the layer's own fused `backward`, which does the same. Gradients of
-other leaves (inputs given to `tape.watch`, or a custom layer's inputs) are returned.
+other leaves (inputs given to `tape.watch`, or a custom layer's inputs) are returned. A graph that is a chain
+(a call() Dense's x @ w + b -> relu) is walked without sorting it or tabling the pending gradients: the
+same products in the same order (tests/test_backprop_chain.py).
 """
 import numpy as np
 
@@ -18,15 +20,18 @@ def _topological(outputs):
     """The traced tensors that `outputs` depend on, each after all its inputs: in the order they were made."""
     found = {}
     stack = [t for t in outputs if t is not None and t._traced]
+    pop, push = stack.pop, stack.append
     while stack:
-        t = stack.pop()
-        if t._made in found:
+        t = pop()
+        made = t._made
+        if made in found:
             continue
-        found[t._made] = t
-        if t._inputs is not None:
-            for i in t._inputs:
+        found[made] = t
+        inputs = t._inputs
+        if inputs is not None:
+            for i in inputs:
                 if i is not None and i._made not in found:
-                    stack.append(i)
+                    push(i)
     return [found[k] for k in sorted(found)]
 
 
@@ -34,21 +39,56 @@ def _topological(outputs):
 def backprop(outputs, grads, leaves=()):
     """Propagate `grads` (one per output) back through the recorded graph. Returns the gradients of the
     tensors in `leaves` (None for one nothing reached); Variables' gradients go into their `.grad`."""
-    order = _topological(outputs)
-    pending = {}
-    for t, g in zip(outputs, grads):
-        if t is not None and t._traced and g is not None:
-            _accumulate(pending, t, g)
-    wanted = {t._made for t in leaves}
+    wanted = {t._made for t in leaves} if leaves else _NOTHING
     found = {}
+    chain = _chain(outputs[0]) if len(outputs) == 1 and grads[0] is not None else None
+    if chain is not None:                      # a layer's x @ w + b -> activation, and the like
+        nodes, order = chain
+        g = _conform(grads[0], nodes[0].value)
+        run, args = _run_chain, (nodes, g)
+    else:
+        order = _topological(outputs)
+        pending = {}
+        for t, g in zip(outputs, grads):
+            if t is not None and t._traced and g is not None:
+                _accumulate(pending, t, g)
+        run, args = _run, (order, pending)
     needed = _needed(order, wanted)
     state = tensor_module._state
     saved, state.needed = state.needed, needed
     try:
-        _run(order, pending, needed, wanted, found)
+        run(*args, needed, wanted, found)
     finally:
         state.needed = saved
     return [found.get(t._made) for t in leaves]
+
+
+def _chain(out):
+    """When the graph behind `out` is a chain, each op having at most one input made by another op (its
+    other inputs are leaves: a layer's input, Variables, watched tensors), as x @ w + b -> relu:
+    (its ops from `out` down, the graph in _topological's order as far as _needed reads it: leaves first,
+    then the ops, inputs before users). None otherwise."""
+    if out is None or not out._traced or out._vjp is None:
+        return None
+    nodes, leaves = [], []
+    t = out
+    while True:
+        nodes.append(t)
+        below = None
+        for i in t._inputs:
+            if i is not None:
+                if i._vjp is None:
+                    leaves.append(i)
+                elif below is None:
+                    below = i
+                else:
+                    return None                  # two inputs made by ops (or one op's output twice)
+        if below is None:
+            return nodes, leaves + nodes[::-1]
+        t = below
+
+
+_NOTHING = frozenset()
 
 
 def _needed(order, wanted):
@@ -56,29 +96,34 @@ def _needed(order, wanted):
     that take a gradient, layer nodes (their weights), and everything that leads to one. `order` lists
     inputs before the tensors that use them."""
     needed = set()
+    add = needed.add
     for t in order:
-        if t._vjp is None:
+        vjp = t._vjp
+        if vjp is None:                         # a leaf
             var = t._variable
             if (var is not None and var.requires_grad) or t._made in wanted:
-                needed.add(t._made)
-        elif getattr(t._vjp, "layer", None) is not None:
-            needed.add(t._made)
+                add(t._made)
+            continue
+        for i in t._inputs:
+            if i is not None and i._made in needed:
+                add(t._made)
+                break
         else:
-            for i in t._inputs:
-                if i is not None and i._made in needed:
-                    needed.add(t._made)
-                    break
+            if getattr(vjp, "layer", None) is not None:
+                add(t._made)
     return needed
 
 
 def _run(order, pending, needed, wanted, found):
     """Each tensor's vector-Jacobian product, outputs first, on the sum of the gradients that reached it;
     gradients go only to inputs in `needed` (nothing wanted lies behind the others)."""
+    pop, get = pending.pop, pending.get
     for t in reversed(order):
-        g = pending.pop(t._made, None)
+        g = pop(t._made, None)
         if g is None:
             continue
-        if t._vjp is None:                      # a leaf
+        vjp = t._vjp
+        if vjp is None:                         # a leaf
             var = t._variable
             if var is not None:
                 if var.requires_grad:
@@ -87,20 +132,55 @@ def _run(order, pending, needed, wanted, found):
                 found[t._made] = g
             continue
         try:
-            in_grads = t._vjp(g)
+            in_grads = vjp(g)
         except Exception as e:
             raise type(e)(f"gradient of ops.{t._op}: {e}") from e
         for inp, gi in zip(t._inputs, in_grads):
-            if gi is None or inp is None or inp._made not in needed:
+            if gi is None or inp is None:
                 continue
-            if inp._variable is not None:          # a Variable's leaf (needed: it takes a gradient)
-                add_to_variable(inp._variable, gi)
+            made = inp._made
+            if made not in needed:
+                continue
+            var = inp._variable
+            if var is not None:                  # a Variable's leaf (needed: it takes a gradient)
+                add_to_variable(var, gi)
                 continue
             value = inp.value
             if type(gi) is not np.ndarray or gi.shape != value.shape or gi.dtype is not value.dtype:
                 gi = _conform(gi, value)         # (dtypes are compared for equality there)
-            prev = pending.get(inp._made)
-            pending[inp._made] = gi if prev is None else prev + gi
+            prev = get(made)
+            pending[made] = gi if prev is None else prev + gi
+
+
+def _run_chain(nodes, g, needed, wanted, found):
+    """_run for a chain (see _chain): the same products in the same order, the gradient handed from each op
+    to the one below it directly."""
+    for t in nodes:
+        try:
+            in_grads = t._vjp(g)
+        except Exception as e:
+            raise type(e)(f"gradient of ops.{t._op}: {e}") from e
+        g = None
+        for inp, gi in zip(t._inputs, in_grads):
+            if gi is None or inp is None:
+                continue
+            made = inp._made
+            if made not in needed:
+                continue
+            var = inp._variable
+            if var is not None:                  # a Variable's leaf (needed: it takes a gradient)
+                add_to_variable(var, gi)
+                continue
+            value = inp.value
+            if type(gi) is not np.ndarray or gi.shape != value.shape or gi.dtype is not value.dtype:
+                gi = _conform(gi, value)
+            if inp._vjp is not None:             # the op below
+                g = gi
+            else:                                # a wanted leaf (one the chain may reach several times)
+                prev = found.get(made)
+                found[made] = gi if prev is None else prev + gi
+        if g is None:
+            return
 
 
 def add_to_variable(var, g):

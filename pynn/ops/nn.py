@@ -111,6 +111,7 @@ def softmax(x, axis=-1):
 
         def vjp(g):
             return (kernels.softmax_backward(y, np.ascontiguousarray(g, y.dtype)),)
+        vjp.last_axis_softmax = True     # a loss may start from the logits instead (call_support.softmax_logits)
     else:
         e = np.exp(a - np.max(a, axis=axis, keepdims=True))
         y = e / np.sum(e, axis=axis, keepdims=True)

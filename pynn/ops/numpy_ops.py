@@ -9,7 +9,8 @@ import numpy as np
 
 from pynn import _C, kernels
 from pynn.ops.registry import op
-from pynn.ops.tensor import Tensor, needs_gradient, operand, result, unbroadcast, value_of, variable_gradient
+from pynn.ops.tensor import (Tensor, needs_gradient, operand, result, sum_rows_into_variable, unbroadcast,
+                              value_of, variable_gradient)
 from pynn.variable import Variable
 
 FLOATX = np.float32
@@ -185,6 +186,8 @@ def _binary(name, f, da=None, db=None, kind="vjp"):
             if needs_gradient(ta):
                 ga = unbroadcast(g if da is _passes else np.asarray(da(a, b, y, g)), _shape(a))
             if needs_gradient(tb):
+                if db is _passes and tb._variable is not None and sum_rows_into_variable(tb, g, _shape(b)):
+                    return ga, None              # x @ w + bias: the bias's gradient is in its .grad
                 gb = unbroadcast(g if db is _passes else np.asarray(db(a, b, y, g)), _shape(b))
             return ga, gb
         return result(y, (x1, x2), (ta, tb), vjp, name)
@@ -318,9 +321,12 @@ def _gemm(a, trans_a, b, trans_b, out=None, beta=0.0):
     """op(a) @ op(b) (+ beta * out, written into out when given) for 2-D float arrays of one dtype, op(x)
     being x.T where trans_x. Transposed views are read in place; layouts the kernel cannot read (broadcast
     rows, strided slices) are copied first."""
-    a, flip_a = _gemm_layout(a)
-    b, flip_b = _gemm_layout(b)
-    trans_a, trans_b = trans_a != flip_a, trans_b != flip_b
+    if not a.flags.c_contiguous:               # (C-contiguous: the common case, read as it is)
+        a, flip_a = _gemm_layout(a)
+        trans_a = trans_a != flip_a
+    if not b.flags.c_contiguous:
+        b, flip_b = _gemm_layout(b)
+        trans_b = trans_b != flip_b
     if out is None:
         out = np.empty((a.shape[1] if trans_a else a.shape[0], b.shape[0] if trans_b else b.shape[1]), a.dtype)
     _C.gemm(a, b, out, 1.0, beta, trans_a, trans_b)

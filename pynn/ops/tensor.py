@@ -16,7 +16,7 @@ import threading
 
 import numpy as np
 
-from pynn import kernels
+from pynn import _C
 from pynn.variable import Variable
 
 
@@ -56,6 +56,25 @@ def variable_gradient(t, dtype):
     if grad.dtype != dtype or grad.shape != var.value.shape or not grad.flags.c_contiguous:
         return None
     return var.grad_for_update()
+
+
+def sum_rows_into_variable(t, g, shape):
+    """For `t` the leaf of a Variable of `shape` (n,) or (1, n) whose gradient the running backward pass
+    computes, and g a C-contiguous (rows, n) float gradient: the column sums of g written or added into the
+    variable's `.grad` on the sum_rows kernel (a bias's gradient, as a built-in Dense computes it); True.
+    False, touching nothing, otherwise (the vector-Jacobian product then returns the sums)."""
+    if type(g) is not np.ndarray or g.ndim != 2 or g.dtype.char not in "fd" or not g.flags.c_contiguous \
+            or shape not in ((g.shape[1],), (1, g.shape[1])):
+        return False
+    into = variable_gradient(t, g.dtype)
+    if into is None:
+        return False
+    grad, beta = into
+    if beta:
+        grad += unbroadcast(g, shape)
+    else:
+        _C.sum_rows(g, grad.reshape(-1))
+    return True
 
 
 def recording():
@@ -226,8 +245,11 @@ def operand(x):
     if kind is np.ndarray:
         return x, None
     if kind is Variable or isinstance(x, Variable):
-        leaf = variable_leaf(x)
-        return (leaf.value, leaf) if type(leaf) is Tensor else (leaf, None)
+        state = _state                          # variable_leaf, inline
+        value = x.value
+        if state.recording and x.trainable and state.watch_variables:
+            return value, Tensor(value, None, None, None, x, True)
+        return value, None
     if isinstance(x, Tensor):
         return x.value, (x if x._traced else None)
     if isinstance(x, (int, float, bool, np.generic)):
@@ -285,11 +307,14 @@ def value_of(x):
 def unbroadcast(g, shape):
     """Sum `g` down to `shape` (the reverse of NumPy broadcasting). A (rows, n) float gradient summed to a
     bias's (n,) or (1, n) takes the column sums on the sum_rows kernel (summed in double, rounded once)."""
-    shape = tuple(shape)
+    if type(shape) is not tuple:
+        shape = tuple(shape)
     if g.shape == shape:
         return g
     if g.ndim == 2 and shape in (g.shape[1:], (1, g.shape[1])) and g.dtype.char in "fd" and g.flags.c_contiguous:
-        return kernels.sum_rows(g).reshape(shape)
+        out = np.empty(g.shape[1], g.dtype)
+        _C.sum_rows(g, out)
+        return out if len(shape) == 1 else out.reshape(shape)
     extra = g.ndim - len(shape)
     axes = tuple(range(extra)) + tuple(i + extra for i, d in enumerate(shape) if d == 1 and g.shape[i + extra] != 1)
     if axes:
