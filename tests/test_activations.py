@@ -296,3 +296,11 @@ def test_outputs_must_be_writeable_and_not_partially_overlap():
         kernels.activation_backward(buf[:8], "relu", x=x, out=buf[1:])
     with pytest.raises(ValueError, match="must be x itself or not share memory"):
         kernels.softmax(buf[:8], out=buf[1:])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_of_infinities_is_keras(dtype, isa):
+    x = np.array([-np.inf, -1.0, 2.0, np.inf], dtype=dtype)
+    np.testing.assert_array_equal(kernels.activation(x, "relu"), [0, 0, 2, np.inf])
+    np.testing.assert_array_equal(kernels.activation(x, "relu", max_value=6.0), [0, 0, 2, 6])
+    np.testing.assert_array_equal(kernels.activation(x, "relu", negative_slope=0.5), [-np.inf, -0.5, 2, np.inf])
