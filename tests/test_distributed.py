@@ -11,6 +11,7 @@ import pickle
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -202,8 +203,171 @@ def test_pynn_imports_and_trains_without_mpi4py():
 def test_only_file_writing_callbacks_are_rank_0_only():
     cbs = pynn.callbacks
     assert cbs.ModelCheckpoint.rank_0_only and cbs.CSVLogger.rank_0_only and cbs.TensorBoard.rank_0_only
+    assert cbs.BackupAndRestore.rank_0_only
     assert not cbs.EarlyStopping.rank_0_only and not cbs.ReduceLROnPlateau.rank_0_only
     assert not cbs.Callback.rank_0_only and not cbs.History.rank_0_only
+
+
+def test_rank_seeds_derive_from_rank_0s():
+    from pynn.distributed.functions import _rank_seed
+    assert _rank_seed(12345, 0) == 12345
+    seeds = [_rank_seed(12345, r) for r in range(1, 5)] + [_rank_seed(12346, 1)]
+    assert len(set(seeds)) == 5 and 12345 not in seeds and all(0 <= s < 2 ** 64 for s in seeds)
+    assert _rank_seed(12345, 3) == seeds[2]
+
+
+class _ThreadRanks:
+    """Ranks simulated by threads: sum() adds up what every thread passes (in rank order), as MPI's allreduce."""
+
+    def __init__(self, size):
+        self.size = size
+        self.parts = [None] * size
+        self.barrier = threading.Barrier(size, timeout=60)
+        self.local = threading.local()
+
+    def sum(self, array, what=""):
+        self.parts[self.local.rank] = array.copy()
+        self.barrier.wait()
+        total = self.parts[0].copy()
+        for part in self.parts[1:]:
+            total += part
+        self.barrier.wait()
+        array[...] = total
+        return array
+
+    def run(self, fn, *per_rank):
+        """fn(rank, *its arguments) on one thread per rank; their results in rank order."""
+        results, errors = [None] * self.size, []
+
+        def body(rank):
+            self.local.rank = rank
+            try:
+                results[rank] = fn(rank, *[args[rank] for args in per_rank])
+            except BaseException as e:      # noqa: BLE001  (re-raised in the test's thread)
+                errors.append(e)
+                self.barrier.abort()
+        threads = [threading.Thread(target=body, args=(r,)) for r in range(self.size)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+        return results
+
+
+@pytest.mark.parametrize("axis, shape", [(-1, (6, 4, 3)), (1, (6, 3, 5)), (-1, (8, 3))])
+def test_sync_batch_normalization_over_ranks_is_one_batch_of_all(monkeypatch, axis, shape):
+    """Ranks (threads here, through the same code as over MPI) each with part of a batch: the outputs, the
+    moving statistics, the input gradients and the sum of the ranks' gamma / beta gradients are plain batch
+    normalization's on the whole batch (float64, checked itself against finite differences)."""
+    from pynn.layers import sync_batch_normalization as sync
+    ranks = _ThreadRanks(2)
+    monkeypatch.setattr(sync, "replicas", lambda: ranks)
+    rng = np.random.default_rng(3)
+    x = rng.normal(2.0, 3.0, size=shape)
+    dy = rng.normal(size=shape)
+    options = dict(axis=axis, momentum=0.7, epsilon=1e-2, dtype="float64")
+
+    def make(cls, **extra):
+        layer = cls(**options, **extra)
+        layer.build_for(shape)
+        for w, value in zip(layer.weights, reference_values):
+            w.value[...] = value
+        return layer
+    features = shape[axis]
+    reference_values = [rng.normal(size=features), rng.normal(size=features), rng.normal(size=features),
+                        rng.uniform(0.5, 2.0, size=features)]
+    plain = make(layers.BatchNormalization)
+    y, ctx = plain.forward(x, training=True)
+    dx = plain.backward(ctx, dy)
+    synced = [make(layers.SyncBatchNormalization), make(layers.BatchNormalization, synchronized=True)]
+
+    def step(rank, layer, xr, dyr):
+        yr, ctx_r = layer.forward(xr, training=True)
+        assert len(ctx_r) == 5                # the synchronized path
+        return yr, layer.backward(ctx_r, dyr)
+    half = shape[0] // 2
+    out = ranks.run(step, synced, [x[:half], x[half:]], [dy[:half], dy[half:]])
+    np.testing.assert_allclose(np.concatenate([o[0] for o in out]), y, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(np.concatenate([o[1] for o in out]), dx, rtol=1e-9, atol=1e-11)
+    for layer in synced:
+        np.testing.assert_allclose(layer.moving_mean.value, plain.moving_mean.value, rtol=1e-12)
+        np.testing.assert_allclose(layer.moving_variance.value, plain.moving_variance.value, rtol=1e-12)
+    for k in range(2):                        # gamma, beta: each rank's share, summed
+        np.testing.assert_allclose(synced[0].weights[k].grad + synced[1].weights[k].grad, plain.weights[k].grad,
+                                   rtol=1e-10, atol=1e-12)
+    first = ranks.run(lambda rank, layer, xr: layer.backward_weights(layer.forward(xr, True)[1], dy[:half]),
+                      synced, [x[:half], x[half:]])          # a model's first layer: no input gradient
+    assert first == [None, None]
+
+
+def test_sync_batch_normalization_alone_is_plain_batch_normalization(alone, tmp_path):
+    from gradcheck import check_layer_gradients
+    check_layer_gradients(layers.SyncBatchNormalization(dtype="float64", gamma_initializer="random_normal"),
+                          np.random.default_rng(0).normal(size=(6, 3, 2)), training=True, rtol=1e-5, atol=1e-7)
+    x = np.random.default_rng(1).normal(size=(32, 6, 6, 2)).astype("float32")
+    y = np.random.default_rng(2).integers(0, 3, 32)
+    results = []
+    for norm in (lambda: layers.BatchNormalization(momentum=0.8),
+                 lambda: layers.BatchNormalization(synchronized=True, momentum=0.8),
+                 lambda: layers.SyncBatchNormalization(momentum=0.8)):
+        pynn.utils.set_random_seed(4)
+        model = pynn.Sequential([layers.Input(shape=(6, 6, 2)), layers.Conv2D(3, 3), norm(), layers.Flatten(),
+                                 layers.Dense(3, activation="softmax")])
+        model.compile(optimizer=dist.DistributedOptimizer(pynn.optimizers.Adam(0.01)),
+                      loss="sparse_categorical_crossentropy")
+        model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+        results.append(model)
+    for model in results[1:]:
+        for a, b in zip(results[0].get_weights(), model.get_weights()):
+            assert np.array_equal(a, b)
+    layer = results[2].layers[1]
+    assert type(layer) is layers.SyncBatchNormalization and layer.synchronized
+    config = layer.get_config()
+    assert config["synchronized"] is True and config["momentum"] == 0.8
+    clone = layers.SyncBatchNormalization.from_config(config)
+    assert clone.synchronized and clone.get_config() == config
+    assert not layers.SyncBatchNormalization(synchronized=False).synchronized
+    results[2].save(tmp_path / "sync.keras")
+    loaded = pynn.models.load_model(tmp_path / "sync.keras")
+    assert type(loaded.layers[1]) is layers.SyncBatchNormalization and loaded.layers[1].synchronized
+    assert type(results[1].layers[1]) is layers.BatchNormalization
+    for a, b in zip(loaded.get_weights(), results[2].get_weights()):
+        assert np.array_equal(a, b)
+    np.testing.assert_array_equal(loaded.predict(x[:4], verbose=0), results[2].predict(x[:4], verbose=0))
+
+
+def test_set_distribution_data_parallel(alone):
+    from pynn.distributed import data_parallel
+    assert dist.distribution() is None
+    with pytest.raises(TypeError, match="DataParallel"):
+        dist.set_distribution("data_parallel")
+    with pytest.raises(ValueError, match="bucket_bytes"):
+        dist.DataParallel(bucket_bytes=0)
+    strategy = dist.DataParallel(bucket_bytes=1 << 20)
+    try:
+        dist.set_distribution(strategy)
+        assert dist.is_initialized() and dist.distribution() is strategy and strategy.num_replicas == 1
+        wrapped = data_parallel.compile_optimizer(pynn.optimizers.Adam(0.01))
+        assert dist.is_distributed(wrapped) and wrapped._distributed.bucket_bytes == 1 << 20
+        dist.set_distribution(None)
+        assert data_parallel.compile_optimizer(pynn.optimizers.Adam(0.01)).__class__ is pynn.optimizers.Adam
+        with strategy.scope():
+            assert dist.distribution() is strategy
+        assert dist.distribution() is None
+    finally:
+        dist.set_distribution(None)
+
+
+def test_compile_wraps_the_optimizer_under_data_parallel(alone):
+    try:
+        dist.set_distribution(dist.DataParallel())
+        model = _model()
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        assert dist.is_distributed(model.optimizer)
+    finally:
+        dist.set_distribution(None)
 
 
 # ---------------------------------------------------------------------------------------------- two ranks
@@ -219,7 +383,7 @@ def _mpirun():
     return [launcher] + (["--allow-run-as-root", "--oversubscribe"] if open_mpi else []) + ["-n", "2"]
 
 
-def _run_ranks(mode, out, timeout):
+def _run_ranks(mode, out, timeout, *arguments):
     command = _mpirun()
     if command is None:
         pytest.skip("needs mpi4py and mpirun (pip install \"pynn[mpi]\")")
@@ -227,7 +391,7 @@ def _run_ranks(mode, out, timeout):
     env.update(OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""))
     start = time.monotonic()
     try:
-        result = subprocess.run(command + [sys.executable, str(WORKER), mode, str(out)], cwd=ROOT, env=env,
+        result = subprocess.run(command + [sys.executable, str(WORKER), mode, str(out), *arguments], cwd=ROOT, env=env,
                                 capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired as e:
         pytest.fail(f"mpirun {mode} did not end within {timeout} s (a hang):\n{e.stdout}\n{e.stderr}")
@@ -248,7 +412,7 @@ def _weights(path):
         return [f[f"arr_{i}"] for i in range(len(f.files))]
 
 
-@pytest.mark.parametrize("kind", ["mlp", "cnn", "lstm"])
+@pytest.mark.parametrize("kind", ["mlp", "cnn", "lstm", "bn"])
 def test_two_ranks_train_as_one_process_on_both_halves(two_ranks, kind):
     import distributed_worker as worker
     out, _ = two_ranks
@@ -274,11 +438,11 @@ def test_two_ranks_train_as_one_process_on_both_halves(two_ranks, kind):
 
 def test_two_ranks_only_rank_0_prints_and_writes(two_ranks):
     out, result = two_ranks
-    for kind in ("mlp", "cnn", "lstm"):
+    for kind in ("mlp", "cnn", "lstm", "bn"):
         assert (out / f"{kind}_log_rank0.csv").exists() and not (out / f"{kind}_log_rank1.csv").exists()
         assert (out / f"{kind}_ckpt_rank0.weights.npz").exists()
         assert not (out / f"{kind}_ckpt_rank1.weights.npz").exists()
-    assert result.stdout.count("Epoch 1/2") == 3 and result.stdout.count("Epoch 2/2") == 3
+    assert result.stdout.count("Epoch 1/2") == 4 and result.stdout.count("Epoch 2/2") == 4
 
 
 def test_two_ranks_train_on_batch_and_hand_written_loops(two_ranks):
@@ -294,6 +458,65 @@ def test_two_ranks_a_rank_raising_ends_the_job(tmp_path):
     assert result.returncode != 0
     assert elapsed < 30, f"the job took {elapsed:.1f} s to end"
     assert "rank 1 fails on purpose" in result.stderr + result.stdout
+
+
+def test_two_ranks_a_rank_leaving_with_sys_exit_ends_the_job(tmp_path):
+    """sys.exit(3) on rank 1 mid-epoch (a SystemExit, which calls no excepthook): rank 0, waiting for it in the
+    gradients' allreduce, must still end the job (non-zero) within 30 s, naming the rank that left."""
+    result, elapsed = _run_ranks("exit", tmp_path, 120, "3")
+    text = result.stderr + result.stdout
+    assert result.returncode != 0, text
+    assert elapsed < 30, f"the job took {elapsed:.1f} s to end"
+    assert "rank 1 of 2 left the job" in text and "allreduce of the gradients" in text, text
+
+
+def test_two_ranks_all_leaving_together_is_a_normal_end(tmp_path):
+    result, elapsed = _run_ranks("exit_all", tmp_path, 120)
+    text = result.stderr + result.stdout
+    assert result.returncode == 0 and "left the job" not in text and "MPI_ABORT" not in text, text
+
+
+def test_two_ranks_same_seed_reproduces_the_run_with_per_rank_random_streams(tmp_path):
+    """The same seed (on both ranks, as scripts set it) gives the same bits, run after run, with dropout and
+    shuffling; yet each rank draws its own dropout masks and global-stream numbers, as the two halves of one
+    process's batch would (identical masks on every rank would correlate the ranks' noise)."""
+    runs = []
+    for k in range(2):
+        out = tmp_path / f"run{k}"
+        out.mkdir()
+        result, _ = _run_ranks("repro", out, 300)
+        assert result.returncode == 0, result.stdout + result.stderr
+        runs.append([_weights(out / f"repro_rank{r}.npz") for r in range(2)])
+    for r in range(2):
+        for a, b in zip(runs[0][r], runs[1][r]):
+            assert np.array_equal(a, b)       # run to run, bit for bit: weights, next mask and draw, losses
+    weights, mask, draw = slice(0, 4), 4, 5
+    for a, b in zip(runs[0][0][weights], runs[0][1][weights]):
+        assert np.array_equal(a, b)           # and the same weights on both ranks
+    assert not np.array_equal(runs[0][0][mask], runs[0][1][mask])
+    assert not np.array_equal(runs[0][0][draw], runs[0][1][draw])
+
+
+def test_two_ranks_backup_and_restore_resumes_as_the_uninterrupted_run(tmp_path):
+    """BackupAndRestore writes on rank 0 only (a directory per rank shows who writes); a run interrupted
+    mid-epoch (both ranks raise at the same step), run again, resumes every rank from rank 0's backup (rank 1
+    has none) and ends with the bits of a run never interrupted; dropout and shuffling included, and rank 1's
+    own seed differs."""
+    result, _ = _run_ranks("backup", tmp_path, 300, "interrupted")
+    assert result.returncode != 0 and "interrupted on purpose" in result.stderr + result.stdout
+    assert (tmp_path / "backup_rank0").is_dir() and not (tmp_path / "backup_rank1").exists()
+    for phase in ("resumed", "full"):
+        result, _ = _run_ranks("backup", tmp_path, 300, phase)
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert not (tmp_path / "backup_rank0").exists()         # deleted at the end of the completed fit
+    histories = {phase: json.loads((tmp_path / f"backup_{phase}_rank0.json").read_text())
+                 for phase in ("resumed", "full")}
+    assert len(histories["resumed"]["loss"]) == 2 and len(histories["full"]["loss"]) == 4
+    assert histories["resumed"]["loss"] == histories["full"]["loss"][2:]
+    full = _weights(tmp_path / "backup_full_rank0.npz")
+    for r in range(2):
+        for a, b in zip(_weights(tmp_path / f"backup_resumed_rank{r}.npz"), full):
+            assert np.array_equal(a, b)
 
 
 def test_two_ranks_different_models_fail_at_the_first_broadcast(tmp_path):

@@ -54,6 +54,8 @@ LAYER_CASES = {
     "AveragePooling1D": (lambda: layers.AveragePooling1D(pool_size=2, strides=1, padding="same"), [(2, 6, 3)],
                          _float_input),
     "AveragePooling2D": (lambda: layers.AveragePooling2D(pool_size=2, strides=1), [(2, 6, 6, 3)], _float_input),
+    "SyncBatchNormalization": (lambda: layers.SyncBatchNormalization(momentum=0.9, epsilon=1e-2), [(4, 5)],
+                               _float_input),
     "BatchNormalization": (lambda: layers.BatchNormalization(momentum=0.9, epsilon=1e-2, center=False),
                            [(4, 5)], _float_input),
     "Bidirectional": (lambda: layers.Bidirectional(layers.LSTM(3, return_sequences=True), merge_mode="sum"),

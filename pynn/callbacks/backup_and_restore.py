@@ -50,6 +50,10 @@ class BackupAndRestore(SavesEveryNBatches, Callback):
         >>> model.fit(x, y, epochs=10, callbacks=[backup])   # ... runs epochs 4 to 9 only
     """
 
+    # Under pynn.distributed only rank 0 writes and reads the backup; fit's synchronization at its start then
+    # gives every rank rank 0's restored state, so no rank reads a file rank 0 may be writing.
+    rank_0_only = True
+
     def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False, delete_checkpoint=True):
         super().__init__()
         if not backup_dir:

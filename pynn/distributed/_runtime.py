@@ -2,12 +2,18 @@
 
 `init()` sets up one `Group` for the process (MPI's world communicator, or the one given), finds the ranks on the
 same machine, gives each of them its share of the cores, and makes an uncaught exception end the whole job
-(MPI_Abort) instead of leaving the other ranks waiting in a collective forever. Without mpi4py, and outside an
-MPI launcher, init() sets up a group of one process, so a script written for several runs unchanged alone.
+(MPI_Abort) instead of leaving the other ranks waiting in a collective forever. A rank that leaves without an
+exception (sys.exit(), SystemExit, the end of its script) tells the others, and a rank that waits for it in one
+of pynn's collectives, or starts one after it left, ends the job too (`_ExitGuard`). Without mpi4py, and outside
+an MPI launcher, init() sets up a group of one process, so a script written for several runs unchanged alone.
 """
+import atexit
 import os
 import sys
 import threading
+import time
+
+import numpy as np
 
 # Environment variables through which MPI launchers tell a process how many were started (Open MPI, MPICH's
 # Hydra and other PMI launchers, PMIx).
@@ -17,6 +23,11 @@ _group = None
 _lock = threading.Lock()
 _previous_excepthook = None
 
+# After a rank left, how long a collective already under way may still take to finish (the one the leaving rank
+# had completed its part of) before this rank gives up on it and aborts the job; and how often the guard looks.
+EXIT_GRACE_S = 5.0
+_POLL_S = 0.05
+
 
 class Group:
     """The ranks training together: `comm` (an mpi4py communicator, None for a single process), `rank`,
@@ -24,6 +35,7 @@ class Group:
 
     def __init__(self, comm=None):
         self.comm = comm
+        self.guard = None           # an _ExitGuard once init() runs with several ranks
         if comm is None:
             self.rank, self.size, self.local_rank, self.local_size = 0, 1, 0, 1
             return
@@ -32,6 +44,20 @@ class Group:
         local = comm.Split_type(MPI.COMM_TYPE_SHARED, key=self.rank)
         self.local_rank, self.local_size = local.Get_rank(), local.Get_size()
         local.Free()
+
+    def collective(self, what):
+        """A context for one collective call on `comm` (`what` names it in errors): it raises RuntimeError when a
+        rank has already left the job, and lets the exit guard end the job when one leaves while it runs."""
+        return _NO_GUARD if self.guard is None else _Collective(self.guard, what)
+
+    def sum(self, array, what="an allreduce"):
+        """Sum the C-contiguous `array` over the ranks, in place (the same bits on every rank)."""
+        if self.comm is None or self.size == 1:
+            return array
+        from mpi4py import MPI
+        with self.collective(what):
+            self.comm.Allreduce(MPI.IN_PLACE, array, op=MPI.SUM)
+        return array
 
     def __repr__(self):
         return f"<pynn.distributed group: rank {self.rank} of {self.size} (local {self.local_rank} of " \
@@ -72,12 +98,13 @@ def init(comm=None):
         if group.size > 1:
             _install_abort_hook(group)
             _share_cores(group)
+            group.guard = _ExitGuard(group.comm)
         _group = group
 
 
 def shutdown():
     """Leave the group: the uncaught-exception hook is removed and rank() / size() need init() again. MPI itself
-    is finalized by mpi4py when the process exits."""
+    is finalized by mpi4py when the process exits, after the exit guard has waited for every rank to exit."""
     global _group, _previous_excepthook
     with _lock:
         if _previous_excepthook is not None:
@@ -133,3 +160,139 @@ def _share_cores(group):
         return
     import pynn
     pynn.set_num_threads(max(1, cpus // group.local_size))
+
+
+class _NoGuard:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+_NO_GUARD = _NoGuard()
+
+
+class _Collective:
+    __slots__ = ("guard", "what")
+
+    def __init__(self, guard, what):
+        self.guard, self.what = guard, what
+
+    def __enter__(self):
+        self.guard.enter(self.what)
+        return self
+
+    def __exit__(self, *exc):
+        self.guard.busy = None
+        return False
+
+
+class _ExitGuard:
+    """Ends the job when a rank leaves it without an exception while the others still need it.
+
+    sys.exit() or SystemExit on one rank in the middle of fit calls no excepthook: the process goes on to exit,
+    and without this the other ranks would wait for it in their next allreduce forever. Each rank therefore
+    says when it leaves: at exit (atexit) it sends a notice to every other rank over a communicator of its own
+    (comm.Dup()), then waits for all of them to reach their exit too before MPI is finalized; a normal end, where
+    every rank exits, passes through unchanged. A rank still working notices a departure at the start of its next
+    collective, which then raises RuntimeError (an uncaught exception, so the job is aborted with it), or, while
+    it is inside one, from a watcher thread that polls every 50 ms: if that collective has not finished
+    EXIT_GRACE_S seconds later, the watcher prints which rank left and aborts the job (MPI_Abort, exit code 1).
+    The watcher needs MPI_THREAD_MULTIPLE (mpi4py's default); without it only the check at a collective's start
+    remains. Collectives a script makes itself through mpi4py are not watched.
+    """
+
+    TAG = 0x7079      # the notices' tag on the guard's own communicator
+
+    def __init__(self, comm):
+        from mpi4py import MPI
+        self.comm = comm.Dup()
+        self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
+        self.departed = []          # the ranks known to have left, in the order their notices came
+        self.busy = None            # (serial, what) while the main thread is in a collective
+        self.serial = 0
+        self.closed = False
+        self._lock = threading.Lock()
+        self._inbox = np.zeros(1, np.int64)
+        self._request = self.comm.Irecv(self._inbox, source=MPI.ANY_SOURCE, tag=self.TAG)
+        self._stop = threading.Event()
+        self._thread = None
+        if MPI.Query_thread() >= MPI.THREAD_MULTIPLE:
+            self._thread = threading.Thread(target=self._watch, name="pynn.distributed exit guard", daemon=True)
+            self._thread.start()
+        atexit.register(self.close)
+
+    # ------------------------------------------------------------------ notices
+    def _poll(self, wait=False):
+        """Take in the notices that have arrived (with wait, block for the next one); True when one came."""
+        came = False
+        with self._lock:
+            while self._request is not None:
+                if wait and not came:
+                    self._request.Wait()
+                elif not self._request.Test():
+                    break
+                came = True
+                self.departed.append(int(self._inbox[0]))
+                self._request = None
+                if len(self.departed) < self.size - 1:
+                    from mpi4py import MPI
+                    self._request = self.comm.Irecv(self._inbox, source=MPI.ANY_SOURCE, tag=self.TAG)
+        return came
+
+    def _who(self):
+        ranks = sorted(set(self.departed))
+        return ("rank " if len(ranks) == 1 else "ranks ") + ", ".join(map(str, ranks))
+
+    def enter(self, what):
+        """Called as the main thread starts a collective (the notices are the watcher's to take in, when there is
+        one: then this costs no MPI call)."""
+        if self._thread is None:
+            self._poll()
+        if self.departed:
+            raise RuntimeError(
+                f"pynn.distributed: {self._who()} of {self.size} left the job (sys.exit(), SystemExit or the end of "
+                f"its script) while rank {self.rank} still needs it for {what}; every rank must run the same "
+                "training to its end")
+        self.serial += 1
+        self.busy = (self.serial, what)
+
+    # ------------------------------------------------------------------ the watcher thread
+    def _watch(self):
+        while not self._stop.wait(_POLL_S):
+            self._poll()
+            busy = self.busy
+            if not self.departed or busy is None:
+                continue
+            deadline = time.monotonic() + EXIT_GRACE_S
+            while self.busy is busy and time.monotonic() < deadline:
+                if self._stop.wait(_POLL_S):
+                    return
+            if self.busy is busy:
+                print(f"pynn.distributed: {self._who()} of {self.size} left the job (sys.exit(), SystemExit or the "
+                      f"end of its script) while rank {self.rank} waits for it in {busy[1]}; aborting the job",
+                      file=sys.stderr, flush=True)
+                sys.stdout.flush()
+                self.comm.Abort(1)
+
+    # ------------------------------------------------------------------ exit
+    def close(self):
+        """At exit: tell the other ranks, then wait (without spinning a core) until all of them exit too."""
+        if self.closed:
+            return
+        self.closed = True
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        from mpi4py import MPI
+        if MPI.Is_finalized():      # the script finalized MPI itself
+            return
+        note = np.array([self.rank], np.int64)
+        sent = [self.comm.Isend(note, dest=r, tag=self.TAG) for r in range(self.size) if r != self.rank]
+        everyone = self.comm.Ibarrier()
+        while not everyone.Test():
+            time.sleep(0.01)        # another rank may still be working alone: leave it the cores
+        while len(self.departed) < self.size - 1:
+            self._poll(wait=True)   # every notice was sent before the barrier: receive those still in flight
+        MPI.Request.Waitall(sent)

@@ -79,8 +79,10 @@ def average_arrays(group, arrays, cache):
     from mpi4py import MPI
     plan = cache.plan(arrays)
     plan.pack(arrays)
+    with group.collective("the allreduce of the gradients"):
+        for buffer in plan.buffers:
+            group.comm.Allreduce(MPI.IN_PLACE, buffer, op=MPI.SUM)
     for buffer in plan.buffers:
-        group.comm.Allreduce(MPI.IN_PLACE, buffer, op=MPI.SUM)
         np.divide(buffer, buffer.dtype.type(group.size), out=buffer)
     return plan.views()
 
@@ -92,8 +94,9 @@ def broadcast_arrays(group, arrays, root=0, bucket_bytes=DEFAULT_BUCKET_BYTES):
     plan = Buckets([a.shape for a in arrays], [a.dtype for a in arrays], bucket_bytes)
     if group.rank == root:
         plan.pack(arrays)
-    for buffer in plan.buffers:
-        group.comm.Bcast(buffer, root=root)
+    with group.collective("a broadcast of the weights"):
+        for buffer in plan.buffers:
+            group.comm.Bcast(buffer, root=root)
     if group.rank != root:
         plan.unpack(arrays)
 
@@ -101,7 +104,8 @@ def broadcast_arrays(group, arrays, root=0, bucket_bytes=DEFAULT_BUCKET_BYTES):
 def require_same(group, what, items, root=0, item="item"):
     """Raise ValueError on every rank when `items` (a list of small picklable descriptions, e.g. (name, shape,
     dtype) per weight) differs from root's on any rank; the message names the first difference per rank."""
-    everyone = group.comm.allgather(items)
+    with group.collective(f"the comparison of {what}"):
+        everyone = group.comm.allgather(items)
     reference = everyone[root]
     problems = []
     for rank, theirs in enumerate(everyone):
@@ -137,7 +141,8 @@ def average_logs(group, logs, count):
     require_same(group, "the logs averaged across ranks", [(k, v.shape) for k, v in zip(names, values)])
     from mpi4py import MPI
     flat = np.concatenate([v.ravel() * count for v in values] + [np.array([count], np.float64)])
-    group.comm.Allreduce(MPI.IN_PLACE, flat, op=MPI.SUM)
+    with group.collective("the averaging of the logs"):
+        group.comm.Allreduce(MPI.IN_PLACE, flat, op=MPI.SUM)
     total = flat[-1]
     out = dict(logs)
     offset = 0

@@ -65,12 +65,15 @@ class _Distributed:
         state.synced_lists.add(key)
 
     def synchronize_model(self, model):
-        """Give every rank rank 0's weights and optimizer state (fit calls it at its start); a no-op in a single
-        process."""
-        if self.replicas is None:
+        """Give every rank rank 0's weights, optimizer state and training state (the epoch to start at, the
+        shuffling and random streams: functions.synchronize_training_state); fit calls it at its start, after
+        the callbacks' on_train_begin, and train_on_batch at its first step. A no-op in a single process."""
+        group = self.replicas
+        if group is None:
             return
-        from pynn.distributed.functions import broadcast_weights
+        from pynn.distributed.functions import broadcast_weights, synchronize_training_state
         broadcast_weights(model)
+        synchronize_training_state(group, model)
 
     def _mark_synced(self, variables):
         self._distributed.synced.update(variables)

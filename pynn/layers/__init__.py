@@ -43,6 +43,7 @@ from pynn.layers.reshaping_1d import Cropping1D, UpSampling1D, ZeroPadding1D
 from pynn.layers.rnn_base import RNNBase
 from pynn.layers.separable_conv2d import SeparableConv2D
 from pynn.layers.simple_rnn import SimpleRNN
+from pynn.layers.sync_batch_normalization import SyncBatchNormalization
 from pynn.layers.time_distributed import TimeDistributed
 from pynn.layers.unit_normalization import UnitNormalization
 from pynn.layers.up_sampling2d import UpSampling2D
@@ -61,5 +62,5 @@ __all__ = ["Layer", "Input", "InputLayer", "Dense", "Activation", "Dropout", "Fl
            "SimpleRNN", "LSTM", "GRU", "RNNBase", "Bidirectional", "TimeDistributed", "Embedding", "Masking",
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot", "Lambda", "OpLayer",
            "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
-           "LayerNormalization", "GroupNormalization", "UnitNormalization", "Identity",
+           "LayerNormalization", "GroupNormalization", "UnitNormalization", "Identity", "SyncBatchNormalization",
            "UpSampling1D", "ZeroPadding1D", "Cropping1D"]

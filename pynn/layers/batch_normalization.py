@@ -18,7 +18,9 @@ class BatchNormalization(Layer):
         beta_initializer ("zeros"), gamma_initializer ("ones"), moving_mean_initializer ("zeros"),
         moving_variance_initializer ("ones"), beta_regularizer, gamma_regularizer, beta_constraint,
         gamma_constraint.
-        synchronized: only False (there is one device).
+        synchronized: False: each process normalizes with its own batch's statistics. True: in training over
+            several ranks (pynn.distributed), with those of all the ranks' batches together
+            (sync_batch_normalization); alone, as False.
 
     Input shape: any, with a known size along `axis`. Output shape: the same.
     Weights, in Keras's order: gamma, beta (trainable, when scale / center), moving_mean, moving_variance
@@ -36,8 +38,6 @@ class BatchNormalization(Layer):
         super().__init__(**kwargs)
         if isinstance(axis, bool) or not isinstance(axis, int):
             raise ValueError(f"Layer '{self.name}': axis must be an integer, got {axis!r}")
-        if synchronized:
-            raise ValueError(f"Layer '{self.name}': synchronized=True is not supported (pynn runs on one device)")
         self.axis = axis
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
@@ -47,7 +47,7 @@ class BatchNormalization(Layer):
             raise ValueError(f"Layer '{self.name}': epsilon must be > 0, got {epsilon!r}")
         self.center = bool(center)
         self.scale = bool(scale)
-        self.synchronized = False
+        self.synchronized = bool(synchronized)
         self.beta_initializer = beta_initializer
         self.gamma_initializer = gamma_initializer
         self.moving_mean_initializer = moving_mean_initializer
@@ -84,6 +84,11 @@ class BatchNormalization(Layer):
     def forward(self, x, training=False):
         gamma, beta = self._values()
         if training and self.trainable:
+            if self.synchronized:
+                from pynn.layers import sync_batch_normalization as sync
+                group = sync.replicas()
+                if group is not None:       # several ranks: the statistics of all their batches together
+                    return sync.forward(self, x, group)
             y, mean, inv_std = kernels.batch_norm_training(
                 x, self.axis, gamma, beta, self.moving_mean.value, self.moving_variance.value, self.epsilon,
                 self.momentum)
@@ -93,6 +98,9 @@ class BatchNormalization(Layer):
         return y, (x, None, None, False)
 
     def _backward(self, ctx, dy, input_gradient):
+        if len(ctx) == 5:       # synchronized over several ranks (sync_batch_normalization.forward's ctx)
+            from pynn.layers.sync_batch_normalization import backward
+            return backward(self, ctx, dy, input_gradient)
         x, mean, inv_std, batch_statistics = ctx
         if not batch_statistics:
             mean = self.moving_mean.value.copy()

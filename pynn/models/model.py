@@ -74,6 +74,8 @@ class Model(Layer):
         per_metrics = compile_utils.metrics_per_output(metrics, names)
         per_weighted = compile_utils.metrics_per_output(weighted_metrics, names, "weighted_metrics")
         new_optimizer = optimizers.get(optimizer)
+        from pynn.distributed.data_parallel import compile_optimizer
+        new_optimizer = compile_optimizer(new_optimizer)    # wrapped while a DataParallel distribution is set
         new_losses = [losses.get(x) for x in per_loss]
         if all(x is None for x in new_losses) and loss is not None:
             raise ValueError("compile: every output's loss is None; give at least one")

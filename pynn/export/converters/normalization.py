@@ -15,7 +15,7 @@ def _along(values, axis, rank):
     return np.asarray(values).reshape(shape[1:])     # without the batch axis: broadcasting adds it
 
 
-@register_converter(layers.BatchNormalization)
+@register_converter(layers.BatchNormalization, layers.SyncBatchNormalization)
 def _batch_norm(g, layer, x):
     """y = x * scale + shift, with scale = gamma / sqrt(moving_variance + epsilon) and
     shift = beta - moving_mean * scale (folded in float64)."""
