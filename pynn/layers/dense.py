@@ -275,22 +275,13 @@ class Dense(Layer):
     def from_config(cls, config):
         """A saved quantized layer's config says so (pynn's key, written only then): it builds int8 weights."""
         config = dict(config)
-        mode = config.pop("quantization_mode", None)
-        inputs = config.pop("activation_quantization", None)
-        if mode not in (None, "int8"):
-            raise ValueError(f"Dense.from_config: quantization_mode must be 'int8', got {mode!r}")
-        if inputs not in (None, "static") or (inputs is not None and mode is None):
-            raise ValueError(f"Dense.from_config: activation_quantization must be 'static' (with quantization_mode "
-                             f"'int8') or absent, got {inputs!r}")
+        mode, inputs = quantization.pop_quantization_config(config, "Dense")
         layer = super().from_config(config)
         layer.quantization_mode, layer.activation_quantization = mode, inputs
         return layer
 
     def get_config(self):
-        quantized = {"quantization_mode": self.quantization_mode} if self.quantization_mode else {}
-        if self.activation_quantization:
-            quantized["activation_quantization"] = self.activation_quantization
-        return {**super().get_config(), **quantized, "units": self.units, "activation": self.activation.get_config(),
+        return {**super().get_config(), **quantization.quantization_config(self), "units": self.units, "activation": self.activation.get_config(),
                 "use_bias": self.use_bias,
                 "kernel_initializer": _serialize(self.kernel_initializer),
                 "bias_initializer": _serialize(self.bias_initializer),

@@ -270,27 +270,38 @@ class Int8Quantizable:
 
     # ------------------------------------------------------------------ config
     def get_config(self):
-        config = super().get_config()
-        if self.quantization_mode is not None:
-            config["quantization_mode"] = self.quantization_mode
-            if self.activation_quantization is not None:
-                config["activation_quantization"] = self.activation_quantization
-        return config
+        return {**super().get_config(), **quantization_config(self)}
 
     @classmethod
     def from_config(cls, config):
         """A saved quantized layer's config says so: it builds int8 weights for the saved values."""
         config = dict(config)
-        mode = config.pop("quantization_mode", None)
-        inputs = config.pop("activation_quantization", None)
-        if mode not in (None, MODE):
-            raise ValueError(f"{cls.__name__}.from_config: quantization_mode must be 'int8', got {mode!r}")
-        if inputs not in (None, "static") or (inputs is not None and mode is None):
-            raise ValueError(f"{cls.__name__}.from_config: activation_quantization must be 'static' (with "
-                             f"quantization_mode 'int8') or absent, got {inputs!r}")
+        mode, inputs = pop_quantization_config(config, cls.__name__)
         layer = super().from_config(config)
         layer.quantization_mode, layer.activation_quantization = mode, inputs
         return layer
+
+
+def quantization_config(layer):
+    """The config keys of a quantized layer (pynn's, written only when it is): its mode, and "static" inputs."""
+    config = {}
+    if layer.quantization_mode is not None:
+        config["quantization_mode"] = layer.quantization_mode
+        if layer.activation_quantization is not None:
+            config["activation_quantization"] = layer.activation_quantization
+    return config
+
+
+def pop_quantization_config(config, who):
+    """(quantization_mode, activation_quantization) taken out of a layer's config, checked."""
+    mode = config.pop("quantization_mode", None)
+    inputs = config.pop("activation_quantization", None)
+    if mode not in (None, MODE):
+        raise ValueError(f"{who}.from_config: quantization_mode must be 'int8', got {mode!r}")
+    if inputs not in (None, "static") or (inputs is not None and mode is None):
+        raise ValueError(f"{who}.from_config: activation_quantization must be 'static' (with quantization_mode "
+                         f"'int8') or absent, got {inputs!r}")
+    return mode, inputs
 
 
 # ---------------------------------------------------------------------------------------------- models
