@@ -73,6 +73,8 @@ def broadcast_variables(group, variables, optimizer, what, root=0, names=None):
     if optimizer is not None:
         signature.append(("optimizer", type(optimizer).__name__))
     collectives.require_same(group, f"the weights of {what}", signature, root, item="weight")
+    for v in variables:     # written in place below: a cache holding one read-only (a sparse copy) lets go
+        v.release()
     arrays = [v.value for v in variables]
     if optimizer is not None:
         arrays += _optimizer_state(group, variables, optimizer, root)
