@@ -24,6 +24,12 @@ CASES = [
     (1, 5, 5, 3, 4, (5, 5), 1, "valid", 1, 1),          # kernel as large as the image
     (1, 4, 4, 2, 3, (5, 5), 1, "same", 1, 1),           # kernel larger than the image ('same')
     (5, 17, 3, 33, 18, (2, 3), 1, "same", 1, 1),
+    # < 8 channels per group: the direct tile, a whole output row per call (panels of mr pixels, then a
+    # short panel), zero-padded windows, column blocks of nr and a half-width one
+    (2, 9, 31, 3, 40, (3, 3), 1, "same", 1, 1),         # 31 pixels a row, 40 channels (16 + 16 + 8)
+    (1, 6, 29, 2, 16, (3, 5), 2, "same", (1, 2), 1),    # stride 2 and dilation on a wide row
+    (2, 5, 40, 1, 7, (2, 3), 1, "valid", 1, 1),         # 38 pixels: short last panel, 7 channels
+    (1, 4, 35, 6, 24, (1, 3), 1, "same", 1, 2),         # groups of 3 channels on a wide row
     # >= 8 channels per group: the indirect tile (conv2d.cpp's use_indirect), ragged panels and column blocks
     (1, 7, 9, 8, 10, (3, 3), 1, "same", 1, 1),          # batch 1, a half-width column block
     (2, 9, 9, 16, 48, (3, 3), 1, "same", 2, 2),         # groups of 8 -> 24, dilation
@@ -231,6 +237,20 @@ def test_forward_ignores_nan_in_output_buffer_and_fuses_activations(rng):
     np.testing.assert_allclose(y, np.clip(numpy_conv(x, w, case) + b, 0, 1), atol=1e-5)
     y = kernels.conv2d(x, w, b, padding="same", activation="sigmoid")
     np.testing.assert_allclose(y, 1 / (1 + np.exp(-(numpy_conv(x, w, case) + b))), atol=1e-6)
+
+
+@pytest.mark.parametrize("in_c", [1, 3, 12])
+def test_fused_relu_propagates_nan_like_the_activation_kernel(isa, in_c, rng):
+    # the direct tile (few channels) applies relu in registers; NaN must stay NaN as in the activation kernel
+    x = rng.standard_normal((2, 6, 30, in_c)).astype(np.float32)
+    x[1, 2, 17, 0] = np.nan
+    w = rng.standard_normal((3, 3, in_c, 20)).astype(np.float32)
+    b = rng.standard_normal(20).astype(np.float32)
+    y = kernels.conv2d(x, w, b, padding="same", activation="relu")
+    linear = kernels.conv2d(x, w, b, padding="same")
+    assert np.isnan(y[1, 1:4, 16:19]).all() and not np.isnan(y[0]).any()
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(linear))
+    np.testing.assert_array_equal(np.where(np.isnan(linear), 0, y), np.maximum(np.nan_to_num(linear), 0))
 
 
 def test_keras_same_padding_is_asymmetric_for_stride_two():

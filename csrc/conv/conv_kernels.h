@@ -15,10 +15,20 @@ namespace pynn {
 // outside the image, and a row past `rows`, points at kc zeros). w: the block's weights packed by the
 // driver, taps * kc rows of ldw == nr values, zero past `cols`. bias: nullptr or `cols` values. The
 // accumulators stay in registers over every tap and channel; nothing is stored but the tile of c.
+//
+// The direct tile reads the same sums from one zero-padded window of input rows instead of a pointer table:
+//   c[i * ldc + j] = bias[j] + sum_{q < taps} base[tap_off[q] + i * pix] * w[q * ldw + j]
+// with one offset per tap and channel (taps = kh * kw * kc here, kc unused): pixel i of a stride-s row of
+// pixels at i * pix, for any number of rows (a whole output row), then max(c, 0) where `relu`. The window
+// holds valid memory for the pixels of every panel, rows past `rows` included.
 template <class T>
 struct ConvTile {
   const T* const* a;
   int64_t taps, kc;
+  const T* base;
+  const int64_t* tap_off;
+  int64_t pix;
+  bool relu;
   const T* w;
   int64_t ldw;
   const T* bias;
@@ -41,6 +51,7 @@ template <class T>
 struct ConvKernel {
   int mr, nr;
   ConvTileFn<T> tile;
+  ConvTileFn<T> direct_tile;
   void (*im2col)(const Conv2dParams& p, const T* x, int64_t g, int64_t r0, int64_t rows, T* col);
   void (*col2im_add)(const Conv2dParams& p, const T* col, int64_t g, int64_t r0, int64_t rows, T* dx);
   void (*relu_masked)(const T* dy, const T* mask, int64_t len, T* out);

@@ -32,11 +32,36 @@ void generic_conv_tile(const ConvTile<T>& t) {
     for (int j = 0; j < cols; ++j) t.c[i * t.ldc + j] = acc[i][j];
 }
 
+// The direct tile over a row of pixels, kMR at a time (conv_kernels.h).
+template <class T>
+void generic_direct_tile(const ConvTile<T>& t) {
+  for (int64_t r0 = 0; r0 < t.rows; r0 += kMR) {
+    T acc[kMR][kNR];
+    for (int i = 0; i < kMR; ++i)
+      for (int j = 0; j < kNR; ++j) acc[i][j] = t.bias && j < t.cols ? t.bias[j] : T(0);
+    const T* base = t.base + r0 * t.pix;
+    const T* w = t.w;
+    for (int64_t q = 0; q < t.taps; ++q, w += t.ldw)
+      for (int i = 0; i < kMR; ++i) {
+        const T ai = base[t.tap_off[q] + i * t.pix];
+        for (int j = 0; j < kNR; ++j) acc[i][j] += ai * w[j];
+      }
+    const int64_t rows = std::min<int64_t>(kMR, t.rows - r0);
+    for (int64_t i = 0; i < rows; ++i)
+      for (int j = 0; j < t.cols; ++j) {
+        const T v = acc[i][j];
+        t.c[(r0 + i) * t.ldc + j] = t.relu && v < T(0) ? T(0) : v;  // NaN propagates
+      }
+  }
+}
+
 }  // namespace
 
-const ConvKernel<float> conv_kernel_generic_f32 = {kMR, kNR, &generic_conv_tile<float>, &im2col<float>,
+const ConvKernel<float> conv_kernel_generic_f32 = {kMR, kNR, &generic_conv_tile<float>,
+    &generic_direct_tile<float>, &im2col<float>,
     &col2im_add<float>, &relu_masked<float>, &add_column_sums<float>};
-const ConvKernel<double> conv_kernel_generic_f64 = {kMR, kNR, &generic_conv_tile<double>, &im2col<double>,
+const ConvKernel<double> conv_kernel_generic_f64 = {kMR, kNR, &generic_conv_tile<double>,
+    &generic_direct_tile<double>, &im2col<double>,
     &col2im_add<double>, &relu_masked<double>, &add_column_sums<double>};
 
 }  // namespace pynn
