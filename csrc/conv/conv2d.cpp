@@ -139,6 +139,54 @@ const T* pack_weights(const Conv2dParams& p, const Shape& s, const T* w, int64_t
   return packed;
 }
 
+// The zero-padded window of input rows that one output row (n, oh) reads, for the direct kernels: kernel_h
+// rows of `span` pixels (input columns -pad_left .. span - pad_left - 1) x in_c, then `slack` zeros that a
+// panel's pixels past the row's end may read (never stored). offsets[q]: where (tap, channel) q of a
+// group's kernel starts in the window, in the packed weights' row order.
+template <class T>
+struct RowWindow {
+  const Conv2dParams& p;
+  int64_t span, row_len, size, iw_lo, iw_hi;
+  std::vector<int64_t> offsets;
+
+  RowWindow(const Conv2dParams& params, const Shape& s, int64_t slack_pixels) : p(params) {
+    span = (p.out_w - 1) * p.stride_w + (p.kernel_w - 1) * p.dilation_w + 1;
+    row_len = span * p.in_c;
+    size = p.kernel_h * row_len + slack_pixels * p.stride_w * p.in_c;
+    iw_lo = std::max<int64_t>(0, p.pad_left);
+    iw_hi = std::min<int64_t>(span, p.in_w + p.pad_left);
+    offsets.resize(static_cast<size_t>(s.kg));
+    for (int64_t kh = 0; kh < p.kernel_h; ++kh)
+      for (int64_t kw = 0; kw < p.kernel_w; ++kw)
+        for (int64_t c = 0; c < s.cin_g; ++c)
+          offsets[(kh * p.kernel_w + kw) * s.cin_g + c] = kh * row_len + kw * p.dilation_w * p.in_c + c;
+  }
+
+  // This thread's window buffer, zeroed (the slack stays zero).
+  T* buffer() const {
+    T* win = static_cast<T*>(thread_scratch(kColSlot, sizeof(T) * size));
+    std::fill(win, win + size, T(0));
+    return win;
+  }
+
+  // The window of output row r = n * out_h + oh.
+  void fill(const T* x, int64_t r, T* win) const {
+    const int64_t n = r / p.out_h, oh = r % p.out_h;
+    for (int64_t kh = 0; kh < p.kernel_h; ++kh) {
+      T* dst = win + kh * row_len;
+      const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
+      if (ih < 0 || ih >= p.in_h || iw_hi <= iw_lo) {
+        std::fill(dst, dst + row_len, T(0));
+        continue;
+      }
+      std::fill(dst, dst + iw_lo * p.in_c, T(0));
+      std::memcpy(dst + iw_lo * p.in_c, x + ((n * p.in_h + ih) * p.in_w + (iw_lo - p.pad_left)) * p.in_c,
+                  sizeof(T) * (iw_hi - iw_lo) * p.in_c);
+      std::fill(dst + iw_hi * p.in_c, dst + row_len, T(0));
+    }
+  }
+};
+
 // The direct convolution for few input channels: per output row (n, oh), the kernel_h input rows it reads
 // are copied into a zero-padded window (kernel_h x span x in_c, a few hundred values), and the direct tile
 // runs over panels of mr consecutive output pixels of that row, each tap a fixed offset into the window:
@@ -151,38 +199,15 @@ void forward_direct(const Conv2dParams& p, const Shape& s, const T* x, const T* 
   const int64_t mr = kr.mr, nr = kr.nr;
   const int64_t blocks = ceil_div(s.cout_g, nr);
   const T* packed = pack_weights(p, s, w, nr);
-  // The window's columns: input columns iw0 .. iw0 + span - 1 of the row, iw0 = -pad_left; the slack past
-  // them is what the panel's rows past the image's last pixel read (never stored).
-  const int64_t span = (p.out_w - 1) * p.stride_w + (p.kernel_w - 1) * p.dilation_w + 1;
-  const int64_t row_len = span * p.in_c, slack = mr * p.stride_w * p.in_c;
-  const int64_t window = p.kernel_h * row_len + slack;
-  std::vector<int64_t> tap_off(static_cast<size_t>(s.kg));  // per tap and channel, the packed weights' row order
-  for (int64_t kh = 0; kh < p.kernel_h; ++kh)
-    for (int64_t kw = 0; kw < p.kernel_w; ++kw)
-      for (int64_t c = 0; c < s.cin_g; ++c)
-        tap_off[(kh * p.kernel_w + kw) * s.cin_g + c] = kh * row_len + kw * p.dilation_w * p.in_c + c;
+  const RowWindow<T> rw(p, s, mr);
   // A plain relu is applied by the tile in registers; any other activation over each row after it.
   const bool relu = act && act->kind == Activation::relu && act->negative_slope == 0.0 && act->threshold == 0.0 &&
                     act->max_value < 0;
   const bool has_act = act && act->kind != Activation::linear && !relu;
-  const int64_t iw_lo = std::max<int64_t>(0, p.pad_left), iw_hi = std::min<int64_t>(span, p.in_w + p.pad_left);
   parallel_for(p.batch * p.out_h, 4, [&](int64_t r0, int64_t r1) {
-    T* win = static_cast<T*>(thread_scratch(kColSlot, sizeof(T) * window));
-    std::fill(win, win + window, T(0));
+    T* win = rw.buffer();
     for (int64_t r = r0; r < r1; ++r) {
-      const int64_t n = r / p.out_h, oh = r % p.out_h;
-      for (int64_t kh = 0; kh < p.kernel_h; ++kh) {  // window row kh: input row ih, columns iw0 ..
-        T* dst = win + kh * row_len;
-        const int64_t ih = oh * p.stride_h - p.pad_top + kh * p.dilation_h;
-        if (ih < 0 || ih >= p.in_h || iw_hi <= iw_lo) {
-          std::fill(dst, dst + row_len, T(0));
-          continue;
-        }
-        std::fill(dst, dst + iw_lo * p.in_c, T(0));
-        std::memcpy(dst + iw_lo * p.in_c, x + ((n * p.in_h + ih) * p.in_w + (iw_lo - p.pad_left)) * p.in_c,
-                    sizeof(T) * (iw_hi - iw_lo) * p.in_c);
-        std::fill(dst + iw_hi * p.in_c, dst + row_len, T(0));
-      }
+      rw.fill(x, r, win);
       T* yrow = y + r * p.out_w * p.out_c;
       for (int64_t g = 0; g < p.groups; ++g)
         for (int64_t b = 0; b < blocks; ++b) {
@@ -192,7 +217,7 @@ void forward_direct(const Conv2dParams& p, const Shape& s, const T* x, const T* 
           t.taps = s.kg;
           t.kc = 1;
           t.base = win + g * s.cin_g;
-          t.tap_off = tap_off.data();
+          t.tap_off = rw.offsets.data();
           t.pix = p.stride_w * p.in_c;
           t.relu = relu;
           t.w = packed + (g * blocks + b) * s.kg * nr;
@@ -357,6 +382,62 @@ void forward_impl(const Conv2dParams& p, const T* x, const T* w, const T* bias, 
   forward_direct(p, s, x, w, bias, y, act);
 }
 
+// The weight gradient for few input channels: output rows (n, oh) cut into chunks fixed by the shape, each
+// summed by one thread into its own partial dw (and bias sums) row by row, from the row's window and its dz
+// (dy masked by the fused relu), by the direct dw tile; the partials added in chunk order.
+template <class T>
+void backward_weights_direct(const Conv2dParams& p, const Shape& s, const T* x, const T* dy, const T* mask, T* dw,
+                             T* dbias, bool accumulate) {
+  const ConvKernel<T>& kr = conv_kernel_for<T>(active_isa());
+  const int64_t wsize = s.kg * p.out_c, bsize = dbias ? p.out_c : 0;
+  const int64_t rows = p.batch * p.out_h;
+  const int64_t chunks = std::clamp<int64_t>(ceil_div(s.rows, 1024), 1, 16);
+  const int64_t chunk_rows = ceil_div(rows, chunks);
+  const RowWindow<T> rw(p, s, 0);
+  double* partial_b = static_cast<double*>(
+      thread_scratch(kPartialSlot, sizeof(double) * chunks * bsize + sizeof(T) * chunks * wsize + 64));
+  T* partial_w = reinterpret_cast<T*>(partial_b + chunks * bsize);
+  parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
+    T* win = rw.buffer();
+    for (int64_t c = c0; c < c1; ++c) {
+      T* pw = partial_w + c * wsize;
+      double* pb = partial_b + c * bsize;
+      std::fill(pw, pw + wsize, T(0));
+      std::fill(pb, pb + bsize, 0.0);
+      const int64_t end = std::min(rows, (c + 1) * chunk_rows);
+      for (int64_t r = c * chunk_rows; r < end; ++r) {
+        rw.fill(x, r, win);
+        const T* d = masked_rows(kr, dy, mask, r * p.out_w, p.out_w, p.out_c);
+        for (int64_t g = 0; g < p.groups; ++g) {
+          ConvDwTile<T> t;
+          t.base = win + g * s.cin_g;
+          t.tap_off = rw.offsets.data();
+          t.taps = s.kg;
+          t.pix = p.stride_w * p.in_c;
+          t.dz = d + g * s.cout_g;
+          t.ldd = p.out_c;
+          t.rows = p.out_w;
+          t.dw = pw + g * s.cout_g;
+          t.ldw = p.out_c;
+          t.cols = static_cast<int>(s.cout_g);
+          kr.direct_dw(t);
+        }
+        kr.add_column_sums(d, p.out_w, p.out_c, bsize, pb);
+      }
+    }
+  });
+  for (int64_t i = 0; i < wsize; ++i) {
+    T v = accumulate ? dw[i] : T(0);
+    for (int64_t c = 0; c < chunks; ++c) v += partial_w[c * wsize + i];
+    dw[i] = v;
+  }
+  for (int64_t o = 0; o < bsize; ++o) {
+    double v = 0;
+    for (int64_t c = 0; c < chunks; ++c) v += partial_b[c * bsize + o];
+    dbias[o] = static_cast<T>(accumulate ? dbias[o] + v : v);
+  }
+}
+
 template <class T>
 void backward_weights_impl(const Conv2dParams& p, const T* x, const T* dy, const T* mask, T* dw, T* dbias,
                            bool accumulate) {
@@ -366,6 +447,10 @@ void backward_weights_impl(const Conv2dParams& p, const T* x, const T* dy, const
   const Algorithm algo = algorithm_for(p, s);
   if (algo == Algorithm::depthwise) {
     backward_weights_depthwise(p, x, dy, mask, dw, dbias, accumulate);
+    return;
+  }
+  if (algo == Algorithm::im2col) {
+    backward_weights_direct(p, s, x, dy, mask, dw, dbias, accumulate);
     return;
   }
   // Chunks of pixels fixed by the shape alone: each is summed by one thread into its own partials.

@@ -40,6 +40,21 @@ struct ConvTile {
 template <class T>
 using ConvTileFn = void (*)(const ConvTile<T>&);
 
+// The direct weight gradient of one output row of pixels, from the same window as the direct tile:
+//   dw[q * ldw + o] += sum_{i < rows} base[tap_off[q] + i * pix] * dz[i * ldd + o]   for q < taps, o < cols
+// (taps = kh * kw * cin_g offsets, one per tap and channel).
+template <class T>
+struct ConvDwTile {
+  const T* base;
+  const int64_t* tap_off;
+  int64_t taps, pix;
+  const T* dz;
+  int64_t ldd, rows;
+  T* dw;
+  int64_t ldw;
+  int cols;
+};
+
 // The driver's data loops (conv_loops.inc), compiled per ISA.
 //   im2col      rows [r0, r0 + rows) of group g's patch matrix (kh * kw * cin_g columns, zeros for taps
 //               outside the image) into col.
@@ -52,6 +67,7 @@ struct ConvKernel {
   int mr, nr;
   ConvTileFn<T> tile;
   ConvTileFn<T> direct_tile;
+  void (*direct_dw)(const ConvDwTile<T>& t);
   void (*im2col)(const Conv2dParams& p, const T* x, int64_t g, int64_t r0, int64_t rows, T* col);
   void (*col2im_add)(const Conv2dParams& p, const T* col, int64_t g, int64_t r0, int64_t rows, T* dx);
   void (*relu_masked)(const T* dy, const T* mask, int64_t len, T* out);

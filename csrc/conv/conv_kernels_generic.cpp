@@ -55,13 +55,27 @@ void generic_direct_tile(const ConvTile<T>& t) {
   }
 }
 
+// The direct weight gradient of a row of pixels (conv_kernels.h), plain loops.
+template <class T>
+void generic_direct_dw(const ConvDwTile<T>& t) {
+  for (int64_t q = 0; q < t.taps; ++q) {
+    const T* a = t.base + t.tap_off[q];
+    T* out = t.dw + q * t.ldw;
+    for (int64_t i = 0; i < t.rows; ++i) {
+      const T ai = a[i * t.pix];
+      const T* d = t.dz + i * t.ldd;
+      for (int o = 0; o < t.cols; ++o) out[o] += ai * d[o];
+    }
+  }
+}
+
 }  // namespace
 
 const ConvKernel<float> conv_kernel_generic_f32 = {kMR, kNR, &generic_conv_tile<float>,
-    &generic_direct_tile<float>, &im2col<float>,
+    &generic_direct_tile<float>, &generic_direct_dw<float>, &im2col<float>,
     &col2im_add<float>, &relu_masked<float>, &add_column_sums<float>};
 const ConvKernel<double> conv_kernel_generic_f64 = {kMR, kNR, &generic_conv_tile<double>,
-    &generic_direct_tile<double>, &im2col<double>,
+    &generic_direct_tile<double>, &generic_direct_dw<double>, &im2col<double>,
     &col2im_add<double>, &relu_masked<double>, &add_column_sums<double>};
 
 }  // namespace pynn
