@@ -691,17 +691,227 @@ def test_quantized_mlp(tmp_path):
         np.testing.assert_allclose(run(as_written, [xb])[0], model.predict(xb, verbose=0), rtol=1e-5, atol=2e-6)
 
 
+def _quantized_sessions(model, tmp_path):
+    """(as written, optimized): onnxruntime sessions of the exported model with its graph optimizations off,
+    and on. The optimized one keeps int8 activations int8 (session.qdqisint8allowed): by default, on an x86
+    CPU, onnxruntime turns QDQ's int8 activations into uint8 for its u8s8 products, whose AVX2 kernel (without
+    VNNI) adds pairs of products in int16 with saturation, which full-range int8 weights overflow."""
+    session(model, tmp_path)
+    path = str(tmp_path / "model.onnx")
+    off, on = ort.SessionOptions(), ort.SessionOptions()
+    off.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    on.add_session_config_entry("session.qdqisint8allowed", "1")
+    return tuple(ort.InferenceSession(path, options, providers=["CPUExecutionProvider"]) for options in (off, on))
+
+
+def _quantize(model, x, mode):
+    """model.quantize("int8"): dynamic, or static with x as the calibration data."""
+    if mode == "static":
+        model.quantize("int8", calibration_data=x)
+        assert all(layer.activation_quantization == "static" for layer in model.layers if layer.weights
+                   and getattr(layer, "_static_inputs", None))
+    else:
+        model.quantize("int8")
+
+
+def _int8_step(layer, x):
+    """One quantization step of the layer's last int8 product, per output channel (last axis) and, for dynamic
+    inputs, per sample (axis 0): an input code off by one moves output j by at most (max |input|, or
+    127 / inputs_scale) / kernel_scale_j, the largest |w_j| being 127 / kernel_scale_j. SeparableConv2D's is its
+    pointwise product's, whose input is its int8 depthwise output."""
+    attr, which = "kernel", 0
+    if isinstance(layer, layers.SeparableConv2D):
+        x = layer._depthwise_int8(x, "depthwise_kernel", layer.strides, layer.padding, layer.dilation_rate)
+        attr, which = "pointwise_kernel", 1
+    scale = getattr(layer, f"{attr}_scale").value
+    if layer.activation_quantization == "static":
+        return np.float32(127.0) / getattr(layer, layer._static_inputs[which]).value / scale
+    return np.abs(x).max(axis=tuple(range(1, x.ndim)), keepdims=True) / scale      # (samples, 1, ..., channels)
+
+
+def _int8_axes(proto):
+    """(names of the int8 weight initializers, {their name: the axis of the DequantizeLinear reading them})."""
+    int8 = {t.name for t in proto.graph.initializer if t.data_type == onnx.TensorProto.INT8 and t.dims}
+    axes = {n.input[0]: next((a.i for a in n.attribute if a.name == "axis"), 1)
+            for n in proto.graph.node if n.op_type == "DequantizeLinear" and n.input[0] in int8}
+    return int8, axes
+
+
+INT8_LAYERS = {
+    "Dense": (lambda: layers.Dense(6, activation="relu"), (7,)),
+    "Conv1D_same_strides": (lambda: layers.Conv1D(4, 3, padding="same", strides=2, activation="relu"), (11, 3)),
+    "Conv1D_causal_dilated": (lambda: layers.Conv1D(4, 3, padding="causal", dilation_rate=2), (10, 3)),
+    "Conv2D_valid": (lambda: layers.Conv2D(5, 3), (9, 8, 3)),
+    "Conv2D_valid_strides": (lambda: layers.Conv2D(5, (3, 2), strides=(2, 1), use_bias=False), (9, 8, 3)),
+    "Conv2D_same_strides": (lambda: layers.Conv2D(5, 3, padding="same", strides=2, activation="relu"), (9, 8, 3)),
+    "Conv2D_same_dilated": (lambda: layers.Conv2D(4, 3, padding="same", dilation_rate=2), (8, 9, 2)),
+    "Conv2D_groups": (lambda: layers.Conv2D(6, 3, padding="same", groups=3), (7, 8, 6)),
+    "DepthwiseConv2D_same_strides": (lambda: layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same",
+                                                                    strides=2), (9, 8, 3)),
+    "DepthwiseConv2D_valid": (lambda: layers.DepthwiseConv2D((3, 2), activation="relu"), (7, 8, 4)),
+    "SeparableConv2D": (lambda: layers.SeparableConv2D(4, 3, depth_multiplier=2, padding="same", strides=2,
+                                                       activation="relu"), (9, 8, 3)),
+    "SeparableConv2D_valid": (lambda: layers.SeparableConv2D(5, 3, use_bias=False), (8, 7, 4)),
+    "SimpleRNN": (lambda: layers.SimpleRNN(5, return_sequences=True), (6, 3)),
+    "LSTM": (lambda: layers.LSTM(5), (6, 3)),
+    "LSTM_backwards_sequences": (lambda: layers.LSTM(5, go_backwards=True, return_sequences=True), (6, 3)),
+    "GRU": (lambda: layers.GRU(5, return_sequences=True), (6, 3)),
+    "GRU_reset_before": (lambda: layers.GRU(5, reset_after=False), (6, 3)),
+    "Bidirectional_LSTM": (lambda: layers.Bidirectional(layers.LSTM(4, return_sequences=True)), (6, 3)),
+    "Bidirectional_GRU": (lambda: layers.Bidirectional(layers.GRU(4), merge_mode="sum"), (6, 3)),
+}
+RECURRENT = (layers.SimpleRNN, layers.LSTM, layers.GRU, layers.Bidirectional)
+
+
+@pytest.mark.parametrize("mode", ["dynamic", "static"])
+@pytest.mark.parametrize("name", list(INT8_LAYERS))
+def test_quantized_layers(name, mode, tmp_path):
+    """Each quantizable layer after model.quantize("int8"), dynamic and static: the int8 kernels are int8
+    initializers dequantized on the output-channel axis of their ONNX layout; the graph as written is
+    model.predict up to float32 rounding (static: but for an input at a rounding tie, which QuantizeLinear's
+    x / (1 / s) may round the other way: within one step); with onnxruntime's optimizations, within one
+    quantization step of the layer's last int8 product. The int8 model differs from the float one by more than
+    that step: the tolerance would catch a graph computing in float (or a scale on the wrong axis)."""
+    make, shape = INT8_LAYERS[name]
+    model = seq([make()], shape)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((64,) + shape).astype(np.float32)
+    x[:, ..., 0] *= 3.0                                           # channels of different ranges
+    float_y = model.predict(x, verbose=0)
+    _quantize(model, x[:32], mode)
+    x[-1] *= 2.0                                                  # beyond the calibrated range: clipped
+    quantized_y = model.predict(x, verbose=0)
+    as_written, optimized = _quantized_sessions(model, tmp_path)
+    int8, axes = _int8_axes(onnx.load(str(tmp_path / "model.onnx")))
+    quantized_layers = [w for layer in model.layers for w in layer.weights if w.value.dtype == np.int8]
+    assert len(int8) == len(quantized_layers) and set(axes) == int8
+    layer = model.layers[0]
+    if isinstance(layer, RECURRENT):
+        step = np.full(quantized_y.shape[-1], 1e-5, np.float32)   # no fused int8 products: float32 rounding
+        assert np.abs(quantized_y - float_y).max() > 1e-3
+    else:
+        step = _int8_step(layer, x)
+        assert np.any(np.abs(quantized_y - float_y) > step)
+    for batch in BATCHES + (64,):
+        xb, expected = x[-batch:], quantized_y[-batch:]
+        tol = step[-batch:] if step.ndim > 1 else step
+        got = run(as_written, [xb])[0]
+        assert got.shape == expected.shape
+        close = np.isclose(got, expected, rtol=1e-5, atol=4e-6)
+        assert np.all(close) if mode == "dynamic" else (close.mean() > 0.999 and np.all(np.abs(got - expected)
+                                                                                         <= tol + 1e-5))
+        assert np.all(np.abs(run(optimized, [xb])[0] - expected) <= tol + 1e-5)
+
+
+@pytest.mark.parametrize("mode", ["dynamic", "static"])
+def test_quantized_conv_with_unknown_sizes(mode, tmp_path):
+    """int8 convolutions on sizes known only at run time (padding 'same' and 'causal': the windows' Conv takes
+    auto_pad), at two sizes."""
+    model = seq([layers.Conv2D(4, 3, padding="same", strides=2), layers.Conv2D(3, 2, activation="relu"),
+                 layers.GlobalMaxPooling2D()], (None, None, 2))
+    rng = np.random.default_rng(0)
+    _quantize(model, rng.standard_normal((8, 9, 8, 2)).astype(np.float32), mode)
+    as_written, _ = _quantized_sessions(model, tmp_path)
+    for shape in ((2, 9, 8, 2), (3, 6, 11, 2)):
+        x = rng.standard_normal(shape).astype(np.float32)
+        np.testing.assert_allclose(run(as_written, [x])[0], model.predict(x, verbose=0), rtol=1e-5, atol=4e-6)
+    model = seq([layers.Conv1D(3, 4, padding="same"), layers.Conv1D(2, 3, padding="causal")], (None, 2))
+    _quantize(model, rng.standard_normal((8, 10, 2)).astype(np.float32), mode)
+    as_written, _ = _quantized_sessions(model, tmp_path)
+    for shape in ((2, 10, 2), (3, 17, 2)):
+        x = rng.standard_normal(shape).astype(np.float32)
+        np.testing.assert_allclose(run(as_written, [x])[0], model.predict(x, verbose=0), rtol=1e-5, atol=4e-6)
+
+
+@pytest.mark.parametrize("mode", ["dynamic", "static"])
+def test_quantized_embedding_and_recurrent_masks(mode, tmp_path):
+    """An int8 Embedding (a Gather from its table dequantized per row) with mask_zero, feeding int8 recurrent
+    layers: the masks reach them as in the float export."""
+    inputs = layers.Input(shape=(8,))
+    h = layers.Embedding(30, 4, mask_zero=True)(inputs)
+    h = layers.Bidirectional(layers.GRU(3, return_sequences=True))(h)
+    out = layers.LSTM(3)(h)
+    model = randomize(pynn.Model(inputs, out))
+    make = _padded_indices("post")
+    x = make(48, np.random.default_rng(0))[0]
+    _quantize(model, x, mode)
+    as_written, optimized = _quantized_sessions(model, tmp_path)
+    int8, axes = _int8_axes(onnx.load(str(tmp_path / "model.onnx")))
+    assert len(int8) == 4 and sorted(axes[name] for name in int8) == [0, 1, 1, 1]
+    assert all(axes[name] == (0 if "embeddings" in name else 1) for name in int8)   # table rows, W units
+    for batch in BATCHES:
+        xb = make(batch, np.random.default_rng(batch))[0]
+        expected = model.predict(xb, verbose=0)
+        for sess in (as_written, optimized):
+            np.testing.assert_allclose(run(sess, [xb])[0], expected, rtol=1e-5, atol=1e-6)
+    model = seq([layers.Embedding(30, 4)], (8,))             # the lookup alone: rows of q / scale
+    model.quantize("int8")
+    embedding = model.layers[0]
+    table = embedding.embeddings.value / embedding.embeddings_scale.value[:, None]
+    np.testing.assert_allclose(run(session(model, tmp_path), [x])[0], table[x.astype(int)], rtol=1e-6, atol=0)
+
+
+def _mnist_cnn():
+    """The seed MNIST CNN: Conv2D 32 - MaxPool - Conv2D 64 - MaxPool - Flatten - Dense(10, softmax)."""
+    return pynn.Sequential([
+        layers.Input(shape=(28, 28, 1)),
+        layers.Conv2D(32, (3, 3), activation="relu"), layers.MaxPooling2D((2, 2)),
+        layers.Conv2D(64, (3, 3), activation="relu"), layers.MaxPooling2D((2, 2)),
+        layers.Flatten(), layers.Dense(10, activation="softmax")])
+
+
+@pytest.fixture(scope="module")
+def mnist_cnn(real_mnist):
+    """(weights of _mnist_cnn after one epoch on 5,000 real MNIST images, those images, 2,000 test images and
+    their labels)."""
+    x_train, y_train, x_test, y_test = real_mnist
+    x = x_train[:5000, ..., None].astype(np.float32) / 255
+    pynn.utils.set_random_seed(0)
+    model = _mnist_cnn()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, y_train[:5000], batch_size=32, epochs=1, verbose=0)
+    return model.get_weights(), x, x_test[:2000, ..., None].astype(np.float32) / 255, y_test[:2000]
+
+
+@pytest.mark.parametrize("mode", ["dynamic", "static"])
+def test_quantized_seed_cnn_on_real_mnist(mode, mnist_cnn, tmp_path):
+    """The seed CNN trained briefly on real MNIST, quantized, exported: onnxruntime (default session options)
+    predicts the class pynn predicts for at least 99.5% of 2,000 test images."""
+    weights, x, x_test, y_test = mnist_cnn
+    model = _mnist_cnn()
+    model.set_weights(weights)
+    _quantize(model, x[:500], mode)
+    pynn_class = model.predict(x_test, verbose=0).argmax(axis=1)
+    assert np.mean(pynn_class == y_test) > 0.85                  # trained, and still so in int8
+    onnx_class = run(session(model, tmp_path), [x_test])[0].argmax(axis=1)
+    assert np.mean(onnx_class == pynn_class) >= 0.995
+
+
 def test_quantized_layer_without_int8_converter_is_refused(tmp_path):
-    """A quantized layer whose converter reads float weights (any but Dense's) is an error naming it, also
-    inside a wrapper, instead of a graph computing with its int8 values as weights."""
-    model = seq([layers.Conv1D(2, 3, name="conv"), layers.Flatten(), layers.Dense(2)], (6, 3))
-    model.layers[0].quantization_mode = "int8"          # what quantize("int8") sets, alone
-    with pytest.raises(ValueError, match=r"layer 'conv' \(Conv1D\) is quantized \(int8\).*dequantize"):
+    """A quantized layer whose converter reads float weights (a class registered without quantized=True) is an
+    error naming it, also inside a wrapper, instead of a graph computing with its int8 values as weights; a
+    quantization mode other than int8 is refused by the int8 converters."""
+    class Scaled(layers.Dense):
+        pass
+
+    @export.register_converter(Scaled)
+    def _scaled(g, layer, x):
+        return g.op("MatMul", [x, g.const(layer.kernel.value)])
+
+    model = seq([layers.Conv1D(2, 3), layers.Flatten(), Scaled(2, name="scaled")], (6, 3))
+    model.quantize("int8")
+    with pytest.raises(ValueError, match=r"layer 'scaled' \(Scaled\) is quantized \(int8\).*dequantize"):
         model.export(str(tmp_path / "m.onnx"))
-    model = seq([layers.Bidirectional(layers.GRU(3))], (5, 2))
-    model.layers[0].backward_layer.quantization_mode = "int8"
-    with pytest.raises(ValueError, match=r"\(GRU\) \(inside layer '.*', Bidirectional\) is quantized"):
+    model = seq([layers.TimeDistributed(Scaled(2, name="inner"), name="td")], (5, 3))
+    model.quantize("int8")
+    with pytest.raises(ValueError, match=r"'inner' \(Scaled\) \(inside layer 'td', TimeDistributed\) is quantized"):
         model.export(str(tmp_path / "m.onnx"))
+    model = seq([layers.Conv2D(2, 3, name="conv")], (5, 5, 1))
+    model.quantize("int8")
+    model.layers[0].quantization_mode = "int4"
+    with pytest.raises(ValueError, match=r"layer 'conv' \(Conv2D\) is quantized \(int4.*only int8"):
+        model.export(str(tmp_path / "m.onnx"))
+    assert not (tmp_path / "m.onnx").exists()
 
 
 # ---------------------------------------------------------------------------------------------- seed models

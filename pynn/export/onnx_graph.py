@@ -66,14 +66,16 @@ class OnnxGraph:
                                                 **attributes))
         return names[0] if isinstance(outputs, int) and outputs == 1 else names
 
-    def const(self, value, dtype=None, hint="const"):
+    def const(self, value, dtype=None, hint="const", keep_0d=False):
         """An initializer holding `value`, in `dtype` (default: the model's float type for float values,
-        int64 for integers). Equal constants share one initializer."""
+        int64 for integers). Equal constants share one initializer. A 0-d value is stored with shape (1,)
+        unless keep_0d (for the inputs ONNX wants 0-d, such as QuantizeLinear's per-tensor scale)."""
         value = np.asarray(value)
         if dtype is None:
             dtype = self.float_dtype if value.dtype.kind in "fc" else (np.bool_ if value.dtype == np.bool_
                                                                        else np.int64)
-        value = np.ascontiguousarray(value, dtype=dtype)
+        stored = np.ascontiguousarray(value, dtype=dtype)            # a 0-d value becomes (1,)
+        value = stored.reshape(value.shape) if keep_0d else stored
         key = (value.dtype.str, value.shape, value.tobytes())
         name = self._constants.get(key)
         if name is None:

@@ -4,7 +4,9 @@ activations.py  Activation, ReLU, LeakyReLU, ELU, Softmax, PReLU, and every acti
 attention.py    MultiHeadAttention, Attention, AdditiveAttention (their masks, causal masks, scores as outputs)
 core.py         Dense, Embedding, Masking, Flatten, Reshape, Permute, RepeatVector, Rescaling, and the layers
                 that are the identity at inference (Dropout, noise, augmentation)
-quantized.py    Dense after model.quantize("int8"): int8 kernel, DequantizeLinear, rows quantized as pynn does
+quantized.py    model.quantize("int8") in QDQ form: int8 kernels through DequantizeLinear, inputs quantized as pynn
+                does (static: QuantizeLinear -> DequantizeLinear); Dense here, the helpers the int8 branches of
+                conv.py, core.py (Embedding) and recurrent.py use
 conv.py         Conv1D / 2D, Conv1DTranspose / 2DTranspose, DepthwiseConv2D, SeparableConv2D
 pooling.py      Max / AveragePooling1D / 2D, the global poolings
 normalization.py  BatchNormalization, LayerNormalization, GroupNormalization, UnitNormalization, Normalization

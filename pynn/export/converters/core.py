@@ -4,7 +4,7 @@ import numpy as np
 
 from pynn import layers
 from pynn.export.converters.activations import emit_activation
-from pynn.export.converters.quantized import quantized_dense
+from pynn.export.converters.quantized import check_int8, int8_weight, quantized_dense
 from pynn.export.registry import register_converter
 
 
@@ -18,10 +18,15 @@ def _dense(g, layer, x):
     return emit_activation(g, layer.activation, y)
 
 
-@register_converter(layers.Embedding)
+@register_converter(layers.Embedding, quantized=True)
 def _embedding(g, layer, x):
     indices = x if not g.is_float(x) else g.cast(x, np.int64, hint="indices")
-    y = g.op("Gather", [g.const(layer.embeddings.value, hint="embeddings"), indices], axis=0)
+    if layer.quantization_mode is not None:      # int8 rows, one scale each: the lookup reads the dequantized table
+        check_int8(layer)
+        table = int8_weight(g, layer.embeddings.value, layer.embeddings_scale.value, 0, hint="embeddings")
+    else:
+        table = g.const(layer.embeddings.value, hint="embeddings")
+    y = g.op("Gather", [table, indices], axis=0)
     if layer.mask_zero:
         zero = g.const(np.zeros((), g.dtypes.get(indices, np.int64)), hint="zero")
         g.masks[y] = g.op("Not", [g.op("Equal", [indices, zero])], hint="mask")

@@ -13,10 +13,15 @@ state is that of the valid steps alone. The valid steps of each sequence are gat
 order) and their count is ONNX's sequence_lens, which handles masks of any pattern, padding before or after.
 With return_sequences, each step's output is then the output of the last valid step up to it (zeros before
 the first), or zeros at masked steps with zero_output_for_mask (Bidirectional sets it), as pynn computes.
+
+Quantized (model.quantize("int8"), see quantized.py): W is the DequantizeLinear of the int8 input kernel (in
+ONNX's layout and gate order, one scale per gate unit: axis 1), and the op reads the input as pynn's int8 product
+does, quantized and dequantized per row (sample and step) or with the static inputs scale; R stays float32.
 """
 import numpy as np
 
 from pynn import layers
+from pynn.export.converters import quantized
 from pynn.export.registry import register_converter
 
 _OPS = {"simple": "RNN", "lstm": "LSTM", "gru": "GRU"}
@@ -123,8 +128,15 @@ def recurrent_outputs(g, layer, x, mask=None, initial_state=None):
         order, lengths, counts = _compaction(g, mask)
         x = _gather_steps(g, x, order)
     w, r, b = _weights(layer)
+    if layer.quantization_mode is not None:
+        quantized.check_int8(layer)
+        x = quantized.quantized_input(g, layer, x)             # per (sample, step) row: in any step order
+        scale = _gates(np.asarray(layer.kernel_scale.value), layer.units, _GATE_ORDER[layer.cell])
+        w = quantized.int8_weight(g, w, scale, 1, hint="W")
+    else:
+        w = g.const(w, hint="W")
     states = [g.unsqueeze(s, [0], hint="initial_state") for s in initial_state or []]
-    inputs = [g.transpose(x, [1, 0, 2], hint="time_major"), g.const(w, hint="W"), g.const(r, hint="R"),
+    inputs = [g.transpose(x, [1, 0, 2], hint="time_major"), w, g.const(r, hint="R"),
               g.const(b, hint="B"), lengths or ""] + (states or [""])
     while inputs[-1] == "":
         inputs.pop()
@@ -141,7 +153,7 @@ def recurrent_outputs(g, layer, x, mask=None, initial_state=None):
     return [y] + final
 
 
-@register_converter(layers.SimpleRNN, layers.LSTM, layers.GRU)
+@register_converter(layers.SimpleRNN, layers.LSTM, layers.GRU, quantized=True)
 def _recurrent(g, layer, x, initial_state=None):
     mask = g.masks.get(x)
     outs = recurrent_outputs(g, layer, x, mask, initial_state)
