@@ -377,13 +377,12 @@ def test_functional_attention_with_mask_inputs(rng, tmp_path):
     np.testing.assert_allclose(pynn.models.load_model(tmp_path / "att.keras").predict(xs, verbose=0), want, rtol=1e-6)
 
 
-def test_shared_layer_must_keep_its_call_options():
+def test_shared_layer_calls_keep_their_own_options():
     x = pynn.Input((4, 3))
     mha = layers.MultiHeadAttention(2, 2)
     mha(x, x, use_causal_mask=True)
-    mha(x, x, use_causal_mask=True)                      # the same options: a second node is fine
-    with pytest.raises(NotImplementedError, match="same masks and options"):
-        mha(x, x)
+    mha(x, x)                                            # other options: a node of its own (Keras allows it)
+    assert [n.call_options["options"].use_causal_mask for n in mha._inbound_nodes] == [True, False]
     with pytest.raises(ValueError, match="must be a symbolic tensor"):
         mha(x, x, attention_mask=np.ones((1, 4, 4), bool))
 

@@ -39,8 +39,12 @@ def test_options_key_and_mask_are_recorded_in_the_graph_and_config(rng):
     node = mha._inbound_nodes[0]
     assert node.inputs == model.inputs[:2] + [model.inputs[2], model.inputs[3]]     # query, value, key, mask
     config = [e for e in model.get_config()["layers"] if e["name"] == "mha"][0]
-    assert config["config"]["call_options"] == {"masks": ["attention_mask"], "use_causal_mask": True,
-                                                "return_attention_scores": True}
+    (call,) = config["inbound_nodes"]              # written as the call is made: mha(q, value=v, key=k, ...)
+    assert [call["args"][0]["config"]["keras_history"][0]] + [
+        call["kwargs"][k]["config"]["keras_history"][0] for k in ("value", "key", "attention_mask")] == [
+        t._keras_history[0].name for t in model.inputs]
+    assert {k: v for k, v in call["kwargs"].items() if not isinstance(v, dict)} == {
+        "use_causal_mask": True, "return_attention_scores": True}
     xs = _data(rng)
     y, scores = model.predict(xs, verbose=0)
     assert scores.shape == (B, 2, T, S)

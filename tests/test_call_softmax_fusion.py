@@ -206,3 +206,93 @@ def test_no_fusion_where_it_would_change_the_result(rng):
     built_in = pynn.Sequential([layers.Input((8,)), CallDense(6, "relu"), layers.Dense(4, activation="softmax")])
     built_in.compile("sgd", "sparse_categorical_crossentropy")
     assert built_in._outputs[0].fused is built_in.layers[-1].activation
+
+
+# ---------------------------------------------------------------------------------------------- built-in heads
+class BuiltinHead(pynn.Model):
+    """A subclassed model whose call() ends in a built-in Dense(activation="softmax")."""
+
+    def __init__(self, mid_softmax=False, **kwargs):
+        super().__init__(**kwargs)
+        self.mid_softmax = mid_softmax
+        self.hidden = layers.Dense(6, activation="softmax" if mid_softmax else "relu", dtype=self.dtype)
+        self.head = layers.Dense(4, activation="softmax", dtype=self.dtype)
+
+    def call(self, x):
+        return self.head(self.hidden(x))
+
+
+def _builtin_pair(rng, dtype, loss, reference, **kwargs):
+    x, _ = _data(rng, dtype)
+
+    def make():
+        m = BuiltinHead(dtype=dtype, **kwargs)
+        m(x)
+        return m
+    return _pair(make, loss, reference, rng)
+
+
+@pytest.mark.parametrize("dtype,rtol", [("float64", 1e-10), ("float32", 1e-6)])
+def test_a_subclassed_model_ending_in_a_builtin_softmax_dense_is_fused(rng, dtype, rtol, softmax_backward_calls):
+    fused, unfused = _builtin_pair(rng, dtype, "sparse_categorical_crossentropy", Unfused())
+    x, y = _data(rng, dtype)
+    for _ in range(3):
+        (loss_f, grads_f) = _step(fused, x, y)
+        assert softmax_backward_calls == []                   # the head's softmax backward never ran
+        assert fused._outputs[0].fused.name == "softmax"      # the forward pass stopped at the logits
+        (loss_u, grads_u) = _step(unfused, x, y)
+        assert softmax_backward_calls
+        softmax_backward_calls.clear()
+        np.testing.assert_allclose(loss_f, loss_u, rtol=rtol)
+        for a, b in zip(grads_f, grads_u):
+            np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * 1e-2)
+    p = fused.predict(x, verbose=0)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(p, unfused.predict(x, verbose=0), rtol=rtol)
+    np.testing.assert_allclose(fused.evaluate(x, y, verbose=0), unfused.evaluate(x, y, verbose=0), rtol=rtol)
+
+
+def test_a_builtin_softmax_head_with_categorical_cross_entropy_and_sample_weights(rng):
+    fused, unfused = _builtin_pair(rng, "float64", "categorical_crossentropy", UnfusedCategorical())
+    x, labels = _data(rng, "float64")
+    y = np.eye(4)[labels]
+    for sample_weight in (None, rng.uniform(0.5, 2.0, size=len(x))):
+        loss_f = fused.train_on_batch(x, y, sample_weight=sample_weight)
+        loss_u = unfused.train_on_batch(x, y, sample_weight=sample_weight)
+        assert fused._outputs[0].fused.name == "softmax"
+        np.testing.assert_allclose(loss_f, loss_u, rtol=1e-10)
+        for a, b in zip(fused.trainable_weights, unfused.trainable_weights):
+            np.testing.assert_allclose(a.grad, b.grad, rtol=1e-9, atol=1e-12)
+
+
+def test_a_builtin_softmax_layer_inside_call_keeps_its_gradients(rng, softmax_backward_calls):
+    # the hidden layer's softmax is not the output: it is still differentiated (its backward runs once per
+    # step in each model), only the head's is fused
+    fused, unfused = _builtin_pair(rng, "float64", "sparse_categorical_crossentropy", Unfused(), mid_softmax=True)
+    x, y = _data(rng, "float64")
+    (loss_f, grads_f) = _step(fused, x, y)
+    assert len(softmax_backward_calls) == 1
+    (loss_u, grads_u) = _step(unfused, x, y)
+    assert len(softmax_backward_calls) == 3
+    np.testing.assert_allclose(loss_f, loss_u, rtol=1e-10)
+    for a, b in zip(grads_f, grads_u):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_a_builtin_softmax_output_that_call_computes_on_is_not_fused(rng):
+    class Scaled(BuiltinHead):
+        def call(self, x):
+            return self.head(self.hidden(x)) * 1.0
+
+    x, y = _data(rng, "float64")
+
+    def make():
+        m = Scaled(dtype="float64")
+        m(x)
+        return m
+    fused, unfused = _pair(make, "sparse_categorical_crossentropy", Unfused(), rng)
+    (loss_f, grads_f), (loss_u, grads_u) = _step(fused, x, y), _step(unfused, x, y)
+    assert fused._outputs[0].fused.name == "linear"
+    assert loss_f == loss_u
+    for a, b in zip(grads_f, grads_u):
+        np.testing.assert_array_equal(a, b)

@@ -27,6 +27,14 @@ class _Collector(threading.local):
 _losses = _Collector()
 
 
+class _Fusing(threading.local):
+    def __init__(self):
+        self.depth = 0          # > 0 while a training forward whose loss fuses the output softmax runs call()
+
+
+_fusing = _Fusing()
+
+
 # ---------------------------------------------------------------- structures of arrays
 def flatten(structure):
     if isinstance(structure, (list, tuple)):
@@ -68,6 +76,9 @@ def call_arguments(cls):
 def run_call(layer, inputs, training, kwargs):
     """layer.call(inputs, ...) with Keras's optional arguments, errors naming the layer."""
     accepted = call_arguments(type(layer))
+    keys = layer._input_keys
+    if keys is not None and type(inputs) is list and len(inputs) == len(keys):    # the engine's list of a dict
+        inputs = dict(zip(keys, inputs))
     if accepted or kwargs:
         kwargs = dict(kwargs)
         if "training" in accepted:
@@ -104,10 +115,13 @@ def call_forward(layer, x, training=False, logits=(), mask=None, **kwargs):
     state = tensor_module._state
     recording = state.recording
     state.recording = recording + 1           # tensor_module.record(), without its object
+    fusing = bool(logits)
+    _fusing.depth += fusing
     try:
         out = run_call(layer, leaves, training, kwargs)
     finally:
         state.recording = recording
+        _fusing.depth -= fusing
         _losses.stack.pop()
     if logits:                   # compile fused the output's softmax into the loss (FusedSoftmax)
         z = softmax_logits(out) if layer.activity_regularizer is None else None
@@ -124,7 +138,9 @@ def call_forward(layer, x, training=False, logits=(), mask=None, **kwargs):
 
 # ---------------------------------------------------------------- a softmax output fused into the loss
 def softmax_logits(out):
-    """The traced logits when `out` is ops.softmax over the last axis of them (the op's last op), else None."""
+    """The traced logits when `out` is ops.softmax over the last axis of them (the op's last op), else None: a
+    call() that ends in ops.softmax, or in a built-in layer with activation="softmax" (which record_builtin
+    records as its logits followed by ops.softmax while the loss fuses the softmax: _split_softmax)."""
     if type(out) is Tensor and out._op == "softmax" and getattr(out._vjp, "last_axis_softmax", False):
         return out._inputs[0]
     return None
@@ -225,6 +241,9 @@ def infer_output_shape(layer, input_shape):
 def record_builtin(layer, x, training, **kwargs):
     """A built-in (forward / backward) layer called on Tensors or while recording: one graph node whose
     vector-Jacobian product is the layer's own backward."""
+    if _fusing.depth and "logits" not in kwargs and _split_softmax(layer):
+        from pynn.ops import nn
+        return nn.softmax(record_builtin(layer, x, training, logits=True, **kwargs))
     list_input = isinstance(x, (list, tuple))
     flat = list(x) if list_input else [x]
     traced = [v if isinstance(v, Tensor) and v._traced else None for v in flat]
@@ -268,6 +287,18 @@ def record_builtin(layer, x, training, **kwargs):
     if isinstance(y, list):
         return _multi_output(y, parents, vjp, layer)
     return Tensor(y, tuple(parents), vjp, f"{type(layer).__name__} '{layer.name}'", traced=True)
+
+
+def _split_softmax(layer):
+    """Whether a built-in layer called in a call() whose output softmax the loss fuses is recorded as two nodes,
+    its logits (forward(..., logits=True)) and ops.softmax of them, so that softmax_logits finds the logits when
+    its output is call()'s: a layer whose last activation is a softmax that its forward can stop before, as a
+    functional model's output layer (Functional._output_activation). The numbers are the same either way."""
+    from pynn.models.functional import _fusable_activation
+    if layer.activity_regularizer is not None:
+        return False
+    act = _fusable_activation(layer)
+    return act is not None and getattr(act, "name", None) == "softmax"
 
 
 def _initial_states(states):

@@ -182,6 +182,9 @@ class Layer:
     # Layers whose forward takes a list of arrays (the merge layers) set this; build and compute_output_shape
     # then get a list of shapes.
     takes_list = False
+    # A call-style layer or subclassed model first called on a dict: its keys, in order. The engine hands it
+    # a list of arrays in that order, which call() gets back as a dict (call_support.run_call).
+    _input_keys = None
 
     def build_for(self, input_shape):
         """Build once; afterwards check that new inputs match the built shape."""
@@ -352,14 +355,21 @@ class Layer:
         from pynn.ops.tensor import value_of
         arrays_in = not _has_tensor(x)
         if not self.built:
+            self._take_input_structure(x)
             leaves = call_support.flatten(x)
             shapes = [tuple(np.shape(value_of(v))) for v in leaves]
-            self.build_for(shapes if isinstance(x, (list, tuple)) else shapes[0])
+            self.build_for(shapes if self.takes_list else shapes[0])
         self._added_losses = []
         out = call_support.run_call(self, x, training, kwargs)
         if arrays_in and not _recording():
             return call_support.map_structure(lambda v: np.asarray(value_of(v)), out)
         return out
+
+    def _take_input_structure(self, x):
+        """A call-style layer or subclassed model, not built yet, takes the structure of its first input: one
+        array, a list / tuple of them (takes_list), or a dict of them (takes_list, and its keys)."""
+        self.takes_list = isinstance(x, (list, tuple, dict))
+        self._input_keys = list(x) if isinstance(x, dict) else None
 
     # ------------------------------------------------------------------ graph
     @property

@@ -79,9 +79,13 @@ class Node:
         list_output: whether forward returns a list.
         num_states: how many of `inputs` are initial states (`layer(x, initial_state=[h, c])`).
         training: None (follow the model) or a fixed True / False from `layer(x, training=...)`.
+        call_options: None, or the keyword arguments this call passes to the layer's forward, compute_mask and
+            compute_output_shape each time a model runs it (an attention layer's masks and flags, which may
+            differ from call to call of one layer).
     """
 
-    def __init__(self, layer, inputs, outputs, list_input, list_output, num_states=0, training=None):
+    def __init__(self, layer, inputs, outputs, list_input, list_output, num_states=0, training=None,
+                 call_options=None):
         self.layer = layer
         self.inputs = list(inputs)
         self.outputs = list(outputs)
@@ -89,6 +93,7 @@ class Node:
         self.list_output = list_output
         self.num_states = num_states
         self.training = training
+        self.call_options = call_options
 
     @property
     def parent_nodes(self):
@@ -111,8 +116,9 @@ def is_symbolic(x):
     return False
 
 
-def symbolic_call(layer, inputs, training=None, initial_state=None, **kwargs):
-    """Call `layer` on KerasTensors: build it for their shapes, record a Node, return the output tensor(s)."""
+def symbolic_call(layer, inputs, training=None, initial_state=None, call_options=None, **kwargs):
+    """Call `layer` on KerasTensors: build it for their shapes, record a Node, return the output tensor(s).
+    call_options: the node's own keyword arguments for the layer (see Node)."""
     if kwargs:
         raise ValueError(f"Layer '{layer.name}': unsupported keyword argument(s) {sorted(kwargs)} in a call on "
                          "symbolic tensors")
@@ -139,12 +145,12 @@ def symbolic_call(layer, inputs, training=None, initial_state=None, **kwargs):
     layer.build_for(shapes)
     if states:
         layer.check_initial_state_shapes([s.shape for s in states])
-    out_shape = layer.compute_output_shape(shapes)
+    out_shape = layer.compute_output_shape(shapes, **(call_options or {}))
     list_output = isinstance(out_shape, list)
     out_shapes = out_shape if list_output else [out_shape]
     node_index = len(layer._inbound_nodes)
     outputs = [KerasTensor(s, layer.dtype, name=layer.name if len(out_shapes) == 1 else f"{layer.name}_{i}",
                            history=(layer, node_index, i)) for i, s in enumerate(out_shapes)]
-    node = Node(layer, flat + states, outputs, list_input, list_output, len(states), training)
+    node = Node(layer, flat + states, outputs, list_input, list_output, len(states), training, call_options)
     layer._inbound_nodes.append(node)
     return outputs if list_output else outputs[0]

@@ -19,7 +19,7 @@ from pynn.models.model import Model
 class _Step:
     """One layer call of the plan: the slots it reads (main inputs, then initial states) and writes."""
 
-    __slots__ = ("layer", "inputs", "states", "outputs", "list_input", "list_output", "training", "node")
+    __slots__ = ("layer", "inputs", "states", "outputs", "list_input", "list_output", "training", "node", "options")
 
     def __init__(self, node, slot_of):
         self.node = node
@@ -28,6 +28,7 @@ class _Step:
         self.states = [slot_of[id(t)] for t in node.inputs[len(node.inputs) - node.num_states:]]
         self.outputs = [slot_of[id(t)] for t in node.outputs]
         self.list_input, self.list_output, self.training = node.list_input, node.list_output, node.training
+        self.options = node.call_options or {}     # this call's own keyword arguments (pynn.layers.node.Node)
 
 
 class Functional(Model):
@@ -113,7 +114,7 @@ class Functional(Model):
         self._plain_steps = frozenset(
             i for i, step in enumerate(self._steps)
             if not (step.list_input or step.list_output or step.states or step.training is not None
-                    or step.layer.activity_regularizer is not None))
+                    or step.options or step.layer.activity_regularizer is not None))
         self.built = True
 
     @property
@@ -210,7 +211,7 @@ class Functional(Model):
                     activity += ctx["activity_loss"]
                 continue
             xin = [vals[s] for s in step.inputs] if step.list_input else vals[step.inputs[0]]
-            kwargs = {}
+            kwargs = dict(step.options)
             if step.states:
                 kwargs["initial_state"] = [vals[s] for s in step.states]
             mask = None
@@ -233,7 +234,7 @@ class Functional(Model):
                 vals[step.outputs[0]] = y
                 ctxs.append(ctx)
             if masks is not None and (mask is not None or layer.produces_mask):
-                out_mask = layer.compute_mask(xin, mask)
+                out_mask = layer.compute_mask(xin, mask, **step.options)
                 if step.list_output and isinstance(out_mask, (list, tuple)):   # one per output, as in Keras
                     for s, m in zip(step.outputs, out_mask):
                         masks[s] = m
@@ -349,7 +350,7 @@ class Functional(Model):
             if not chain:
                 break
             chain = (not step.list_input and not step.list_output and not step.states and step.inputs == [slot]
-                     and step.training is None)
+                     and step.training is None and not step.options)
             slot = step.outputs[0]
         if not chain or slot != self._output_slots[0]:
             return False
@@ -402,14 +403,23 @@ class Functional(Model):
         _print_table(self.name, rows, self, print_fn)
 
 
+_TAKES_LOGITS = {}     # layer class -> whether its forward takes logits= (call_support asks at every call)
+
+
 def _fusable_activation(layer):
     """The layer's activation if its forward can stop before it (logits=True) for a fused loss, else None."""
     if not getattr(layer, "output_activation_fusable", True):
         return None
     act = getattr(layer, "activation", None)
-    if act is None or "logits" not in inspect.signature(layer.forward).parameters:
+    if act is None:
         return None
-    return act
+    if "forward" in layer.__dict__:
+        takes = "logits" in inspect.signature(layer.forward).parameters
+    else:
+        takes = _TAKES_LOGITS.get(type(layer))
+        if takes is None:
+            takes = _TAKES_LOGITS[type(layer)] = "logits" in inspect.signature(layer.forward).parameters
+    return act if takes else None
 
 
 def _print_table(name, rows, model, print_fn):

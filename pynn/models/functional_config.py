@@ -10,8 +10,11 @@
 
 where <tensor> is {"class_name": "__keras_tensor__", "config": {"shape": [...], "dtype": "float32",
 "keras_history": [layer name, node index, tensor index]}}, a list input is a list of them, and a call's
-initial states and fixed training mode are in "kwargs". Node indices count the calls of a layer inside
-this model, in the order they were made. Rebuilding calls each layer again on the rebuilt tensors.
+initial states and fixed training mode are in "kwargs". A call with options of its own (node.call_options:
+an attention layer's masks and flags) is written as the layer's `call_config` says the call is made, e.g.
+{"args": [<query>], "kwargs": {"value": <tensor>, "attention_mask": <tensor>, "use_causal_mask": true}}. Node
+indices count the calls of a layer inside this model, in the order they were made. Rebuilding calls each layer
+again on the rebuilt tensors.
 """
 from pynn.layers.input_layer import InputLayer
 
@@ -33,6 +36,13 @@ def get_config(model):
         return {"class_name": "__keras_tensor__",
                 "config": {"shape": list(t.shape), "dtype": t.dtype.name, "keras_history": ref(t)}}
 
+    def described(value):            # tensors, in lists and dicts, as their descriptions
+        if isinstance(value, (list, tuple)):
+            return [described(v) for v in value]
+        if isinstance(value, dict):
+            return {k: described(v) for k, v in value.items()}
+        return tensor(value) if hasattr(value, "_keras_history") else value
+
     entries = []
     for layer in model._graph_layers:
         entry = serialize_keras_object(layer)
@@ -40,6 +50,12 @@ def get_config(model):
         calls = []
         for node in layer._inbound_nodes:
             if id(node) not in model._node_ids or isinstance(layer, InputLayer):
+                continue
+            if node.call_options and hasattr(layer, "call_config"):
+                arg, kwargs = layer.call_config(node.main_inputs, node.call_options)
+                if node.training is not None:
+                    kwargs["training"] = bool(node.training)
+                calls.append({"args": [described(arg)], "kwargs": described(kwargs)})
                 continue
             main = [tensor(t) for t in node.main_inputs]
             kwargs = {}

@@ -106,9 +106,27 @@ class Model(Layer):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        """A model from its get_config(); pynn.Model.from_config rebuilds a functional model, as Keras's."""
+        """A model from its get_config(); pynn.Model.from_config rebuilds a functional model, as Keras's, and
+        a subclassed model's class is called on its config (its constructor's arguments)."""
         from pynn.models.functional import Functional
+        if cls._call_style and not ("layers" in config and "input_layers" in config):
+            return cls(**config)
         return Functional.from_config(config, custom_objects)
+
+    def build_from_config(self, config):
+        """Build for the input shape of a saved build_config ({"input_shape": ...}): a subclassed model's first
+        input may have been a list of arrays (a list of shapes) or a dict of them (a dict of shapes)."""
+        shape = config.get("input_shape")
+        if shape is None:
+            return
+        if not self._call_style:
+            self.build(tuple(shape))
+            return
+        several = isinstance(shape, dict) or (isinstance(shape, (list, tuple)) and bool(shape)
+                                                and isinstance(shape[0], (list, tuple)))
+        self._take_input_structure(shape if several else None)
+        shapes = list(shape.values()) if isinstance(shape, dict) else shape
+        self.build_for([tuple(s) for s in shapes] if several else tuple(shape))
 
     def _output_activation(self, k):
         """The activation of the layer making output k when it can be fused into the loss, else None."""
@@ -502,10 +520,27 @@ class Model(Layer):
         """Per input, whether it holds indices that stay integers (a float32 cast would round those above
         2**24): inputs declared integer (Input(dtype="int32")) and those read only by index-taking layers
         (Embedding). Subclasses with a graph say which; a model without one has none."""
-        return [False] * (len(self.inputs) if getattr(self, "takes_list", False) else 1)
+        if not getattr(self, "takes_list", False):
+            return [False]
+        return [False] * len(self.inputs if hasattr(self, "inputs") else self.input_shape)
 
     def _input_list(self, x, what):
-        """The arrays of a multi-input model's x (a list in input order or a dict by input name)."""
+        """The arrays of a multi-input model's x (a list in input order or a dict by input name): a subclassed
+        model's, as its first input gave them (a list, or a dict whose keys it keeps)."""
+        keys = self._input_keys
+        count = len(keys) if keys is not None else (len(self.input_shape) if self.built else None)
+        if isinstance(x, dict):
+            if keys is None:
+                raise ValueError(f"{what}: model '{self.name}' takes a list of {count} inputs, got a dict")
+            missing = [k for k in keys if k not in x]
+            if missing:
+                raise ValueError(f"{what}: model '{self.name}' has inputs {keys}; missing {missing}")
+            return [x[k] for k in keys]
+        if not isinstance(x, (list, tuple)):
+            raise ValueError(f"{what}: model '{self.name}' takes {count} inputs (a list or dict of arrays), got "
+                             f"one {type(x).__name__}")
+        if count is not None and len(x) != count:
+            raise ValueError(f"{what}: model '{self.name}' takes {count} inputs, got a list of {len(x)}")
         return list(x)
 
     # ------------------------------------------------------------------ weights

@@ -49,20 +49,7 @@ def plan_by_layer(model, filepath, names, prefix, suffix, read, classes=None, sk
     (`names`, in the file's order; other members and folder entries are ignored), matched as the module
     docstring says; read(member) returns a member's array. Raises ValueError before anything is assigned."""
     layers = _file_layers(names, prefix, suffix, filepath, skip_mismatch)
-    mine = [(path, layer) for path, layer in file_utils.walk_layers(model) if layer.weights]
-    if all(path in layers for path, _ in mine):
-        pairs = [(path, layer, path) for path, layer in mine]
-        known = {path for path, _ in mine}
-        extra = [path for path in layers if path not in known]
-        if extra:
-            refuse(f"{filepath}: weights for layers the model does not have: {extra[:5]}", skip_mismatch)
-    else:
-        theirs = list(layers)
-        if len(theirs) != len(mine):
-            refuse(f"{filepath}: the model has {len(mine)} layers with weights ({_names(p for p, _ in mine)}), the "
-                   f"file {len(theirs)} ({_names(theirs)}); as their names differ too, they are matched by "
-                   "position, which needs the same layers in the same order", skip_mismatch)
-        pairs = [(path, layer, their) for (path, layer), their in zip(mine, theirs)]
+    pairs = _matched(model, layers, filepath, skip_mismatch)
     plan = []
     for position, (path, layer, their) in enumerate(pairs):
         where = f"layer {path!r}" if path == their else \
@@ -74,6 +61,31 @@ def plan_by_layer(model, filepath, names, prefix, suffix, read, classes=None, sk
         if arrays is not None:
             plan.extend(zip(layer.weights, arrays))
     return plan
+
+
+def _matched(model, layers, filepath, skip_mismatch):
+    """[(model layer path, layer, the file's layer path)] for the model's layers with weights."""
+    mine = [(path, layer) for path, layer in file_utils.walk_layers(model) if layer.weights]
+    if all(path in layers for path, _ in mine):
+        known = {path for path, _ in mine}
+        extra = [path for path in layers if path not in known]
+        if extra:
+            refuse(f"{filepath}: weights for layers the model does not have: {extra[:5]}", skip_mismatch)
+        return [(path, layer, path) for path, layer in mine]
+    theirs = list(layers)
+    if len(theirs) != len(mine):
+        refuse(f"{filepath}: the model has {len(mine)} layers with weights ({_names(p for p, _ in mine)}), the "
+               f"file {len(theirs)} ({_names(theirs)}); as their names differ too, they are matched by "
+               "position, which needs the same layers in the same order", skip_mismatch)
+    return [(path, layer, their) for (path, layer), their in zip(mine, theirs)]
+
+
+def file_paths(model, filepath, names, prefix, suffix):
+    """{model layer path: the file's layer path}, as plan_by_layer matches them (call it first: it reports what
+    does not match), for what a file keys by layer path besides the weights: optimizer slots, random streams.
+    They differ for a subclassed model loaded again, whose sublayers got new automatic names."""
+    pairs = _matched(model, _file_layers(names, prefix, suffix, filepath, False), filepath, True)
+    return {path: their for path, _, their in pairs}
 
 
 def _file_layers(names, prefix, suffix, filepath, skip_mismatch):

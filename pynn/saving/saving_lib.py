@@ -130,6 +130,9 @@ def compile_config(model):
 
 def _build_config(model):
     shape = getattr(model, "input_shape", None)
+    keys = getattr(model, "_input_keys", None)
+    if shape is not None and keys is not None:       # a subclassed model called on a dict: shapes by key
+        shape = dict(zip(keys, shape))
     return None if shape is None else {"input_shape": serialize_keras_object(shape)}
 
 
@@ -166,11 +169,12 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
             layer_matching.assign(layer_matching.plan_by_layer(
                 model, filepath, archive.namelist(), "weights/", ".npy",
                 lambda name: file_reading.read_npy(archive, filepath, name)))
-            _load_layer_states(filepath, model, state["layers"])
+            saved_paths = layer_matching.file_paths(model, filepath, archive.namelist(), "weights/", ".npy")
+            _load_layer_states(filepath, model, state["layers"], saved_paths)
             compile_cfg = config.get("compile_config")
             if compile and compile_cfg:
                 _compile_from_config(model, compile_cfg, custom_objects, filepath)
-                _load_optimizer(archive, filepath, model, state["optimizer"])
+                _load_optimizer(archive, filepath, model, state["optimizer"], saved_paths)
         finally:
             random_state._state.update(saved_stream)
         random_state._state.update(state["random_state"])
@@ -198,9 +202,9 @@ def _build_model(filepath, config, custom_objects):
         model = deserialize_keras_object(config, custom_objects)
         if not hasattr(model, "layers") or not hasattr(model, "compile"):
             raise ValueError(f"it describes a {type(model).__name__}, not a model")
-        shape = (config.get("build_config") or {}).get("input_shape")
-        if shape is not None and not _is_built(model):
-            model.build(tuple(shape))
+        build_config = config.get("build_config") or {}
+        if build_config.get("input_shape") is not None and not _is_built(model):
+            model.build_from_config(build_config)
         list(file_utils.walk_layers(model))  # names the files can key weights by
     except CONFIG_ERRORS as error:
         raise ValueError(f"{filepath}: config.json: {error}") from error
@@ -244,9 +248,11 @@ def read_state(archive, filepath):
     return {"optimizer": optimizer, "layers": layers, "random_state": stream}
 
 
-def _load_layer_states(filepath, model, layer_states):
+def _load_layer_states(filepath, model, layer_states, saved_paths=None):
+    """The random streams' states; saved_paths: {layer path: the file's} where they differ (file_paths)."""
     for path, layer in file_utils.walk_layers(model):
-        for rng_path, rng_layer in file_utils.rng_layers(layer, path):
+        saved = (saved_paths or {}).get(path, path)
+        for rng_path, rng_layer in file_utils.rng_layers(layer, saved):
             if rng_path in layer_states:
                 try:
                     rng_layer.set_rng_state(layer_states[rng_path])
@@ -276,11 +282,13 @@ def _deserialize_nested(value, custom_objects, module_objects):
     return deserialize_keras_object(value, custom_objects, module_objects)
 
 
-def _load_optimizer(archive, filepath, model, state):
-    """The optimizer's step count and slots, all read and checked before any is set."""
+def _load_optimizer(archive, filepath, model, state, saved_paths=None):
+    """The optimizer's step count and slots, all read and checked before any is set (keyed by the file's layer
+    paths: saved_paths maps the model's to them where they differ)."""
     if not state:
         return
-    by_path = {f"{path}/{i}": variable for path, layer in file_utils.walk_layers(model)
+    saved_paths = saved_paths or {}
+    by_path = {f"{saved_paths.get(path, path)}/{i}": variable for path, layer in file_utils.walk_layers(model)
                for i, variable in enumerate(layer.weights)}
     iterations, slots = read_optimizer_state(archive, filepath, state, by_path)
     for variable, name, array in slots:

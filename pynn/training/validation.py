@@ -118,10 +118,11 @@ def model_inputs(model, x, what, training=True):
     and for training and evaluation at least one sample and no NaN or infinity (predict maps them to NaN
     outputs, as NumPy would). Index inputs keep their integers; the others become the model's dtype."""
     if model._call_style and not model.built:       # a subclassed model takes what its first data is
-        model.takes_list = isinstance(x, (list, tuple))
+        model._take_input_structure(x)
     arrays = model._input_list(x, what) if model.takes_list else [x]
     arrays = [np.asarray(v) for v in arrays]
-    names = getattr(model, "input_names", None) or ["x"]
+    names = getattr(model, "input_names", None) or (
+        (model._input_keys or list(range(len(arrays)))) if model.takes_list else ["x"])
     for v, name in zip(arrays, names):
         label = f"x[{name!r}]" if model.takes_list else "x"
         if v.dtype.kind not in "fiub":

@@ -116,10 +116,10 @@ class Attention(SeededStream, AttentionLayer):
         if self.score_mode == "concat":
             self.concat_score_weight = self.add_weight("concat_score_weight", (), "ones")
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape, options=None):
         q, v = tuple(input_shape[0]), tuple(input_shape[1])
         y = q[:-1] + (v[-1],)
-        if self._graph_options is not None and self._graph_options.return_attention_scores:
+        if (options or self._graph_options or CallOptions()).return_attention_scores:
             return [y, q[:-1] + (v[1],)]
         return y
 
@@ -127,12 +127,13 @@ class Attention(SeededStream, AttentionLayer):
     @property
     def produces_mask(self):
         """Whether a functional model must track this layer's output mask: an explicit query_mask makes one, as
-        in Keras (the output then carries that mask)."""
-        return "query_mask" in (self._graph_options or CallOptions()).masks
+        in Keras (the output then carries that mask); true when any of its calls gives one."""
+        options = [n.call_options["options"] for n in self._inbound_nodes if n.call_options]
+        return any("query_mask" in o.masks for o in options + [self._saved_options or CallOptions()])
 
-    def compute_mask(self, x, mask):
+    def compute_mask(self, x, mask, options=None):
         """The output's mask: the query mask, the explicit one when given, else the one the query carries."""
-        options = self._graph_options or CallOptions()
+        options = options or self._graph_options or CallOptions()
         if "query_mask" in options.masks and isinstance(x, (list, tuple)):
             return as_bool(x[3 + options.masks.index("query_mask")])
         return super().compute_mask(x, mask)
@@ -240,6 +241,11 @@ class Attention(SeededStream, AttentionLayer):
         if n_inputs == 2:
             return [dq, dv + dk]
         return [dq, dv, dk] + [None] * (n_inputs - 3)
+
+    def _call_config(self, query, value, key, masks, keywords):
+        if masks:
+            keywords["mask"] = [masks.get("query_mask"), masks.get("value_mask")]
+        return [query, value] + ([] if key is None else [key]), keywords
 
     def get_config(self):
         return {**super().get_config(), "use_scale": self.use_scale, "score_mode": self.score_mode,

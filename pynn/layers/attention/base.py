@@ -7,9 +7,13 @@ order, and the flags). On arrays the layer builds and runs forward(list, trainin
 (inside a recorded call()) it is one graph node; on symbolic tensors the list is recorded as the node's inputs,
 so that a functional model reads query, value, key and the masks from its graph and gets their gradients.
 
-A functional model calls forward(list, training) without options: the layer keeps the options of its symbolic
-call (`_graph_options`; every symbolic call of one layer must use the same) and saves them in its config when
-they are not the defaults, so that a model rebuilt from its config calls it the same way.
+Each symbolic call keeps its own options on its node (node.call_options = {"options": CallOptions}), which the
+functional engine hands to forward, compute_mask and compute_output_shape whenever it runs that call: one layer
+may be called with a causal mask in one place and without in another, as in Keras. A functional model's config
+writes them in the call's "kwargs" the way the call is written (`mha(q, value=v, attention_mask=m,
+use_causal_mask=True)`, `attention([q, v], mask=[qm, None])`: `call_config`), so that rebuilding it calls the layer
+the same way. Configs written before that kept one set of options per layer ("call_options" in the layer's
+config, its calls listing [query, value, key, *masks]): those still load (`_saved_options`).
 
 Implicit masks, as in Keras: when query, value or key carry a mask in a functional model (they come from
 Embedding(mask_zero=True), Masking, or a layer passing such a mask on), the model hands the inputs' masks to
@@ -105,10 +109,7 @@ class AttentionLayer(Layer):
     mask_roles = ()
     implicit_roles = ()              # the mask role filled by the mask of query, value, key (in that order)
     fixed_features = DATA_ROLES      # the inputs whose last dimension the weights fix at build
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self._graph_options = None
+    _saved_options = None            # the per-layer options of an older config (see the module docstring)
 
     @property
     def _who(self):
@@ -145,7 +146,7 @@ class AttentionLayer(Layer):
         [query, value, key, *masks] (the masks and flags are then the saved options): (query, value, key,
         masks, options)."""
         inputs = list(inputs)
-        recorded = self._graph_options or CallOptions()
+        recorded = self._saved_options or CallOptions()
         if len(inputs) in (2, 3) and not recorded.masks:
             return inputs[0], inputs[1], (inputs[2] if len(inputs) == 3 else None), {}, recorded
         if len(inputs) == 3 + len(recorded.masks) and recorded.masks:
@@ -158,20 +159,23 @@ class AttentionLayer(Layer):
             if not isinstance(t, KerasTensor):
                 raise ValueError(f"{self._who}: in a functional model every input, masks included, must be a "
                                  f"symbolic tensor (from Input or another layer); {role} is a {type(t).__name__}")
-        if self._graph_options is not None and self._graph_options != options:
-            raise NotImplementedError(
-                f"{self._who}: every call of one layer in functional models must use the same masks and options; "
-                f"it was called with {self._graph_options._asdict()}, now with {options._asdict()}")
         self._check_shapes([t.shape for t in xs], options)
-        previous, self._graph_options = self._graph_options, options
-        try:
-            return symbolic_call(self, xs, training=training)
-        except Exception:
-            self._graph_options = previous
-            raise
+        return symbolic_call(self, xs, training=training, call_options={"options": options})
+
+    @property
+    def _graph_options(self):
+        """The options of this layer's symbolic calls when they all use the same (else NotImplementedError: each
+        call's are on its node, `layer._inbound_nodes[i].call_options["options"]`); None before any call."""
+        found = list(dict.fromkeys(n.call_options["options"] for n in self._inbound_nodes if n.call_options))
+        if len(found) > 1:
+            raise NotImplementedError(
+                f"{self._who} is called with different masks or options in functional models "
+                f"({[o._asdict() for o in found]}): read each call's options from its node")
+        return found[0] if found else self._saved_options
 
     def _options(self, xs, options):
-        """The options of a forward call: given, else those of the symbolic call, else the defaults."""
+        """The options of a forward call: given (a functional model gives each call's own), else those of the
+        symbolic calls, else the defaults."""
         if options is None:
             options = self._graph_options or CallOptions()
         if not isinstance(xs, (list, tuple)) or len(xs) not in (2, 3 + len(options.masks)):
@@ -201,7 +205,7 @@ class AttentionLayer(Layer):
             masks.update(implicit)
         return {role: as_bool(m) for role, m in masks.items()}
 
-    def compute_mask(self, x, mask):
+    def compute_mask(self, x, mask, options=None):
         """The output's mask: the mask the query carries (Keras's), or None."""
         if not isinstance(mask, (list, tuple)) or not mask or mask[0] is None:
             return None
@@ -246,13 +250,22 @@ class AttentionLayer(Layer):
         raise ValueError(f"{self._who}: {role} must have shape {want}, got {tuple(got)}")
 
     # ------------------------------------------------------------------ config
-    def get_config(self):
-        config = super().get_config()
-        options = self._graph_options
-        if options is not None and options != CallOptions():
-            config["call_options"] = {"masks": list(options.masks), "use_causal_mask": options.use_causal_mask,
-                                      "return_attention_scores": options.return_attention_scores}
-        return config
+    def call_config(self, inputs, call_options):
+        """(argument, keyword arguments) of the call `layer(argument, **keywords)` that records a node with these
+        inputs [query, value, key, *masks] and call_options again (a functional model's config; the inputs stay
+        what they are, tensors or their descriptions)."""
+        options = call_options["options"]
+        keywords = {}
+        if options.use_causal_mask:
+            keywords["use_causal_mask"] = True
+        if options.return_attention_scores:
+            keywords["return_attention_scores"] = True
+        masks = dict(zip(options.masks, inputs[3:]))
+        return self._call_config(inputs[0], inputs[1], None if inputs[2] is inputs[1] else inputs[2], masks,
+                                 keywords)
+
+    def _call_config(self, query, value, key, masks, keywords):
+        raise NotImplementedError
 
     @classmethod
     def from_config(cls, config):
@@ -264,6 +277,6 @@ class AttentionLayer(Layer):
             if any(m not in cls.mask_roles for m in masks):
                 raise ValueError(f"{cls.__name__}.from_config: call_options masks must be among {cls.mask_roles}, "
                                  f"got {list(masks)}")
-            layer._graph_options = CallOptions(masks, bool(saved.get("use_causal_mask", False)),
+            layer._saved_options = CallOptions(masks, bool(saved.get("use_causal_mask", False)),
                                                bool(saved.get("return_attention_scores", False)))
         return layer

@@ -17,7 +17,8 @@ import numpy as np
 
 from pynn import kernels
 from pynn.layers.attention.base import (
-    AttentionLayer, add_matmul_grad, add_sum_grad, batched_gemm, causal_keep, dims_match, softmax_in_place,
+    AttentionLayer, CallOptions, add_matmul_grad, add_sum_grad, batched_gemm, causal_keep, dims_match,
+    softmax_in_place,
 )
 from pynn.layers.layer import serialize_argument as _serialize
 from pynn.layers.random_stream import SeededStream, check_seed
@@ -224,10 +225,10 @@ class MultiHeadAttention(SeededStream, AttentionLayer):
         self.value_kernel, self.value_bias = projection("value", (v[-1], n, dv), (n, dv))
         self.output_kernel, self.output_bias = projection("attention_output", (n, dv) + tuple(out), tuple(out))
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape, options=None):
         q, v = tuple(input_shape[0]), tuple(input_shape[1])
         y = q[:-1] + (self._output_shape or (q[-1],))
-        if self._graph_options is not None and self._graph_options.return_attention_scores:
+        if (options or self._graph_options or CallOptions()).return_attention_scores:
             return [y, (q[0], self.num_heads) + q[1:-1] + v[1:-1]]
         return y
 
@@ -357,6 +358,9 @@ class MultiHeadAttention(SeededStream, AttentionLayer):
         if n_inputs == 2:
             return [dq, dv + dk]
         return [dq, dv, dk] + [None] * (n_inputs - 3)
+
+    def _call_config(self, query, value, key, masks, keywords):
+        return query, {"value": value, **({} if key is None else {"key": key}), **masks, **keywords}
 
     def keras_weight_groups(self):
         """[(name, variables)]: how Keras 3 stores these weights, one group per projection sublayer
