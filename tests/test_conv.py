@@ -30,6 +30,11 @@ CASES = [
     (1, 6, 29, 2, 16, (3, 5), 2, "same", (1, 2), 1),    # stride 2 and dilation on a wide row
     (2, 5, 40, 1, 7, (2, 3), 1, "valid", 1, 1),         # 38 pixels: short last panel, 7 channels
     (1, 4, 35, 6, 24, (1, 3), 1, "same", 1, 2),         # groups of 3 channels on a wide row
+    # 3x3, stride 1, >= 32 input channels, float32: Winograd F(2x2, 3x3), forward and (as the flipped conv)
+    # backward-data: ragged tiles, more than 64 output channels, batch 1 and 5, 'same' and 'valid'
+    (2, 9, 11, 32, 70, (3, 3), 1, "same", 1, 1),
+    (5, 6, 7, 40, 33, (3, 3), 1, "valid", 1, 1),
+    (1, 10, 10, 48, 16, (3, 3), 1, "same", 1, 1),
     # >= 8 channels per group: the indirect tile (conv2d.cpp's use_indirect), ragged panels and column blocks
     (1, 7, 9, 8, 10, (3, 3), 1, "same", 1, 1),          # batch 1, a half-width column block
     (2, 9, 9, 16, 48, (3, 3), 1, "same", 2, 2),         # groups of 8 -> 24, dilation
@@ -239,16 +244,19 @@ def test_forward_ignores_nan_in_output_buffer_and_fuses_activations(rng):
     np.testing.assert_allclose(y, 1 / (1 + np.exp(-(numpy_conv(x, w, case) + b))), atol=1e-6)
 
 
-@pytest.mark.parametrize("in_c", [1, 3, 12])
+@pytest.mark.parametrize("in_c", [1, 3, 12, 40])
 def test_fused_relu_propagates_nan_like_the_activation_kernel(isa, in_c, rng):
-    # the direct tile (few channels) applies relu in registers; NaN must stay NaN as in the activation kernel
+    # the direct tile (few channels) and Winograd's output transform (40) apply relu in registers; NaN must
+    # stay NaN as in the activation kernel, and reach no output whose window does not see it
     x = rng.standard_normal((2, 6, 30, in_c)).astype(np.float32)
     x[1, 2, 17, 0] = np.nan
     w = rng.standard_normal((3, 3, in_c, 20)).astype(np.float32)
     b = rng.standard_normal(20).astype(np.float32)
     y = kernels.conv2d(x, w, b, padding="same", activation="relu")
     linear = kernels.conv2d(x, w, b, padding="same")
-    assert np.isnan(y[1, 1:4, 16:19]).all() and not np.isnan(y[0]).any()
+    window = np.zeros(y.shape[:3], bool)
+    window[1, 1:4, 16:19] = True  # the outputs whose 3x3 window sees x[1, 2, 17]
+    np.testing.assert_array_equal(np.isnan(y).any(axis=-1), window)
     np.testing.assert_array_equal(np.isnan(y), np.isnan(linear))
     np.testing.assert_array_equal(np.where(np.isnan(linear), 0, y), np.maximum(np.nan_to_num(linear), 0))
 

@@ -11,8 +11,9 @@ namespace pynn {
 // Slots 0-3 and 7: the GEMM driver; 4-6: the convolution drivers (which call the GEMM from their tiles);
 // 8: the recurrent driver's batch chunks (which call only the tile kernels); 9: the attention driver (which
 // calls the GEMM from its per-head tasks); 10: the sparse-weight product (sparse/spmm.cpp); 11: qlinear's
-// quantized rows (quantized/qgemm.cpp, on the calling thread).
-constexpr int kScratchSlots = 12;
+// quantized rows (quantized/qgemm.cpp, on the calling thread); 12: the convolution's backward-data as a
+// flipped convolution (its flipped weights and masked dy, on the calling thread).
+constexpr int kScratchSlots = 13;
 void* thread_scratch(int slot, std::size_t bytes);
 
 }  // namespace pynn

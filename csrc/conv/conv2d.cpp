@@ -1,22 +1,26 @@
 // 2-D convolution in NHWC (see conv2d.h): an indirect GEMM or im2col + the core GEMM, chosen by one rule
 // (algorithm_for, from measurements); depthwise shapes on their own channel-vectorised loops.
 //
-//   forward           many input channels: the indirect tile (conv_kernels.h), a pointer per tap and output
+//   forward           3x3 stride 1 with 32+ input channels (float32): Winograd F(2x2, 3x3), 16 GEMMs per block
+//                     of 2x2 output tiles between the input and output transforms (forward_winograd).
+//                     Other many-channel shapes: the indirect tile (conv_kernels.h), a pointer per tap and output
 //                     pixel into x, the weights packed once per call, bias in the accumulators, the
 //                     activation over each panel's rows while they are in cache. Few channels: the direct
 //                     tile, a whole output row per call from a zero-padded copy of the input rows it reads,
 //                     each (tap, channel) a fixed offset, relu in registers.
 //   backward-weights  the pixels are cut into chunks fixed by the shape; each chunk sums
 //                     col^T . dy over its tiles into its own partial dw (and bias sums), then the partials
-//                     are added in chunk order: thread-count independent.
+//                     are added in chunk order: thread-count independent. Few channels: the direct dw tile
+//                     over each output row's window instead of im2col + a thin GEMM.
 //   backward-data     per tile of patch rows, dcol = dy . w^T then col2im, which adds each patch back into
 //                     the image in row order; whole images go to threads, and a thread's tiles run across
-//                     its images. Stride 1 with a batch of 1-3: a forward conv of
-//                     dy with the kernel flipped and its in/out channels swapped (tiles over dx, no scatter).
+//                     its images. Stride 1 with a batch of 1-3, or where that conv runs on Winograd: a
+//                     forward conv of dy with the kernel flipped and its in/out channels swapped (tiles over
+//                     dx, no scatter).
 //                     (The flipped conv on the indirect tile was slower on W2's second layer: 13x13x64 ->
 //                     32 pads dy by 2 on each side, 40% more products than col2im's GEMM.)
 //   A fused relu's mask (the backward kernels' `mask`) is applied to each tile of dy as it is read.
-//   The data loops (im2col, col2im, the mask, the bias sums) are compiled per ISA with the tiles
+//   The data loops (im2col, col2im, the mask, the bias sums, Winograd's transforms) are compiled per ISA with the tiles
 //   (conv_loops.inc); this file is built for the baseline ISA.
 #include "conv/conv2d.h"
 
@@ -83,6 +87,7 @@ const DepthwiseKernels<double>& depthwise_kernels_for<double>(Isa isa) {
 constexpr int kColSlot = 4;    // per-thread patch tile
 constexpr int kDySlot = 5;     // per-thread tile of dy * (mask > 0)
 constexpr int kPartialSlot = 6;  // the calling thread's per-call buffer shared by the team: packed weights, dW partials
+constexpr int kFlippedSlot = 12;  // backward-data as a flipped conv: the calling thread's flipped weights and masked dy
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -290,6 +295,80 @@ void forward_indirect(const Conv2dParams& p, const Shape& s, const T* x, const T
   });
 }
 
+// Winograd F(2x2, 3x3) for a 3x3, stride-1, undilated, ungrouped conv (Lavin & Gray): per block of 2x2
+// output tiles, the input patches transformed (V = B^T d B, 16 matrices of tiles x in_c), 16 GEMMs with the
+// transformed weights (U = G g G^T, once per call, 16 matrices of in_c x out_c) and the output transform
+// (A^T M A + bias, relu) stored into y: 2.25x fewer multiply-adds than the direct sums (16 per 4 outputs and
+// channel pair against 36), each output a fixed sequence of operations whatever the thread count.
+template <class T>
+void forward_winograd(const Conv2dParams& p, const Shape& s, const T* x, const T* w, const T* bias, T* y,
+                      const ActivationParams* act) {
+  const ConvKernel<T>& kr = conv_kernel_for<T>(active_isa());
+  const int64_t C = p.in_c, K = p.out_c;
+  const int64_t tiles = p.batch * ((p.out_h + 1) / 2) * ((p.out_w + 1) / 2);
+  T* u = static_cast<T*>(thread_scratch(kPartialSlot, sizeof(T) * 16 * C * K));
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t k = 0; k < K; ++k) {
+      T g[9], gg[12];
+      for (int q = 0; q < 9; ++q) g[q] = w[(q * C + c) * K + k];
+      for (int b = 0; b < 3; ++b) {  // G g: along the kernel's rows
+        gg[b] = g[b];
+        gg[3 + b] = T(0.5) * (g[b] + g[3 + b] + g[6 + b]);
+        gg[6 + b] = T(0.5) * (g[b] - g[3 + b] + g[6 + b]);
+        gg[9 + b] = g[6 + b];
+      }
+      for (int a = 0; a < 4; ++a) {  // (G g) G^T: along its columns
+        const T* q = gg + a * 3;
+        T* out = u + (a * 4) * C * K + c * K + k;
+        out[0] = q[0];
+        out[C * K] = T(0.5) * (q[0] + q[1] + q[2]);
+        out[2 * C * K] = T(0.5) * (q[0] - q[1] + q[2]);
+        out[3 * C * K] = q[2];
+      }
+    }
+  const bool relu = act && act->kind == Activation::relu && act->negative_slope == 0.0 && act->threshold == 0.0 &&
+                    act->max_value < 0;
+  const bool has_act = act && act->kind != Activation::linear && !relu;
+  // Tiles per block: the block's V and M (16 x tiles x (in_c + out_c) values) within about 256 KB, a multiple
+  // of 12 rows (the GEMM tile's height), at least 12 and small enough for 8 blocks or more. Fixed by the shape.
+  int64_t tb = (256 << 10) / static_cast<int64_t>(sizeof(T) * 16 * (C + K));
+  tb = std::min<int64_t>(tb, std::max<int64_t>(12, ceil_div(tiles, 8)));
+  tb = std::max<int64_t>(12, tb / 12 * 12);
+  const int64_t blocks = ceil_div(tiles, tb);
+  const std::vector<T> zeros(static_cast<size_t>(std::max<int64_t>(C, 64)), T(0));
+  parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+    T* v = static_cast<T*>(thread_scratch(kColSlot, sizeof(T) * 16 * tb * C));
+    T* m = static_cast<T*>(thread_scratch(kDySlot, sizeof(T) * 16 * tb * K));
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t t0 = b * tb, nt = std::min(tb, tiles - t0);
+      kr.winograd_input(p, x, t0, nt, v, tb * C, zeros.data());
+      for (int xi = 0; xi < 16; ++xi) {
+        GemmParams q;
+        q.m = nt;
+        q.n = K;
+        q.k = C;
+        q.lda = C;
+        q.ldb = K;
+        q.ldc = K;
+        gemm(q, v + xi * tb * C, u + xi * C * K, m + xi * tb * K);
+      }
+      kr.winograd_output(p, m, tb * K, t0, nt, bias, relu, y, zeros.data());
+    }
+  });
+  if (has_act) activation_forward(*act, y, y, s.rows * K);
+}
+
+// Winograd where it measured faster than the indirect tile (one Zen 1 thread, AVX2, relu, float32): 3x3,
+// stride 1, undilated, ungrouped, 32 input channels or more (batch 64: 13x13x32 -> 64 valid, W2's second
+// layer, 8.5 -> 6.9 ms; 28x28x32 -> 64 same 54.8 -> 35.3; 32x32x64 -> 64 68.8 -> 39.8; 16x16x128 -> 128
+// 65.0 -> 35.9; 16 channels: 13x13x16 -> 64 4.65 -> 4.98, slower). Its error is below the direct sums'
+// (2e-7 against 7e-7 of the largest output for W2's layer). float64 keeps the direct sums.
+template <class T>
+bool use_winograd(const Conv2dParams& p) {
+  return sizeof(T) == sizeof(float) && p.kernel_h == 3 && p.kernel_w == 3 && p.stride_h == 1 && p.stride_w == 1 &&
+         p.dilation_h == 1 && p.dilation_w == 1 && p.groups == 1 && p.in_c >= 32;
+}
+
 // The one rule choosing the algorithm for a shape, from one-thread timings (bench/README.md):
 //   pointwise  1x1, stride 1, unpadded: the plain GEMM on x (it is its own patch matrix).
 //   depthwise  one input channel per group (DepthwiseConv2D, SeparableConv2D's first half): the channel-
@@ -376,7 +455,10 @@ void forward_impl(const Conv2dParams& p, const T* x, const T* w, const T* bias, 
     return;
   }
   if (algo == Algorithm::indirect) {
-    forward_indirect(p, s, x, w, bias, y, act);
+    if (use_winograd<T>(p))
+      forward_winograd(p, s, x, w, bias, y, act);
+    else
+      forward_indirect(p, s, x, w, bias, y, act);
     return;
   }
   forward_direct(p, s, x, w, bias, y, act);
@@ -519,34 +601,39 @@ void backward_data_impl(const Conv2dParams& p, const T* dy, const T* mask, const
   }
   // Images go to threads on the GEMM + col2im path; a batch too small to share runs as the flipped-kernel
   // conv instead, whose tiles split any image (measured on W2's 13x13x32 layer, batch 64: col2im 2.6 ms,
-  // flipped 3.4 ms: its patch matrix is kh*kw*out_c wide). The choice depends on the shape alone.
-  if (p.stride_h == 1 && p.stride_w == 1 && p.batch < 4) {
-    // dx = conv(dy, flip(w) with in/out channels swapped): w'[a, b, o, g * cin_g + c] = w[kh-1-a, kw-1-b, c, g * cout_g + o].
-    Conv2dParams q = p;
-    q.in_h = p.out_h;
-    q.in_w = p.out_w;
-    q.in_c = p.out_c;
-    q.out_h = p.in_h;
-    q.out_w = p.in_w;
-    q.out_c = p.in_c;
-    q.pad_top = (p.kernel_h - 1) * p.dilation_h - p.pad_top;
-    q.pad_left = (p.kernel_w - 1) * p.dilation_w - p.pad_left;
-    const int64_t taps = p.kernel_h * p.kernel_w;
-    std::vector<T> wf(static_cast<size_t>(taps * s.cout_g * p.in_c));
+  // flipped 3.4 ms: its patch matrix is kh*kw*out_c wide), and so does a flipped conv that Winograd runs
+  // (W2's second layer, batch 64, one Zen 1 thread: col2im 10.2 ms, flipped on Winograd 8.1). The choice
+  // depends on the shape alone.
+  Conv2dParams q = p;  // dx = conv(dy, flip(w) with in/out channels swapped)
+  q.in_h = p.out_h;
+  q.in_w = p.out_w;
+  q.in_c = p.out_c;
+  q.out_h = p.in_h;
+  q.out_w = p.in_w;
+  q.out_c = p.in_c;
+  q.pad_top = (p.kernel_h - 1) * p.dilation_h - p.pad_top;
+  q.pad_left = (p.kernel_w - 1) * p.dilation_w - p.pad_left;
+  if ((p.stride_h == 1 && p.stride_w == 1 && p.batch < 4) || use_winograd<T>(q)) {
+    // w'[a, b, o, g * cin_g + c] = w[kh-1-a, kw-1-b, c, g * cout_g + o], then dy masked by the fused relu, in
+    // the calling thread's slot of its own (the forward's slots are in use by its workers, this thread too).
+    const int64_t taps = p.kernel_h * p.kernel_w, wsize = taps * s.cout_g * p.in_c, dsize = mask ? s.rows * p.out_c : 0;
+    T* wf = static_cast<T*>(thread_scratch(kFlippedSlot, sizeof(T) * (wsize + dsize + 1)));
     for (int64_t t = 0; t < taps; ++t) {
       const T* src = w + (taps - 1 - t) * s.cin_g * p.out_c;
-      T* dst = wf.data() + t * s.cout_g * p.in_c;
+      T* dst = wf + t * s.cout_g * p.in_c;
       for (int64_t g = 0; g < p.groups; ++g)
         for (int64_t c = 0; c < s.cin_g; ++c)
           for (int64_t o = 0; o < s.cout_g; ++o)
             dst[o * p.in_c + g * s.cin_g + c] = src[c * p.out_c + g * s.cout_g + o];
     }
-    std::vector<T> masked;
-    if (mask) {  // a batch of 1-3: the masked copy of dy is small
-      masked.resize(static_cast<size_t>(s.rows * p.out_c));
-      conv_kernel_for<T>(active_isa()).relu_masked(dy, mask, s.rows * p.out_c, masked.data());
+    T* masked = wf + wsize;
+    if (mask) {
+      const ConvKernel<T>& kr = conv_kernel_for<T>(active_isa());
+      parallel_for(s.rows, 4096, [&](int64_t r0, int64_t r1) {
+        kr.relu_masked(dy + r0 * p.out_c, mask + r0 * p.out_c, (r1 - r0) * p.out_c, masked + r0 * p.out_c);
+      });
     }
-    forward_impl<T>(q, mask ? masked.data() : dy, wf.data(), nullptr, dx, nullptr);
+    forward_impl<T>(q, mask ? masked : dy, wf, nullptr, dx, nullptr);
     return;
   }
   // w^T per group, [cout_g, kg] row-major, transposed once here so that every tile's GEMM reads it in place.

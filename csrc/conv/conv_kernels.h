@@ -62,6 +62,7 @@ struct ConvDwTile {
 //               row after row.
 //   relu_masked out[i] = mask[i] > 0 ? dy[i] : 0 for i < len.
 //   add_column_sums  sums[o] += sum_r d[r * ld + o] for o < width (the bias gradient).
+//   winograd_input / winograd_output  the F(2x2, 3x3) transforms of a block of tiles (conv_loops.inc).
 template <class T>
 struct ConvKernel {
   int mr, nr;
@@ -71,6 +72,10 @@ struct ConvKernel {
   void (*im2col)(const Conv2dParams& p, const T* x, int64_t g, int64_t r0, int64_t rows, T* col);
   void (*col2im_add)(const Conv2dParams& p, const T* col, int64_t g, int64_t r0, int64_t rows, T* dx);
   void (*relu_masked)(const T* dy, const T* mask, int64_t len, T* out);
+  void (*winograd_input)(const Conv2dParams& p, const T* x, int64_t t0, int64_t tiles, T* v, int64_t ldv,
+                         const T* zeros);
+  void (*winograd_output)(const Conv2dParams& p, const T* m, int64_t ldm, int64_t t0, int64_t tiles, const T* bias,
+                          bool relu, T* y, const T* zeros);
   void (*add_column_sums)(const T* d, int64_t rows, int64_t ld, int64_t width, double* sums);
 };
 
