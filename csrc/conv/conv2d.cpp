@@ -11,7 +11,8 @@
 //   backward-weights  the pixels are cut into chunks fixed by the shape; each chunk sums
 //                     col^T . dy over its tiles into its own partial dw (and bias sums), then the partials
 //                     are added in chunk order: thread-count independent. Few channels: the direct dw tile
-//                     over each output row's window instead of im2col + a thin GEMM.
+//                     over each output row's window instead of im2col + a thin GEMM. Winograd's shapes:
+//                     F(3x3, 2x2) over the forward's tiles (backward_weights_winograd).
 //   backward-data     per tile of patch rows, dcol = dy . w^T then col2im, which adds each patch back into
 //                     the image in row order; whole images go to threads, and a thread's tiles run across
 //                     its images. Stride 1 with a batch of 1-3, or where that conv runs on Winograd: a
@@ -358,6 +359,80 @@ void forward_winograd(const Conv2dParams& p, const Shape& s, const T* x, const T
   if (has_act) activation_forward(*act, y, y, s.rows * K);
 }
 
+// The weight gradient by Winograd F(3x3, 2x2) for the shapes that run forward_winograd: the tiles (those of the
+// forward) cut into chunks fixed by the shape; per block of a chunk's tiles the input transform V (as the
+// forward's), dy's transform E = A dz A^T and 16 GEMMs M[xi] += V[xi]^T E[xi] into the chunk's partial; the
+// partials added in chunk order, then dw = G^T M G per input / output channel pair (2.25x fewer multiply-adds
+// than the direct sums). The bias sums come with dy's transform. W2's second layer, batch 64, one Zen 1
+// thread: 9.6 -> 7.6 ms.
+template <class T>
+void backward_weights_winograd(const Conv2dParams& p, const T* x, const T* dy, const T* mask, T* dw, T* dbias,
+                               bool accumulate) {
+  const ConvKernel<T>& kr = conv_kernel_for<T>(active_isa());
+  const int64_t C = p.in_c, K = p.out_c, msize = 16 * C * K;
+  const int64_t tiles = p.batch * ((p.out_h + 1) / 2) * ((p.out_w + 1) / 2);
+  const int64_t chunks = std::clamp<int64_t>(ceil_div(tiles, 256), 1, 16);
+  const int64_t chunk_tiles = ceil_div(tiles, chunks);
+  int64_t tb = (384 << 10) / static_cast<int64_t>(sizeof(T) * 16 * (C + K));
+  tb = std::max<int64_t>(12, std::min(tb, chunk_tiles));
+  // Per chunk: the 16 partial products, then the bias sums (in T over the chunk).
+  T* partial = static_cast<T*>(thread_scratch(kPartialSlot, sizeof(T) * chunks * (msize + K)));
+  const std::vector<T> zeros(static_cast<size_t>(std::max(C, K)), T(0));
+  parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
+    T* v = static_cast<T*>(thread_scratch(kColSlot, sizeof(T) * 16 * tb * C));
+    T* e = static_cast<T*>(thread_scratch(kDySlot, sizeof(T) * 16 * tb * K));
+    for (int64_t c = c0; c < c1; ++c) {
+      T* m = partial + c * (msize + K);
+      T* bsum = m + msize;
+      std::fill(m, m + msize + K, T(0));
+      const int64_t end = std::min(tiles, (c + 1) * chunk_tiles);
+      for (int64_t t0 = c * chunk_tiles; t0 < end; t0 += tb) {
+        const int64_t nt = std::min(tb, end - t0);
+        kr.winograd_input(p, x, t0, nt, v, tb * C, zeros.data());
+        kr.winograd_dy(p, dy, mask, t0, nt, e, tb * K, zeros.data(), bsum);
+        for (int xi = 0; xi < 16; ++xi) {
+          GemmParams q;
+          q.m = C;
+          q.n = K;
+          q.k = nt;
+          q.trans_a = true;
+          q.lda = C;
+          q.ldb = K;
+          q.ldc = K;
+          q.beta = 1.0;
+          gemm(q, v + xi * tb * C, e + xi * tb * K, m + xi * C * K);
+        }
+      }
+    }
+  });
+  for (int64_t c = 1; c < chunks; ++c) {  // in chunk order, into chunk 0's
+    const T* src = partial + c * (msize + K);
+    for (int64_t i = 0; i < msize + K; ++i) partial[i] += src[i];
+  }
+  const T* m = partial;
+  for (int64_t ci = 0; ci < C; ++ci)
+    for (int64_t k = 0; k < K; ++k) {
+      T g[12];  // G^T M along the rows: 3 x 4
+      for (int b = 0; b < 4; ++b) {
+        const T m0 = m[(0 + b) * C * K + ci * K + k], m1 = m[(4 + b) * C * K + ci * K + k];
+        const T m2 = m[(8 + b) * C * K + ci * K + k], m3 = m[(12 + b) * C * K + ci * K + k];
+        g[b] = m0 + T(0.5) * (m1 + m2);
+        g[4 + b] = T(0.5) * (m1 - m2);
+        g[8 + b] = T(0.5) * (m1 + m2) + m3;
+      }
+      for (int a = 0; a < 3; ++a) {  // (G^T M) G along the columns
+        const T* q = g + a * 4;
+        const T w3[3] = {q[0] + T(0.5) * (q[1] + q[2]), T(0.5) * (q[1] - q[2]), T(0.5) * (q[1] + q[2]) + q[3]};
+        for (int b = 0; b < 3; ++b) {
+          T& out = dw[((a * 3 + b) * C + ci) * K + k];
+          out = accumulate ? out + w3[b] : w3[b];
+        }
+      }
+    }
+  if (dbias)
+    for (int64_t k = 0; k < K; ++k) dbias[k] = accumulate ? dbias[k] + m[msize + k] : m[msize + k];
+}
+
 // Winograd where it measured faster than the indirect tile (one Zen 1 thread, AVX2, relu, float32): 3x3,
 // stride 1, undilated, ungrouped, 32 input channels or more (batch 64: 13x13x32 -> 64 valid, W2's second
 // layer, 8.5 -> 6.9 ms; 28x28x32 -> 64 same 54.8 -> 35.3; 32x32x64 -> 64 68.8 -> 39.8; 16x16x128 -> 128
@@ -533,6 +608,10 @@ void backward_weights_impl(const Conv2dParams& p, const T* x, const T* dy, const
   }
   if (algo == Algorithm::im2col) {
     backward_weights_direct(p, s, x, dy, mask, dw, dbias, accumulate);
+    return;
+  }
+  if (use_winograd<T>(p)) {
+    backward_weights_winograd(p, x, dy, mask, dw, dbias, accumulate);
     return;
   }
   // Chunks of pixels fixed by the shape alone: each is summed by one thread into its own partials.

@@ -62,7 +62,7 @@ struct ConvDwTile {
 //               row after row.
 //   relu_masked out[i] = mask[i] > 0 ? dy[i] : 0 for i < len.
 //   add_column_sums  sums[o] += sum_r d[r * ld + o] for o < width (the bias gradient).
-//   winograd_input / winograd_output  the F(2x2, 3x3) transforms of a block of tiles (conv_loops.inc).
+//   winograd_input / winograd_output / winograd_dy  the Winograd transforms of a block of tiles (conv_loops.inc).
 template <class T>
 struct ConvKernel {
   int mr, nr;
@@ -76,6 +76,8 @@ struct ConvKernel {
                          const T* zeros);
   void (*winograd_output)(const Conv2dParams& p, const T* m, int64_t ldm, int64_t t0, int64_t tiles, const T* bias,
                           bool relu, T* y, const T* zeros);
+  void (*winograd_dy)(const Conv2dParams& p, const T* dy, const T* mask, int64_t t0, int64_t tiles, T* e,
+                      int64_t lde, const T* zeros, T* bsum);
   void (*add_column_sums)(const T* d, int64_t rows, int64_t ld, int64_t width, double* sums);
 };
 
