@@ -185,7 +185,10 @@ class Dense(Layer):
     def _affine(self, x2, fused_activation, training=True):
         if self.quantization_mode is not None:
             return self._int8_affine(x2, fused_activation)
-        y = np.empty((x2.shape[0], self.units), self.dtype)
+        shape = (x2.shape[0], self.units)
+        # Training writes into the previous step's array when nothing holds it any more (Layer._reused_array);
+        # inference hands its arrays to the caller (and may run on several threads at once): fresh ones.
+        y = self._reused_array("z", shape, self.dtype) if training else np.empty(shape, self.dtype)
         sparse = None if training else self._sparse_kernel(x2.shape[0])
         if sparse is not None:
             sparse.matmul(x2, y, bias=self.bias.value if self.use_bias else None, activation=fused_activation)
@@ -209,7 +212,7 @@ class Dense(Layer):
             y = self._affine(x2, (act.name, act.params) if act.params else act.name, training)
             return y.reshape(x.shape[:-1] + (self.units,)), (x2, None, y, x.shape)
         z = self._affine(x2, None, training)
-        y = act.forward(z)
+        y = act.forward(z, out=self._reused_array("y", z.shape, z.dtype) if training and act.elementwise else None)
         return y.reshape(x.shape[:-1] + (self.units,)), (x2, z, y, x.shape)
 
     def inference(self):
@@ -251,7 +254,9 @@ class Dense(Layer):
         x2, z, y, x_shape = ctx
         dz = dy.reshape(-1, self.units)
         if y is not None:
-            dz = self.activation.backward(np.ascontiguousarray(dz), x=z, y=y)
+            act = self.activation
+            out = self._reused_array("dz", dz.shape, dz.dtype) if act.elementwise else None
+            dz = act.backward(np.ascontiguousarray(dz), x=z, y=y, out=out)
         dz = np.ascontiguousarray(dz)
         if self.kernel.requires_grad:
             grad, beta = self.kernel.grad_for_update()
@@ -267,7 +272,7 @@ class Dense(Layer):
     def backward(self, ctx, dy):
         x2, _, _, x_shape = ctx
         dz = self.backward_weights(ctx, dy)
-        dx = np.empty_like(x2)
+        dx = self._reused_array("dx", x2.shape, x2.dtype)
         _C.gemm(dz, self.kernel.value, dx, 1.0, 0.0, False, True)
         return dx.reshape(x_shape)
 

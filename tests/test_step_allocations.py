@@ -1,0 +1,78 @@
+"""Issue 20: a training step in steady state allocates no new arrays in the layers (bench/bench_memory.py measures
+the workloads); Dense reuses its per-call arrays only when nothing outside the layer holds them."""
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import pynn
+from pynn import layers
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(20)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "linear"])
+def test_dense_reuses_its_arrays_only_when_nothing_else_holds_them(rng, activation):
+    layer = layers.Dense(6, activation=activation)
+    layer.build_for((4, 5))
+    x = rng.standard_normal((4, 5)).astype(np.float32)
+    dy = rng.standard_normal((4, 6)).astype(np.float32)
+    y1, ctx1 = layer.forward(x, training=True)
+    kept = y1.copy()
+    y2, ctx2 = layer.forward(2 * x, training=True)
+    assert not np.shares_memory(y1, y2)
+    np.testing.assert_array_equal(y1, kept)                    # the held output was not overwritten
+    dx1 = layer.backward(ctx1, dy)
+    kept_dx = dx1.copy()
+    dx2 = layer.backward(ctx2, dy)
+    assert not np.shares_memory(dx1, dx2)
+    np.testing.assert_array_equal(dx1, kept_dx)
+    expect = layer.backward(ctx1, dy)                        # the same context again: the same gradient
+    np.testing.assert_array_equal(expect, kept_dx)
+    del y1, y2, ctx1, ctx2, dx1, dx2, expect
+    y, ctx = layer.forward(x, training=True)
+    address, dx_address = y.ctypes.data, layer.backward(ctx, dy).ctypes.data
+    del y, ctx                                               # dropped: the next step writes the same arrays
+    y, ctx = layer.forward(x, training=True)
+    dx = layer.backward(ctx, dy)
+    assert y.ctypes.data == address and dx.ctypes.data == dx_address
+    np.testing.assert_array_equal(y, kept)
+    np.testing.assert_array_equal(dx, kept_dx)
+    inference = layer.forward(x, training=False)[0]          # inference: fresh arrays for the caller
+    assert not np.shares_memory(inference, layer.forward(x, training=False)[0])
+
+
+def _cnn():
+    model = pynn.Sequential([
+        layers.Input(shape=(12, 12, 1)),
+        layers.Conv2D(16, (3, 3), activation="relu"), layers.MaxPooling2D((2, 2)),
+        layers.Flatten(), layers.Dense(128, activation="relu"), layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+def test_a_cnn_step_in_steady_state_allocates_no_feature_maps(rng):
+    """The most a W2-like step allocates on top of its start (tracemalloc counts numpy's arrays) stays far
+    below its smallest per-step array: Dense's input gradient is 64 x 400 floats (102 KB), its outputs and
+    their gradients 64 x 128 (32 KB each), the convolution's output 64 x 10 x 10 x 16 (410 KB)."""
+    pynn.utils.set_random_seed(0)
+    model = _cnn()
+    x = rng.random((64, 12, 12, 1), np.float32)
+    y = rng.integers(0, 10, 64)
+    for _ in range(3):
+        model.train_on_batch(x, y)
+    tracemalloc.start()
+    try:
+        model.train_on_batch(x, y)
+        peaks = []
+        for _ in range(3):
+            tracemalloc.reset_peak()
+            start = tracemalloc.get_traced_memory()[0]
+            model.train_on_batch(x, y)
+            peaks.append(tracemalloc.get_traced_memory()[1] - start)
+    finally:
+        tracemalloc.stop()
+    assert max(peaks) < 24_000, f"a training step allocated up to {max(peaks)} bytes on top of its start"
