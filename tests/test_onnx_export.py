@@ -1018,3 +1018,43 @@ def test_register_converter(tmp_path):
 
     assert "Doubler" in export.supported_layers()
     check(seq([layers.Dense(3), Doubler()], (4,)), normal(4), tmp_path)
+
+
+def test_attention_layers_called_with_different_options(tmp_path):
+    """One MultiHeadAttention called with and without a causal mask, one Attention called with masks and returned
+    scores and then without: each call exports with its own options (they are on its node, not the layer's)."""
+    x = layers.Input(shape=(6, 8))
+    query_mask, value_mask = layers.Input(shape=(6,)), layers.Input(shape=(6,))
+    mha = layers.MultiHeadAttention(2, 4)
+    causal = mha(x, x, use_causal_mask=True)
+    full = mha(causal, x)
+    attention = layers.Attention(use_scale=True)
+    masked, scores = attention([causal, full], mask=[query_mask, value_mask], return_attention_scores=True)
+    plain = attention([full, causal])
+    outputs = [layers.Concatenate()([causal, full]), layers.Concatenate()([masked, plain]), scores]  # one name each
+    model = randomize(pynn.Model([x, query_mask, value_mask], outputs))
+    with pytest.raises(NotImplementedError):
+        mha._graph_options                       # the layer alone has no single set of options
+
+    def make(batch, rng):
+        ms = [(rng.random((batch, 6)) < 0.7).astype(np.float32) for _ in range(2)]
+        ms[1][0] = 0.0                           # a row with no value to attend to
+        return [rng.standard_normal((batch, 6, 8)).astype(np.float32)] + ms
+    check(model, make, tmp_path, atol=2e-5)
+
+
+def test_subclassed_model_calling_attention_two_ways(tmp_path):
+    """A subclassed call() using one MultiHeadAttention with and without a causal mask: the traced calls keep
+    their own options."""
+    class TwoWays(pynn.Model):
+        def __init__(self):
+            super().__init__()
+            self.mha = layers.MultiHeadAttention(2, 4)
+
+        def call(self, x):
+            return self.mha(self.mha(x, x, use_causal_mask=True), x)
+
+    model = TwoWays()
+    model(np.zeros((1, 5, 8), np.float32))
+    randomize(model)
+    check(model, normal(5, 8), tmp_path, atol=2e-5)

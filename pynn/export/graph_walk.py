@@ -28,6 +28,7 @@ def convert_graph(g, model, inputs, scope=""):
         convert = converter_for(layer)
         xs = [slots[s] for s in step.inputs]
         kwargs = {"initial_state": [slots[s] for s in step.states]} if step.states else {}
+        kwargs.update(step.options)     # this call's own options (an attention layer's masks and flags)
         out = convert(g, layer, xs if step.list_input else xs[0], **kwargs)
         outs = list(out) if step.list_output else [out]
         if len(outs) != len(step.outputs):

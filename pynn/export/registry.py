@@ -2,8 +2,11 @@
 
 A converter is `fn(g, layer, x, initial_state=None) -> output name(s)`: `g` the OnnxGraph, `x` the name of
 the input tensor (a list of names for a layer taking a list, such as Add), `initial_state` the names of the
-states a recurrent layer was called with. It returns the name of the output tensor (a list for a layer that
-returns a list). Its scope (g.scope) is the layer's name, so the names it makes say where they come from.
+states a recurrent layer was called with. A call with options of its own in the model (its node's
+call_options, as the attention layers' `options`) passes them as keyword arguments too, as the functional
+engine passes them to forward, so one layer called several ways converts each call its way. It returns the
+name of the output tensor (a list for a layer that returns a list). Its scope (g.scope) is the layer's name,
+so the names it makes say where they come from.
 
 Converters are looked up by the layer's exact class: a subclass of a supported layer may compute something
 else (its own forward or call()), so it needs a converter of its own, registered the same way:

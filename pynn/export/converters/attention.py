@@ -1,10 +1,12 @@
 """MultiHeadAttention, Attention and AdditiveAttention with ONNX's standard ops (MatMul, Softmax, Where).
 
 A layer's ONNX inputs are those of its graph step: [query, value, key, *masks], the key being the value's
-tensor when the call gave none, the masks those of the symbolic call in the layer's order
-(layer._graph_options). The masks the data inputs carry (Embedding(mask_zero=True), Masking) fill the mask
-roles the call left empty, as pynn's functional engine hands them over (pynn.layers.attention.base): the
-query's is query_mask, the value's value_mask, the key's key_mask when the key is another tensor.
+tensor when the call gave none, the masks those of the call in the layer's order. The call's options (which
+masks, use_causal_mask, return_attention_scores) come from its graph step (`options`, its node's
+call_options), so one layer called several ways exports each call its own way. The masks the data inputs
+carry (Embedding(mask_zero=True), Masking) fill the mask roles the call left empty, as pynn's functional
+engine hands them over (pynn.layers.attention.base): the query's is query_mask, the value's value_mask, the
+key's key_mask when the key is another tensor.
 
 MultiHeadAttention: masked scores become -1e9 before the softmax, which gives a query step with no key to
 attend to uniform weights (its output the mean of the values), as pynn does it on Keras's fused path (rank-3
@@ -27,9 +29,10 @@ def _as_bool(g, m):
     return mask
 
 
-def _masks(g, layer, xs):
-    """(call options, {role: boolean tensor}): the explicit mask inputs, then the masks q, v, k carry."""
-    options = layer._graph_options or CallOptions()
+def _masks(g, layer, xs, options):
+    """(call options, {role: boolean tensor}): the explicit mask inputs, then the masks q, v, k carry.
+    options: the call's (None: those of the layer's symbolic calls, when they all agree)."""
+    options = options or layer._graph_options or CallOptions()
     masks = {role: _as_bool(g, m) for role, m in zip(options.masks, xs[3:])}
     for i, (role, x) in enumerate(zip(layer.implicit_roles, xs[:3])):
         if i == 2 and xs[2] == xs[1]:
@@ -117,8 +120,8 @@ def _mha_keep(g, layer, options, masks, q, v, scores):
 
 
 @register_converter(layers.MultiHeadAttention)
-def _multi_head_attention(g, layer, xs):
-    options, masks = _masks(g, layer, xs)
+def _multi_head_attention(g, layer, xs, options=None):
+    options, masks = _masks(g, layer, xs, options)
     q, v, k = xs[:3]
     n, dk, dv = layer.num_heads, layer.key_dim, layer.value_dim
     qp = _projection(g, _flat_steps(g, q), layer.query_kernel, layer.query_bias)
@@ -181,8 +184,8 @@ def _additive_scores(g, layer, q, k):
 
 
 @register_converter(layers.Attention, layers.AdditiveAttention)
-def _attention(g, layer, xs):
-    options, masks = _masks(g, layer, xs)
+def _attention(g, layer, xs, options=None):
+    options, masks = _masks(g, layer, xs, options)
     q, v, k = xs[:3]
     if isinstance(layer, layers.AdditiveAttention):
         scores = _additive_scores(g, layer, q, k)
