@@ -63,7 +63,8 @@ def _as_mask(mask):
 
 def rnn_forward(cell, x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None, recurrent_mask=None,
                 *, activation="tanh", recurrent_activation="sigmoid", reset_after=True, go_backwards=False,
-                return_sequences=False, zero_output_for_mask=False, workspaces=None, save=True):
+                return_sequences=False, zero_output_for_mask=False, workspaces=None, save=True, out=None,
+                h_out=None, c_out=None, final_states=True):
     """Run `cell` ("simple", "lstm", "gru") over x (batch, steps, features).
 
     Returns (y, h_final, c_final, saved): y is (batch, steps, units) with return_sequences, else
@@ -72,6 +73,9 @@ def rnn_forward(cell, x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, 
     (the state carries over). recurrent_mask (batch, units): recurrent dropout's multiplier of h_{t-1}.
     save=False: a forward alone (inference): the kernel keeps one step's gates and states instead of all
     of them (W4's shapes at batch 256: 7 MB of workspace, not 100 MB), and saved is None.
+    out / h_out / c_out: C-contiguous arrays of x's dtype and y's / the states' shapes to write y / h_final /
+    c_final into (and return) instead of new ones; none may overlap an input. final_states=False: the
+    final states are not written (h_final and c_final are None), for a caller that does not read them.
     """
     if cell not in CELLS:
         raise ValueError(f"cell: expected one of {CELLS}, got {cell!r}")
@@ -85,9 +89,12 @@ def rnn_forward(cell, x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, 
     mask = _as_mask(mask)
     fwd, _ = _C.rnn_workspace_sizes(cell, x.shape, units, reset_after, recurrent_mask is not None, activation,
                                     recurrent_activation, save)
-    y = np.empty((batch, steps, units) if return_sequences else (batch, units), x.dtype)
-    h_final = np.empty((batch, units), x.dtype)
-    c_final = np.empty((batch, units), x.dtype) if cell == "lstm" else None
+    y = np.empty((batch, steps, units) if return_sequences else (batch, units), x.dtype) if out is None else out
+    h_final = c_final = None
+    if final_states:
+        h_final = np.empty((batch, units), x.dtype) if h_out is None else h_out
+        if cell == "lstm":
+            c_final = np.empty((batch, units), x.dtype) if c_out is None else c_out
     workspace = _take(workspaces, fwd, x.dtype)
     options = dict(activation=activation, recurrent_activation=recurrent_activation, reset_after=reset_after,
                    go_backwards=go_backwards, return_sequences=return_sequences,
@@ -104,14 +111,15 @@ def rnn_forward(cell, x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, 
 
 
 def rnn_backward(saved, dy, dh_final=None, dc_final=None, *, need_dx=True, need_initial_state_grads=False,
-                 dkernel=None, drecurrent_kernel=None, dbias=None, release=False):
+                 dkernel=None, drecurrent_kernel=None, dbias=None, release=False, dx_out=None):
     """Backward through time of an rnn_forward call.
 
     dy: the gradient of y (None: zero); dh_final / dc_final: of the final states. Weight gradients are
     ADDED into dkernel / drecurrent_kernel / dbias where given. Returns (dx, dh0, dc0): dx is None unless
     need_dx; dh0 / dc0 are None unless need_initial_state_grads (dc0 also None unless LSTM). The kernel
     overwrites the saved gates with their gradients, so saved serves one call; release: give its workspace
-    back to the pool of the forward call.
+    back to the pool of the forward call. dx_out: a C-contiguous array of x's shape and dtype to write dx into
+    (and return) instead of a new one, when need_dx.
     """
     s = saved
     if s.workspace is None:
@@ -123,7 +131,7 @@ def rnn_backward(saved, dy, dh_final=None, dc_final=None, *, need_dx=True, need_
     o = s.options
     _, bwd = _C.rnn_workspace_sizes(s.cell, s.x_shape, units, o["reset_after"], s.recurrent_mask is not None,
                                     o["activation"], o["recurrent_activation"])
-    dx = np.empty(s.x_shape, dtype) if need_dx else None
+    dx = (np.empty(s.x_shape, dtype) if dx_out is None else dx_out) if need_dx else None
     dh0 = np.empty((batch, units), dtype) if need_initial_state_grads else None
     dc0 = np.empty((batch, units), dtype) if need_initial_state_grads and s.cell == "lstm" else None
     scratch = _scratch_array(bwd, dtype)

@@ -199,6 +199,17 @@ class RNNBase(Int8Quantizable, Layer):
                     if training and self.recurrent_dropout else None)
         xin = x * input_mask[:, None, :] if input_mask is not None else x
         xin, kernel = self._input_and_kernel(xin)
+        # Training writes into the previous step's arrays when nothing holds them any more (Layer._reused_array);
+        # the final states are computed only when something reads them.
+        keep_states = self.return_state or (self.stateful and initial_state is None)
+        out = h_out = c_out = None
+        if training:
+            state_shape = (batch, self.units)
+            out = self._reused_array("y", (batch, x.shape[1], self.units) if self.return_sequences else state_shape,
+                                     xin.dtype)
+            if keep_states:
+                h_out = self._reused_array("h", state_shape, xin.dtype)
+                c_out = self._reused_array("c", state_shape, xin.dtype) if self.cell == "lstm" else None
         y, h, c, saved = kernels.rnn_forward(
             self.cell, xin, kernel, self.recurrent_kernel.value,
             self.bias.value if self.use_bias else None,
@@ -206,7 +217,8 @@ class RNNBase(Int8Quantizable, Layer):
             mask, rec_mask, activation=_spec(self.activation), recurrent_activation=_spec(self.recurrent_activation),
             reset_after=self._reset_after(), go_backwards=self.go_backwards,
             return_sequences=self.return_sequences, zero_output_for_mask=self.zero_output_for_mask,
-            workspaces=self._workspaces if training else None)
+            workspaces=self._workspaces if training else None, out=out, h_out=h_out, c_out=c_out,
+            final_states=keep_states)
         final = [h, c] if self.cell == "lstm" else [h]
         if self.stateful and initial_state is None:
             self.states = [s.copy() for s in final]
@@ -251,7 +263,8 @@ class RNNBase(Int8Quantizable, Layer):
             need_initial_state_grads=has_initial_state,
             dkernel=self.kernel.grad if train else None,
             drecurrent_kernel=self.recurrent_kernel.grad if train else None,
-            dbias=self.bias.grad if train and self.use_bias else None, release=saved.pool is not None)
+            dbias=self.bias.grad if train and self.use_bias else None, release=saved.pool is not None,
+            dx_out=self._reused_array("dx", saved.x_shape, saved.workspace.dtype) if need_dx else None)
         if dx is not None and input_mask is not None:
             dx *= input_mask[:, None, :]
         if has_initial_state:
