@@ -112,10 +112,12 @@ def train(out):
         if rank == 0:       # evaluate makes no collective: one rank may run it alone
             model.evaluate(xv, yv, verbose=0)
         evaluated = dist.allreduce(model.evaluate(dist.shard(xv), dist.shard(yv), verbose=0)).tolist()
+        buffers = [b for plan in model.optimizer._distributed.plans._plans.values() for b in plan.buffers]
+        in_buckets = all(any(np.shares_memory(v.grad, b) for b in buffers) for v in model.trainable_weights)
         np.savez(os.path.join(out, f"{kind}_rank{rank}.npz"), *model.get_weights())
         with open(os.path.join(out, f"{kind}_rank{rank}.json"), "w") as f:
             json.dump({"history": history.history, "evaluate": evaluated, "steps": checker.steps,
-                       "mismatches": checker.mismatches}, f)
+                       "mismatches": checker.mismatches, "grads_in_buckets": in_buckets}, f)
 
     # train_on_batch (the GAN's loop): the first step after compile broadcasts rank 0's weights.
     (x, y), _ = data("mlp")

@@ -170,6 +170,25 @@ def test_buckets_pack_in_order_aligned_and_within_the_limit():
     assert all(np.array_equal(a, b) for a, b in zip(arrays, out))
 
 
+def test_buckets_adopt_gradient_buffers_and_pack_copies_only_the_others():
+    from pynn.variable import Variable
+    variables = [Variable(np.zeros(s, np.float32)) for s in [(3, 4), (5,), (2, 2)]]
+    for k, v in enumerate(variables):
+        v.grad[...] = k + 1
+    grads = [v.grad for v in variables]
+    plan = Buckets([g.shape for g in grads], [g.dtype for g in grads])
+    plan.adopt(variables, grads)
+    for (_, view), v, k in zip(plan.places, variables, range(3)):
+        assert v.grad is view and np.all(view == k + 1)      # the gradient lives in its bucket, values kept
+    v0 = variables[0]
+    v0.zero_grad()
+    v0.grad[...] = 7                                          # a backward pass writes straight into the bucket
+    assert np.all(plan.places[0][1] == 7)
+    v0.grad = np.full((3, 4), 9, np.float32)                  # rebound by someone else: pack copies it again
+    plan.pack([v.grad for v in variables])
+    assert np.all(plan.places[0][1] == 9) and np.all(plan.places[1][1] == 2)
+
+
 def test_init_without_mpi4py_under_a_launcher_says_what_to_install(alone, monkeypatch):
     monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "2")
     with pytest.raises(ImportError, match=r"pynn\[mpi\]"):
@@ -422,6 +441,7 @@ def test_two_ranks_train_as_one_process_on_both_halves(two_ranks, kind):
     logs = [json.loads((out / f"{kind}_rank{r}.json").read_text()) for r in range(2)]
     assert logs[0] == logs[1]                 # averaged logs: the same everywhere
     assert logs[0]["steps"] == 21 and logs[0]["mismatches"] == 0    # after the broadcast and every step
+    assert logs[0]["grads_in_buckets"]        # backward writes the gradients where the allreduce reads them
 
     (x, y), (xv, yv) = worker.data(kind)
     model = worker.build(kind, seed=1)        # rank 0's initial weights (rank 1 started from others)

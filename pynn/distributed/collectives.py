@@ -45,7 +45,17 @@ class Buckets:
 
     def pack(self, arrays):
         for (_, view), array in zip(self.places, arrays):
-            np.copyto(view, array)
+            if array is not view:               # a gradient that lives in its bucket is there already
+                np.copyto(view, array)
+
+    def adopt(self, variables, arrays):
+        """Make each variable whose gradient buffer is the given array keep its gradient in its place in the
+        bucket from now on, so that backward passes write it there and pack has nothing to copy (PyTorch DDP's
+        gradient_as_bucket_view). A buffer that something else rebinds later is simply copied again."""
+        for (_, view), variable, array in zip(self.places, variables, arrays):
+            if array is not view and getattr(variable, "_grad", None) is array:
+                np.copyto(view, array)
+                variable._grad = view
 
     def unpack(self, arrays):
         for (_, view), array in zip(self.places, arrays):
@@ -73,17 +83,24 @@ class PlanCache:
         return plan
 
 
-def average_arrays(group, arrays, cache):
+def average_arrays(group, arrays, cache, variables=None):
     """The element-wise mean of `arrays` over the ranks, as views into the plan's buffers (valid until the next
-    call with the same shapes). Every rank gets the same bits: the sum is MPI's, then divided here."""
+    call with the same shapes). Every rank gets the same bits: the sum is MPI's, then divided here. With
+    `variables` (the arrays' owners), gradients that are their variable's buffer move into the buckets."""
     from mpi4py import MPI
     plan = cache.plan(arrays)
+    if variables is not None:
+        plan.adopt(variables, arrays)
     plan.pack(arrays)
     with group.collective("the allreduce of the gradients"):
         for buffer in plan.buffers:
             group.comm.Allreduce(MPI.IN_PLACE, buffer, op=MPI.SUM)
+    size = group.size
     for buffer in plan.buffers:
-        np.divide(buffer, buffer.dtype.type(group.size), out=buffer)
+        if size & (size - 1) == 0:      # x * (1 / 2^k) has the bits of x / 2^k, and a product is cheaper
+            np.multiply(buffer, buffer.dtype.type(1.0 / size), out=buffer)
+        else:
+            np.divide(buffer, buffer.dtype.type(size), out=buffer)
     return plan.views()
 
 

@@ -47,7 +47,7 @@ class _Distributed:
         variables = [variable for _, variable in pairs]
         grads = [self._prepared_gradient(grad, variable) for grad, variable in pairs]
         self._broadcast_new(group, variables)
-        grads = collectives.average_arrays(group, grads, self._distributed.plans)
+        grads = collectives.average_arrays(group, grads, self._distributed.plans, variables)
         self._clip_gradients(grads)
         self._step(grads, variables)
 
