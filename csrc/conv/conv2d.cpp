@@ -308,32 +308,15 @@ void forward_winograd(const Conv2dParams& p, const Shape& s, const T* x, const T
   const int64_t C = p.in_c, K = p.out_c;
   const int64_t tiles = p.batch * ((p.out_h + 1) / 2) * ((p.out_w + 1) / 2);
   T* u = static_cast<T*>(thread_scratch(kPartialSlot, sizeof(T) * 16 * C * K));
-  for (int64_t c = 0; c < C; ++c)
-    for (int64_t k = 0; k < K; ++k) {
-      T g[9], gg[12];
-      for (int q = 0; q < 9; ++q) g[q] = w[(q * C + c) * K + k];
-      for (int b = 0; b < 3; ++b) {  // G g: along the kernel's rows
-        gg[b] = g[b];
-        gg[3 + b] = T(0.5) * (g[b] + g[3 + b] + g[6 + b]);
-        gg[6 + b] = T(0.5) * (g[b] - g[3 + b] + g[6 + b]);
-        gg[9 + b] = g[6 + b];
-      }
-      for (int a = 0; a < 4; ++a) {  // (G g) G^T: along its columns
-        const T* q = gg + a * 3;
-        T* out = u + (a * 4) * C * K + c * K + k;
-        out[0] = q[0];
-        out[C * K] = T(0.5) * (q[0] + q[1] + q[2]);
-        out[2 * C * K] = T(0.5) * (q[0] - q[1] + q[2]);
-        out[3 * C * K] = q[2];
-      }
-    }
+  kr.winograd_weights(w, C, K, u);
   const bool relu = act && act->kind == Activation::relu && act->negative_slope == 0.0 && act->threshold == 0.0 &&
                     act->max_value < 0;
   const bool has_act = act && act->kind != Activation::linear && !relu;
   // Tiles per block: the block's V and M (16 x tiles x (in_c + out_c) values) within about 256 KB, a multiple
-  // of 12 rows (the GEMM tile's height), at least 12 and small enough for 8 blocks or more. Fixed by the shape.
+  // of 12 rows (the GEMM tile's height), at least 36 (fewer make the 16 GEMM calls a block the cost: one
+  // 13x13 image, 36 tiles: 160 -> 151 us in one block) and small enough for 8 blocks or more. Fixed by the shape.
   int64_t tb = (256 << 10) / static_cast<int64_t>(sizeof(T) * 16 * (C + K));
-  tb = std::min<int64_t>(tb, std::max<int64_t>(12, ceil_div(tiles, 8)));
+  tb = std::min<int64_t>(tb, std::max<int64_t>(36, ceil_div(tiles, 8)));
   tb = std::max<int64_t>(12, tb / 12 * 12);
   const int64_t blocks = ceil_div(tiles, tb);
   const std::vector<T> zeros(static_cast<size_t>(std::max<int64_t>(C, 64)), T(0));

@@ -62,7 +62,7 @@ struct ConvDwTile {
 //               row after row.
 //   relu_masked out[i] = mask[i] > 0 ? dy[i] : 0 for i < len.
 //   add_column_sums  sums[o] += sum_r d[r * ld + o] for o < width (the bias gradient).
-//   winograd_input / winograd_output / winograd_dy  the Winograd transforms of a block of tiles (conv_loops.inc).
+//   winograd_input / winograd_output / winograd_dy / winograd_weights  the Winograd transforms (conv_loops.inc).
 template <class T>
 struct ConvKernel {
   int mr, nr;
@@ -78,6 +78,7 @@ struct ConvKernel {
                           bool relu, T* y, const T* zeros);
   void (*winograd_dy)(const Conv2dParams& p, const T* dy, const T* mask, int64_t t0, int64_t tiles, T* e,
                       int64_t lde, const T* zeros, T* bsum);
+  void (*winograd_weights)(const T* w, int64_t C, int64_t K, T* u);
   void (*add_column_sums)(const T* d, int64_t rows, int64_t ld, int64_t width, double* sums);
 };
 

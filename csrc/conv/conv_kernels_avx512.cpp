@@ -19,10 +19,10 @@ namespace {
 const ConvKernel<float> conv_kernel_avx512_f32 = {12, 32, &conv_tile<VecF32, 12, 2>,
     &conv_direct_tile<VecF32, 12, 2>, &conv_direct_dw<VecF32, 12, 2>, &im2col<float>,
     &col2im_add<float>, &relu_masked<float>,
-    &winograd_input<float>, &winograd_output<float>, &winograd_dy<float>, &add_column_sums<float>};
+    &winograd_input<float>, &winograd_output<float>, &winograd_dy<float>, &winograd_weights<float>, &add_column_sums<float>};
 const ConvKernel<double> conv_kernel_avx512_f64 = {12, 16, &conv_tile<VecF64, 12, 2>,
     &conv_direct_tile<VecF64, 12, 2>, &conv_direct_dw<VecF64, 12, 2>, &im2col<double>,
     &col2im_add<double>, &relu_masked<double>,
-    &winograd_input<double>, &winograd_output<double>, &winograd_dy<double>, &add_column_sums<double>};
+    &winograd_input<double>, &winograd_output<double>, &winograd_dy<double>, &winograd_weights<double>, &add_column_sums<double>};
 
 }  // namespace pynn

@@ -74,10 +74,10 @@ void generic_direct_dw(const ConvDwTile<T>& t) {
 const ConvKernel<float> conv_kernel_generic_f32 = {kMR, kNR, &generic_conv_tile<float>,
     &generic_direct_tile<float>, &generic_direct_dw<float>, &im2col<float>,
     &col2im_add<float>, &relu_masked<float>,
-    &winograd_input<float>, &winograd_output<float>, &winograd_dy<float>, &add_column_sums<float>};
+    &winograd_input<float>, &winograd_output<float>, &winograd_dy<float>, &winograd_weights<float>, &add_column_sums<float>};
 const ConvKernel<double> conv_kernel_generic_f64 = {kMR, kNR, &generic_conv_tile<double>,
     &generic_direct_tile<double>, &generic_direct_dw<double>, &im2col<double>,
     &col2im_add<double>, &relu_masked<double>,
-    &winograd_input<double>, &winograd_output<double>, &winograd_dy<double>, &add_column_sums<double>};
+    &winograd_input<double>, &winograd_output<double>, &winograd_dy<double>, &winograd_weights<double>, &add_column_sums<double>};
 
 }  // namespace pynn
