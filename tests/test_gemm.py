@@ -246,6 +246,41 @@ def test_few_rows_path(isa, dtype, rng, threads):
                 np.testing.assert_allclose(y, relu, rtol=0, atol=_tol(dtype, k) * k ** 0.5 * 2)
 
 
+def _before_guard_page(shape, dtype):
+    """A C-contiguous array whose last byte is the last before a page that may not be read (PROT_NONE): a
+    kernel reading past its end crashes the test."""
+    import ctypes
+    import mmap
+    page = mmap.PAGESIZE
+    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    pages = -(-nbytes // page) + 1
+    buf = mmap.mmap(-1, pages * page, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+    base = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    assert libc.mprotect(base + (pages - 1) * page, page, 0) == 0
+    array = np.frombuffer(buf, dtype=np.uint8, count=nbytes, offset=(pages - 1) * page - nbytes)
+    return array.view(dtype).reshape(shape), buf
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_narrow_b_ending_at_a_guard_page_is_never_read_past(isa, dtype, rng, threads):
+    """B read in place with ragged columns (a Dense(10) head): its whole-vector loads stop inside B. B ends
+    right before an unreadable page, so one value read past it would crash; few-row and panel paths."""
+    for m in (1, 3, 5, 40):
+        for k, n in [(1600, 10), (128, 10), (33, 3), (7, 1), (64, 17), (5, 31), (300, 33)]:
+            b, keep = _before_guard_page((k, n), dtype)
+            b[...] = rng.standard_normal((k, n))
+            a = rng.standard_normal((m, k)).astype(dtype)
+            for t in (1, 2):
+                threads(t)
+                y = np.empty((m, n), dtype)
+                _C.gemm(a, b, y, 1.0, 0.0, False, False)
+                np.testing.assert_allclose(y, _expected(a, b, False, False), rtol=0, atol=_tol(dtype, k) * k ** 0.5 * 2,
+                                           err_msg=f"{isa} m={m} k={k} n={n}")
+            del b
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_few_row_panels_read_b_in_place(isa, dtype, rng, threads):
     """B of up to 1 MB is read in place when only a few row panels use it (a Dense layer of 1600 inputs on a
