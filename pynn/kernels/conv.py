@@ -12,6 +12,8 @@ Example:
     >>> dx = conv2d_backward_data(dy, w, x.shape, strides=2, padding="same")
     >>> dw, db = conv2d_backward_weights(x, dy, w.shape, strides=2, padding="same")
 """
+import functools
+
 import numpy as np
 
 from pynn import _C
@@ -103,7 +105,16 @@ def _explicit(in_hw, kernel, strides, padding, dilation):
 
 def _plan(func, x_shape, w_shape, strides, padding, dilation):
     """(y_shape, strides, padding, dilation) of the convolution of an image of x_shape (N, H, W, C) by a kernel
-    of w_shape (KH, KW, C / groups, O), the padding made explicit; ValueError naming func when it does not fit."""
+    of w_shape (KH, KW, C / groups, O), the padding made explicit; ValueError naming func when it does not fit.
+    A layer asks with the same arguments at every batch: worked out once (arguments that are not hashable,
+    a list of strides say, each time)."""
+    try:
+        return _cached_plan(func, tuple(x_shape), tuple(w_shape), strides, padding, dilation)
+    except TypeError:
+        return _make_plan(func, x_shape, w_shape, strides, padding, dilation)
+
+
+def _make_plan(func, x_shape, w_shape, strides, padding, dilation):
     for name, shape in (("x", x_shape), ("w", w_shape)):
         if len(shape) != 4:
             raise ValueError(f"{func}: {name}: expected a 4-D shape, got {tuple(shape)}")
@@ -115,6 +126,9 @@ def _plan(func, x_shape, w_shape, strides, padding, dilation):
         raise ValueError(f"{func}: a {w_shape[0]}x{w_shape[1]} kernel (dilation {dilation}) does not fit the "
                          f"{x_shape[1]}x{x_shape[2]} input padded by {pads}")
     return (x_shape[0], out[0], out[1], w_shape[3]), strides, pads, dilation
+
+
+_cached_plan = functools.lru_cache(maxsize=1024)(_make_plan)
 
 
 def _expect(func, name, shape, want, why=""):

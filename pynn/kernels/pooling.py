@@ -9,6 +9,8 @@ Example:
     >>> y, argmax = max_pool2d(x, (2, 2))                     # x (batch, h, w, c)
     >>> dx = max_pool2d_backward(dy, argmax, x.shape, (2, 2))
 """
+import functools
+
 import numpy as np
 
 from pynn import _C
@@ -26,18 +28,34 @@ def _pair(value, name):
     return pair
 
 
-def _arguments(pool_size, strides, padding):
+def _parse_arguments(pool_size, strides, padding):
     pool_size = _pair(pool_size, "pool_size")
     strides = pool_size if strides is None else _pair(strides, "strides")
     padding = str(padding).lower()
     return pool_size, strides, padding
 
 
+_parsed_arguments = functools.lru_cache(maxsize=256)(_parse_arguments)
+_output_hw = functools.lru_cache(maxsize=1024)(_C.pool2d_output_shape_of)
+
+
+def _arguments(pool_size, strides, padding):
+    # A model calls these per batch with the same few arguments: parsed once (a tuple of ints is hashable; a
+    # list or an array is parsed each time).
+    try:
+        return _parsed_arguments(pool_size, strides, padding)
+    except TypeError:
+        return _parse_arguments(pool_size, strides, padding)
+
+
 def pool2d_output_shape(input_shape, pool_size, strides=None, padding="valid"):
     """The (batch, out_h, out_w, channels) of pooling an NHWC input of `input_shape` (batch may be None)."""
     pool_size, strides, padding = _arguments(pool_size, strides, padding)
     n, h, w, c = input_shape
-    out_h, out_w, _, _ = _C.pool2d_output_shape_of(h, w, pool_size, strides, padding)
+    try:
+        out_h, out_w, _, _ = _output_hw(h, w, pool_size, strides, padding)
+    except TypeError:                       # unhashable sizes: computed each time
+        out_h, out_w, _, _ = _C.pool2d_output_shape_of(h, w, pool_size, strides, padding)
     return n, out_h, out_w, c
 
 
