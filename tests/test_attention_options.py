@@ -6,7 +6,7 @@ import pytest
 
 import pynn
 from pynn import layers
-from tests.gradcheck import numeric_gradient
+from gradcheck import numeric_gradient
 
 B, T, S, F = 3, 4, 5, 3
 

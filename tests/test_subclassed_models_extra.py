@@ -7,7 +7,7 @@ import pytest
 
 import pynn
 from pynn import layers
-from tests.gradcheck import numeric_gradient
+from gradcheck import numeric_gradient
 
 N, FA, FB = 24, 3, 5
 
