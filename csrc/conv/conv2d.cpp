@@ -354,10 +354,13 @@ void backward_weights_winograd(const Conv2dParams& p, const T* x, const T* dy, c
   const ConvKernel<T>& kr = conv_kernel_for<T>(active_isa());
   const int64_t C = p.in_c, K = p.out_c, msize = 16 * C * K;
   const int64_t tiles = p.batch * ((p.out_h + 1) / 2) * ((p.out_w + 1) / 2);
-  const int64_t chunks = std::clamp<int64_t>(ceil_div(tiles, 256), 1, 16);
+  // Chunks of at least 128 tiles, up to 16 (an even count when there are several, so two threads split them
+  // evenly: W2's 2,304 tiles in 9 chunks left one thread 5 of them); blocks of equal size within a chunk.
+  int64_t chunks = std::clamp<int64_t>(ceil_div(tiles, 128), 1, 16);
+  if (chunks > 1) chunks += chunks % 2;
   const int64_t chunk_tiles = ceil_div(tiles, chunks);
-  int64_t tb = (384 << 10) / static_cast<int64_t>(sizeof(T) * 16 * (C + K));
-  tb = std::max<int64_t>(12, std::min(tb, chunk_tiles));
+  const int64_t tb_max = std::max<int64_t>(12, (384 << 10) / static_cast<int64_t>(sizeof(T) * 16 * (C + K)));
+  const int64_t tb = ceil_div(chunk_tiles, ceil_div(chunk_tiles, tb_max));
   // Per chunk: the 16 partial products, then the bias sums (in T over the chunk).
   T* partial = static_cast<T*>(thread_scratch(kPartialSlot, sizeof(T) * chunks * (msize + K)));
   const std::vector<T> zeros(static_cast<size_t>(std::max(C, K)), T(0));
@@ -388,10 +391,12 @@ void backward_weights_winograd(const Conv2dParams& p, const T* x, const T* dy, c
       }
     }
   });
-  for (int64_t c = 1; c < chunks; ++c) {  // in chunk order, into chunk 0's
-    const T* src = partial + c * (msize + K);
-    for (int64_t i = 0; i < msize + K; ++i) partial[i] += src[i];
-  }
+  parallel_for(msize + K, 4096, [&](int64_t i0, int64_t i1) {  // in chunk order, into chunk 0's
+    for (int64_t c = 1; c < chunks; ++c) {
+      const T* src = partial + c * (msize + K);
+      for (int64_t i = i0; i < i1; ++i) partial[i] += src[i];
+    }
+  });
   const T* m = partial;
   for (int64_t ci = 0; ci < C; ++ci)
     for (int64_t k = 0; k < K; ++k) {
