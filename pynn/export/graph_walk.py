@@ -15,13 +15,14 @@ from pynn.export.registry import converter_for
 
 def convert_graph(g, model, inputs, scope=""):
     """Add the nodes of `model`'s graph, fed by the tensors named `inputs` (one per model input); returns the
-    names of its outputs. Names are prefixed by `scope` (a nested model's)."""
+    names of its outputs. Names are prefixed by `scope` (a nested model's), then by the layer's name, and for
+    a shared layer's later calls by `call<k>` too (OnnxGraph.enter)."""
     slots = [None] * model._num_slots
     for s, name in zip(model._input_slots, inputs):
         slots[s] = name
     for step in model._steps:
         layer = step.layer
-        g.scope = f"{scope}/{layer.name}" if scope else layer.name
+        g.enter(f"{scope}/{layer.name}" if scope else layer.name)
         if step.training:
             raise ValueError(f"ONNX export: layer '{layer.name}' ({type(layer).__name__}) is called with "
                              "training=True in the model; an exported graph computes inference only")
@@ -98,5 +99,8 @@ def _trace(model, input_signature):
         undo()
         raise ValueError(f"ONNX export: the call() of subclassed model '{model.name}' ({type(model).__name__}) "
                          f"could not be traced on symbolic inputs {[s for s, _ in signature]}: {error}") from error
-    traced.output_names = getattr(model, "output_names", None) or traced.output_names
+    names = getattr(model, "output_names", None)
+    if names and len(names) != len(traced.outputs):    # a call() returning several: output_1, output_2, ...
+        names = [f"output_{i + 1}" for i in range(len(traced.outputs))]
+    traced.output_names = list(names or traced.output_names)
     return traced, undo

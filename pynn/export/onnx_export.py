@@ -36,7 +36,7 @@ def _build(model, opset):
     g = OnnxGraph(opset, model.dtype)
     index = model.index_inputs()
     names = [g.reserve(n) for n in model.input_names]
-    out_names = [g.reserve(n) for n in model.output_names]
+    out_names = _output_names(g, model.output_names)
     inputs = []
     for name, t, is_index in zip(names, model.inputs, index):
         dtype = (t.dtype if t.dtype.kind in "iu" else np.dtype(np.int64)) if is_index else np.dtype(model.dtype)
@@ -52,6 +52,17 @@ def _build(model, opset):
     proto = g.make_model(inputs, outputs, model.name, pynn.__version__)
     proto.doc_string = f"pynn model '{model.name}' ({type(model).__name__}), inference graph, opset {opset}"
     return proto
+
+
+def _output_names(g, names):
+    """The graph output names, reserved: the model's, a name it repeats (the calls of a shared layer, one tensor
+    output twice: Keras names them alike) numbered after its first use, `<name>_1`, `<name>_2`, ..., skipping
+    the names taken."""
+    firsts = {}
+    for i, n in enumerate(names):
+        firsts.setdefault(n, i)
+    out = [g.reserve(n) if firsts[n] == i else None for i, n in enumerate(names)]
+    return [g.reserve_numbered(n) if o is None else o for n, o in zip(names, out)]
 
 
 def _dims(name, shape):
@@ -72,9 +83,11 @@ def export_onnx(model, filepath, opset=None, input_signature=None, verbose=False
 
     The graph computes the model's inference (Dropout and the other training-only layers are the identity,
     BatchNormalization uses its moving statistics). Its inputs and outputs are named as the model's
-    (`model.input_names`, `model.output_names`); the batch axis is dynamic ("batch"), as are the other axes
-    the model leaves unknown (sequence lengths). Float inputs have the model's dtype (float32); an input read
-    only by Embedding layers takes int64 indices (or the integer dtype its Input declares).
+    (`model.input_names`, `model.output_names`; a name the model repeats, as the calls of a shared layer are
+    named alike, is numbered after its first use: "dense", "dense_1"); the batch axis is dynamic ("batch"), as
+    are the other axes the model leaves unknown (sequence lengths). Float inputs have the model's dtype
+    (float32); an input read only by Embedding layers takes int64 indices (or the integer dtype its Input
+    declares).
 
     Raises ValueError naming the layer and its class when a layer has no converter
     (pynn.export.supported_layers() lists those that do; register_converter adds one).

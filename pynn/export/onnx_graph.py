@@ -30,8 +30,9 @@ class OnnxGraph:
         self.float_dtype = np.dtype(float_dtype)
         self.nodes, self.initializers = [], []
         self.shapes, self.dtypes, self.masks = {}, {}, {}
-        self.scope = ""              # the layer being converted: the prefix of the names it makes
+        self.scope = ""              # the layer call being converted: the prefix of the names it makes (enter)
         self._taken = set()
+        self._calls = {}             # scope of a layer -> how many of its calls have been converted
         self._constants = {}         # (dtype, shape, bytes) -> name: equal constants are stored once
 
     # ------------------------------------------------------------------ names
@@ -44,6 +45,15 @@ class OnnxGraph:
         self._taken.add(name)
         return name
 
+    def enter(self, scope):
+        """Make `scope` (a layer's name, under its model's scope) the scope of the layer call converted next; a
+        later call of the same layer (shared) gets `<scope>/call<k>`, k = 1, 2, ..., so its names say which call
+        made them. Returns the scope set."""
+        k = self._calls.get(scope, 0)
+        self._calls[scope] = k + 1
+        self.scope = scope if k == 0 else f"{scope}/call{k}"
+        return self.scope
+
     def reserve(self, name):
         """Claim an exact name (a graph input or output); ValueError when it is taken."""
         if name in self._taken:
@@ -51,6 +61,13 @@ class OnnxGraph:
                              "outputs distinct names")
         self._taken.add(name)
         return name
+
+    def reserve_numbered(self, name):
+        """Claim the first of `<name>_1`, `<name>_2`, ... not taken."""
+        k = 1
+        while f"{name}_{k}" in self._taken:
+            k += 1
+        return self.reserve(f"{name}_{k}")
 
     # ------------------------------------------------------------------ nodes and constants
     def op(self, op_type, inputs, outputs=1, hint=None, **attributes):

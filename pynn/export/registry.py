@@ -5,8 +5,8 @@ the input tensor (a list of names for a layer taking a list, such as Add), `init
 states a recurrent layer was called with. A call with options of its own in the model (its node's
 call_options, as the attention layers' `options`) passes them as keyword arguments too, as the functional
 engine passes them to forward, so one layer called several ways converts each call its way. It returns the
-name of the output tensor (a list for a layer that returns a list). Its scope (g.scope) is the layer's name,
-so the names it makes say where they come from.
+name of the output tensor (a list for a layer that returns a list). Its scope (g.scope) is the layer's name
+(`<name>/call<k>` for a shared layer's later calls), so the names it makes say where they come from.
 
 Converters are looked up by the layer's exact class: a subclass of a supported layer may compute something
 else (its own forward or call()), so it needs a converter of its own, registered the same way:
